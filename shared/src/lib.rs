@@ -6,6 +6,13 @@
 //! - invocation: [`invoke`] (CodePipeline jobs and Step Functions/direct payloads) and
 //!   [`telemetry`] (JSON logs, EMF metrics).
 
+pub mod aws;
+pub mod decision;
 pub mod duration;
+pub mod error;
+pub mod gates;
+pub mod invoke;
 pub mod policy;
+pub mod ports;
+pub mod telemetry;
 pub mod window;

@@ -1,0 +1,23 @@
+//! AWS configuration, loaded once per cold start. `aws-config` reads `AWS_ENDPOINT_URL` (and
+//! `AWS_ENDPOINT_URL_<SERVICE>`), so the same binaries talk to a local stack.
+
+use std::time::Duration;
+
+use aws_config::timeout::TimeoutConfig;
+use aws_config::{BehaviorVersion, SdkConfig};
+
+/// Every call is bounded: a gate must answer its job, never hang on a dependency.
+pub fn timeouts() -> TimeoutConfig {
+    TimeoutConfig::builder()
+        .connect_timeout(Duration::from_secs(3))
+        .operation_attempt_timeout(Duration::from_secs(5))
+        .operation_timeout(Duration::from_secs(15))
+        .build()
+}
+
+pub async fn load_config() -> SdkConfig {
+    aws_config::defaults(BehaviorVersion::latest())
+        .timeout_config(timeouts())
+        .load()
+        .await
+}

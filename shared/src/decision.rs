@@ -1,0 +1,114 @@
+//! What a gate decided, and the evidence it decided on.
+
+use std::collections::BTreeMap;
+use std::fmt;
+
+use jiff::Timestamp;
+use serde::Serialize;
+
+/// Every verdict a gate can reach.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Verdict {
+    /// Go on with the deployment.
+    Proceed,
+    /// Not yet; ask again (at `wait_until` when it is known).
+    Wait,
+    /// Stop here: the deployment must not go on.
+    Block,
+    /// Undo the deployment.
+    Rollback,
+    /// Canary: no worse than the baseline.
+    Pass,
+    /// Canary: worse than the baseline.
+    Fail,
+    /// Canary: not enough data yet.
+    Inconclusive,
+}
+
+impl Verdict {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Verdict::Proceed => "proceed",
+            Verdict::Wait => "wait",
+            Verdict::Block => "block",
+            Verdict::Rollback => "rollback",
+            Verdict::Pass => "pass",
+            Verdict::Fail => "fail",
+            Verdict::Inconclusive => "inconclusive",
+        }
+    }
+
+    /// Verdicts under which the pipeline may go on to the next action.
+    pub fn lets_pipeline_continue(self) -> bool {
+        matches!(self, Verdict::Proceed | Verdict::Pass)
+    }
+
+    /// Verdicts that mean "ask again later".
+    pub fn is_pending(self) -> bool {
+        matches!(self, Verdict::Wait | Verdict::Inconclusive)
+    }
+}
+
+impl fmt::Display for Verdict {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+/// A gate's decision: the verdict, why, until when, and the evidence.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct Decision {
+    /// The gate that decided, e.g. `time-window-gate`.
+    pub gate: &'static str,
+    pub decision: Verdict,
+    /// Sentences a person acts on; the first is the headline.
+    pub reasons: Vec<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub wait_until: Option<Timestamp>,
+    pub evidence: serde_json::Value,
+    /// Extra CodePipeline output variables beside `decision` and `reason`.
+    #[serde(skip)]
+    pub outputs: BTreeMap<String, String>,
+}
+
+impl Decision {
+    pub fn new(gate: &'static str, decision: Verdict, reason: impl Into<String>) -> Decision {
+        Decision {
+            gate,
+            decision,
+            reasons: vec![reason.into()],
+            wait_until: None,
+            evidence: serde_json::Value::Object(serde_json::Map::new()),
+            outputs: BTreeMap::new(),
+        }
+    }
+
+    pub fn waiting_until(mut self, wait_until: Option<Timestamp>) -> Decision {
+        self.wait_until = wait_until;
+        self
+    }
+
+    pub fn with_evidence(mut self, evidence: serde_json::Value) -> Decision {
+        self.evidence = evidence;
+        self
+    }
+
+    pub fn with_output(mut self, name: &str, value: impl Into<String>) -> Decision {
+        self.outputs.insert(name.to_string(), value.into());
+        self
+    }
+
+    /// The headline reason.
+    pub fn reason(&self) -> &str {
+        self.reasons.first().map(String::as_str).unwrap_or("")
+    }
+
+    /// The output variables a CodePipeline action publishes on its final answer.
+    pub fn output_variables(&self) -> BTreeMap<String, String> {
+        let mut outputs = self.outputs.clone();
+        outputs.insert("decision".to_string(), self.decision.to_string());
+        outputs.insert("reason".to_string(), self.reason().to_string());
+        outputs
+    }
+}

@@ -1,0 +1,45 @@
+//! Errors a gate invocation can end in, each a message a person can act on, each with a typed
+//! name that Step Functions can `Retry`/`Catch` on.
+
+use lambda_runtime::Diagnostic;
+use thiserror::Error;
+
+use crate::policy::PolicyError;
+use crate::ports::PortError;
+
+#[derive(Debug, Error)]
+pub enum GateError {
+    #[error("policy is invalid: {0}")]
+    PolicyInvalid(PolicyError),
+    #[error("invalid input: {0}")]
+    InvalidInput(String),
+    #[error("{0}")]
+    DependencyUnavailable(PortError),
+    #[error("{0}")]
+    Blocked(String),
+    #[error("{0} is not implemented yet: it blocks every deployment until it is")]
+    NotImplemented(&'static str),
+}
+
+impl GateError {
+    /// The name Step Functions sees as `Error`.
+    pub fn error_type(&self) -> &'static str {
+        match self {
+            GateError::PolicyInvalid(_) => "PolicyInvalid",
+            GateError::InvalidInput(_) => "InvalidInput",
+            GateError::DependencyUnavailable(error) if error.is_access_denied() => "AccessDenied",
+            GateError::DependencyUnavailable(_) => "DependencyUnavailable",
+            GateError::Blocked(_) => "Blocked",
+            GateError::NotImplemented(_) => "NotImplemented",
+        }
+    }
+}
+
+impl From<GateError> for Diagnostic {
+    fn from(error: GateError) -> Diagnostic {
+        Diagnostic {
+            error_type: error.error_type().to_string(),
+            error_message: error.to_string(),
+        }
+    }
+}

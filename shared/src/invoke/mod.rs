@@ -1,0 +1,192 @@
+//! The invocation layer: one handler for both ways in. Parse the event, load the policy, let
+//! the gate decide, record the decision, then answer the CodePipeline job or return the
+//! decision (or a typed error) to Step Functions.
+
+use std::sync::Arc;
+
+use jiff::Timestamp;
+use lambda_runtime::{Diagnostic, LambdaEvent, service_fn};
+use serde_json::{Value, json};
+
+use crate::decision::Decision;
+use crate::error::GateError;
+use crate::gates::{Gate, GateRequest, Mode};
+use crate::policy::{Policy, PolicyError};
+use crate::ports::pipeline_jobs::{JobAnswer, PipelineJobs};
+use crate::telemetry::{MetricSink, StdoutMetrics, record_decision, record_error};
+
+pub mod codepipeline;
+pub mod event;
+
+use codepipeline::{Continuation, answer_for};
+use event::{DirectRequest, Invocation, InvocationContext, PipelineJob};
+
+/// A gate wired to the ports it answers through.
+pub struct Handler<G, J, M = StdoutMetrics> {
+    gate: G,
+    jobs: J,
+    metrics: M,
+}
+
+impl<G: Gate, J: PipelineJobs, M: MetricSink> Handler<G, J, M> {
+    pub fn new(gate: G, jobs: J, metrics: M) -> Self {
+        Handler {
+            gate,
+            jobs,
+            metrics,
+        }
+    }
+
+    pub fn metrics(&self) -> &M {
+        &self.metrics
+    }
+
+    /// Handles one event at `now`. CodePipeline: answers the job, and returns an error only
+    /// when the answer itself could not be sent. Direct: returns the decision, or a typed error.
+    pub async fn handle(&self, event: Value, now: Timestamp) -> Result<Value, GateError> {
+        let invocation = match Invocation::parse(event) {
+            Ok(invocation) => invocation,
+            Err(error) => {
+                record_error(self.gate.name(), &error, Mode::Direct, &self.metrics, now);
+                return Err(error);
+            }
+        };
+        match invocation {
+            Invocation::CodePipeline(job) => self.handle_job(job, now).await,
+            Invocation::Direct(request) => self.handle_direct(request, now).await,
+        }
+    }
+
+    async fn handle_job(&self, job: PipelineJob, now: Timestamp) -> Result<Value, GateError> {
+        let continuation = job
+            .continuation_token
+            .as_deref()
+            .map(|token| Continuation::parse(token, self.gate.name()))
+            .transpose();
+        let outcome = match &continuation {
+            Err(error) => Err(GateError::InvalidInput(error.to_string())),
+            Ok(continuation) => match job_policy(job.user_parameters.as_deref()) {
+                Err(error) => Err(GateError::PolicyInvalid(error)),
+                Ok(policy) => {
+                    let request = GateRequest {
+                        policy,
+                        context: InvocationContext::default(),
+                        now,
+                        waiting_since: continuation.as_ref().map(|continuation| continuation.since),
+                        mode: Mode::CodePipeline,
+                    };
+                    self.gate.decide(&request).await
+                }
+            },
+        };
+        self.record(&outcome, Mode::CodePipeline, now);
+        let continuation = continuation.ok().flatten();
+        let answer = answer_for(self.gate.name(), &outcome, continuation.as_ref(), now);
+        self.jobs.answer(&job.id, &answer).await.map_err(|error| {
+            let error = GateError::DependencyUnavailable(error);
+            record_error(
+                self.gate.name(),
+                &error,
+                Mode::CodePipeline,
+                &self.metrics,
+                now,
+            );
+            error
+        })?;
+        let answered = match &answer {
+            JobAnswer::Succeed { .. } => "succeeded",
+            JobAnswer::Continue { .. } => "continued",
+            JobAnswer::Fail { .. } => "failed",
+        };
+        tracing::info!(gate = self.gate.name(), job_id = %job.id, answer = answered, "answered CodePipeline job");
+        Ok(json!({
+            "job_id": job.id,
+            "answer": answered,
+            "decision": outcome.as_ref().ok().map(|decision| decision.decision.as_str()),
+        }))
+    }
+
+    async fn handle_direct(
+        &self,
+        request: DirectRequest,
+        now: Timestamp,
+    ) -> Result<Value, GateError> {
+        let outcome = match direct_policy(&request) {
+            Err(error) => Err(GateError::PolicyInvalid(error)),
+            Ok(policy) => {
+                let request = GateRequest {
+                    policy,
+                    context: request.context,
+                    now,
+                    waiting_since: None,
+                    mode: Mode::Direct,
+                };
+                self.gate.decide(&request).await
+            }
+        };
+        self.record(&outcome, Mode::Direct, now);
+        let decision = outcome?;
+        // Anything that must stop a state machine is an error it cannot overlook.
+        if decision.decision == crate::decision::Verdict::Block {
+            return Err(GateError::Blocked(format!(
+                "{}: {}",
+                decision.gate,
+                decision.reasons.join("; ")
+            )));
+        }
+        serde_json::to_value(&decision).map_err(|error| {
+            GateError::InvalidInput(format!("decision could not be encoded: {error}"))
+        })
+    }
+
+    fn record(&self, outcome: &Result<Decision, GateError>, mode: Mode, now: Timestamp) {
+        match outcome {
+            Ok(decision) => record_decision(decision, mode, &self.metrics, now),
+            Err(error) => record_error(self.gate.name(), error, mode, &self.metrics, now),
+        }
+    }
+}
+
+fn job_policy(user_parameters: Option<&str>) -> Result<Policy, PolicyError> {
+    let text = user_parameters.filter(|text| !text.trim().is_empty()).ok_or_else(|| {
+        PolicyError::new("UserParameters", "missing: set the action's UserParameters to a policy document, e.g. {\"windows\": {...}}")
+    })?;
+    Policy::from_json(text)
+}
+
+fn direct_policy(request: &DirectRequest) -> Result<Policy, PolicyError> {
+    match (&request.policy, &request.policy_ref) {
+        (Some(policy), None) => Policy::from_value(policy.clone()),
+        (None, Some(_)) => Err(PolicyError::new(
+            "policy_ref",
+            "stored policies are not available yet; pass the policy inline as `policy`",
+        )),
+        (Some(_), Some(_)) => Err(PolicyError::new(
+            "policy_ref",
+            "give `policy` or `policy_ref`, not both",
+        )),
+        (None, None) => Err(PolicyError::new(
+            "policy",
+            "missing: pass the policy inline, e.g. {\"policy\": {\"windows\": {...}}}",
+        )),
+    }
+}
+
+/// Runs a gate on the Lambda runtime until the process ends.
+pub async fn run<G, J>(gate: G, jobs: J) -> Result<(), lambda_runtime::Error>
+where
+    G: Gate + 'static,
+    J: PipelineJobs + 'static,
+{
+    let handler = Arc::new(Handler::new(gate, jobs, StdoutMetrics));
+    lambda_runtime::run(service_fn(move |event: LambdaEvent<Value>| {
+        let handler = Arc::clone(&handler);
+        async move {
+            handler
+                .handle(event.payload, Timestamp::now())
+                .await
+                .map_err(Diagnostic::from)
+        }
+    }))
+    .await
+}

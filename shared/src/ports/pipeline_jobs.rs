@@ -1,0 +1,152 @@
+//! CodePipeline job results: how a Lambda invoke action tells the pipeline what happened.
+
+use std::collections::BTreeMap;
+use std::future::Future;
+
+use aws_sdk_codepipeline::Client;
+use aws_sdk_codepipeline::types::{ExecutionDetails, FailureDetails, FailureType};
+
+use super::PortError;
+
+/// CodePipeline's limits on what an answer may carry.
+pub const MAX_FAILURE_MESSAGE: usize = 5_000;
+pub const MAX_SUMMARY: usize = 2_048;
+pub const MAX_CONTINUATION_TOKEN: usize = 2_048;
+
+/// What a job is answered with.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum JobAnswer {
+    /// Done: the action succeeds and publishes its output variables.
+    Succeed {
+        summary: String,
+        output_variables: BTreeMap<String, String>,
+    },
+    /// Still working: CodePipeline calls again with this token. Output variables are not
+    /// allowed here.
+    Continue {
+        summary: String,
+        continuation_token: String,
+        percent_complete: Option<i32>,
+    },
+    /// The action fails with this message.
+    Fail {
+        kind: JobFailureKind,
+        message: String,
+    },
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum JobFailureKind {
+    /// The gate said no.
+    JobFailed,
+    /// The action's configuration (its policy) is wrong.
+    ConfigurationError,
+    /// The function lacks a permission.
+    PermissionError,
+    /// An outside system was unavailable.
+    SystemUnavailable,
+}
+
+pub trait PipelineJobs: Send + Sync {
+    fn answer(
+        &self,
+        job_id: &str,
+        answer: &JobAnswer,
+    ) -> impl Future<Output = Result<(), PortError>> + Send;
+}
+
+/// The real adapter, on aws-sdk-codepipeline.
+#[derive(Debug, Clone)]
+pub struct CodePipelineJobs {
+    client: Client,
+}
+
+impl CodePipelineJobs {
+    pub fn new(client: Client) -> Self {
+        CodePipelineJobs { client }
+    }
+}
+
+/// Cuts text to at most `max` bytes on a character boundary, marking the cut.
+pub fn clip(text: &str, max: usize) -> String {
+    if text.len() <= max {
+        return text.to_string();
+    }
+    let mut end = max.saturating_sub(3);
+    while !text.is_char_boundary(end) {
+        end -= 1;
+    }
+    format!("{}...", &text[..end])
+}
+
+impl PipelineJobs for CodePipelineJobs {
+    async fn answer(&self, job_id: &str, answer: &JobAnswer) -> Result<(), PortError> {
+        match answer {
+            JobAnswer::Succeed {
+                summary,
+                output_variables,
+            } => {
+                let details = ExecutionDetails::builder()
+                    .summary(clip(summary, MAX_SUMMARY))
+                    .build();
+                self.client
+                    .put_job_success_result()
+                    .job_id(job_id)
+                    .execution_details(details)
+                    .set_output_variables(Some(output_variables.clone().into_iter().collect()))
+                    .send()
+                    .await
+                    .map_err(|error| {
+                        PortError::from_sdk("codepipeline:PutJobSuccessResult", &error)
+                    })?;
+            }
+            JobAnswer::Continue {
+                summary,
+                continuation_token,
+                percent_complete,
+            } => {
+                let details = ExecutionDetails::builder()
+                    .summary(clip(summary, MAX_SUMMARY))
+                    .set_percent_complete(*percent_complete)
+                    .build();
+                self.client
+                    .put_job_success_result()
+                    .job_id(job_id)
+                    .continuation_token(continuation_token)
+                    .execution_details(details)
+                    .send()
+                    .await
+                    .map_err(|error| {
+                        PortError::from_sdk("codepipeline:PutJobSuccessResult", &error)
+                    })?;
+            }
+            JobAnswer::Fail { kind, message } => {
+                let failure_type = match kind {
+                    JobFailureKind::JobFailed => FailureType::JobFailed,
+                    JobFailureKind::ConfigurationError => FailureType::ConfigurationError,
+                    JobFailureKind::PermissionError => FailureType::PermissionError,
+                    JobFailureKind::SystemUnavailable => FailureType::SystemUnavailable,
+                };
+                let details = FailureDetails::builder()
+                    .r#type(failure_type)
+                    .message(clip(message, MAX_FAILURE_MESSAGE))
+                    .build()
+                    .map_err(|error| PortError {
+                        call: "codepipeline:PutJobFailureResult".to_string(),
+                        kind: super::PortErrorKind::Rejected,
+                        message: error.to_string(),
+                    })?;
+                self.client
+                    .put_job_failure_result()
+                    .job_id(job_id)
+                    .failure_details(details)
+                    .send()
+                    .await
+                    .map_err(|error| {
+                        PortError::from_sdk("codepipeline:PutJobFailureResult", &error)
+                    })?;
+            }
+        }
+        Ok(())
+    }
+}
