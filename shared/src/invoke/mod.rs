@@ -58,14 +58,19 @@ impl<G: Gate, J: PipelineJobs, M: MetricSink> Handler<G, J, M> {
     }
 
     async fn handle_job(&self, job: PipelineJob, now: Timestamp) -> Result<Value, GateError> {
-        let continuation = job
+        // An unreadable token fails the job: it never restarts the wait from zero.
+        let (continuation, unreadable) = match job
             .continuation_token
             .as_deref()
             .map(|token| Continuation::parse(token, self.gate.name()))
-            .transpose();
-        let outcome = match &continuation {
-            Err(error) => Err(GateError::InvalidInput(error.to_string())),
-            Ok(continuation) => match job_policy(job.user_parameters.as_deref()) {
+            .transpose()
+        {
+            Ok(continuation) => (continuation, None),
+            Err(error) => (None, Some(error)),
+        };
+        let outcome = match unreadable {
+            Some(error) => Err(error),
+            None => match job_policy(job.user_parameters.as_deref()) {
                 Err(error) => Err(GateError::PolicyInvalid(error)),
                 Ok(policy) => {
                     let request = GateRequest {
@@ -80,7 +85,6 @@ impl<G: Gate, J: PipelineJobs, M: MetricSink> Handler<G, J, M> {
             },
         };
         self.record(&outcome, Mode::CodePipeline, now);
-        let continuation = continuation.ok().flatten();
         let answer = answer_for(self.gate.name(), &outcome, continuation.as_ref(), now);
         self.jobs.answer(&job.id, &answer).await.map_err(|error| {
             let error = GateError::DependencyUnavailable(error);

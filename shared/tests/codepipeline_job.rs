@@ -1,0 +1,337 @@
+//! The invocation layer end to end with a real aws-sdk-codepipeline client whose responses come
+//! from aws-smithy-mocks: what each job is answered with.
+
+mod support;
+
+use aws_sdk_codepipeline::Client;
+use aws_sdk_codepipeline::types::FailureType;
+use aws_smithy_mocks::{Rule, RuleMode, mock, mock_client};
+use handsoff::gates::time_window::TimeWindowGate;
+use handsoff::invoke::Handler;
+use handsoff::ports::pipeline_jobs::CodePipelineJobs;
+use handsoff::telemetry::CapturedMetrics;
+use serde_json::{Value, json};
+use support::{POLICY, at, harness, job_event};
+
+#[tokio::test]
+async fn inside_the_window_the_job_succeeds_with_output_variables() {
+    let h = harness();
+    let result = h
+        .handler
+        .handle(job_event(Some(POLICY), None), at("2026-11-24T18:00:00Z"))
+        .await
+        .unwrap();
+    assert_eq!(result["answer"], "succeeded");
+    assert_eq!(
+        (h.success_rule.num_calls(), h.failure_rule.num_calls()),
+        (1, 0)
+    );
+    let request = &h.successes.lock().unwrap()[0];
+    assert_eq!(
+        request.job_id(),
+        Some("11111111-abcd-1111-abcd-111111abcdef")
+    );
+    assert_eq!(request.continuation_token(), None);
+    let outputs = request.output_variables().unwrap();
+    assert_eq!(outputs["decision"], "proceed");
+    assert_eq!(outputs["closes_at"], "2026-11-24T23:30:00Z");
+    assert!(
+        outputs["reason"].starts_with("open: allow[0] Mon-Thu 09:00-16:00"),
+        "{}",
+        outputs["reason"]
+    );
+    assert!(
+        request
+            .execution_details()
+            .unwrap()
+            .summary()
+            .unwrap()
+            .starts_with("time-window-gate: open")
+    );
+}
+
+#[tokio::test]
+async fn while_closed_the_job_continues_with_a_token_and_no_output_variables() {
+    let h = harness();
+    // Tuesday 17:00 PST: the window opens Wednesday 09:00, 16h away: the action keeps waiting.
+    h.handler
+        .handle(job_event(Some(POLICY), None), at("2026-11-25T01:00:00Z"))
+        .await
+        .unwrap();
+    let first = h.successes.lock().unwrap()[0].clone();
+    assert_eq!(
+        first.output_variables(),
+        None,
+        "output variables are only allowed on the final answer"
+    );
+    let token = first.continuation_token().unwrap().to_string();
+    let state: Value = serde_json::from_str(&token).unwrap();
+    assert_eq!(state["since"], "2026-11-25T01:00:00Z");
+    assert_eq!(state["polls"], 1);
+    assert!(
+        first
+            .execution_details()
+            .unwrap()
+            .summary()
+            .unwrap()
+            .contains("waiting: closed: outside the allowed windows; opens Wed 09:00 PST")
+    );
+
+    // CodePipeline calls again with the token; still closed an hour later.
+    h.handler
+        .handle(
+            job_event(Some(POLICY), Some(&token)),
+            at("2026-11-25T02:00:00Z"),
+        )
+        .await
+        .unwrap();
+    let second: Value =
+        serde_json::from_str(h.successes.lock().unwrap()[1].continuation_token().unwrap()).unwrap();
+    assert_eq!(
+        (second["since"].as_str(), second["polls"].as_u64()),
+        (Some("2026-11-25T01:00:00Z"), Some(2))
+    );
+
+    // Wednesday 09:00 PST: open, the action succeeds.
+    h.handler
+        .handle(
+            job_event(Some(POLICY), Some(&token)),
+            at("2026-11-25T17:00:00Z"),
+        )
+        .await
+        .unwrap();
+    let last = h.successes.lock().unwrap()[2].clone();
+    assert_eq!(last.continuation_token(), None);
+    assert_eq!(last.output_variables().unwrap()["decision"], "proceed");
+    assert_eq!(h.failure_rule.num_calls(), 0);
+}
+
+#[tokio::test]
+async fn an_opening_beyond_what_an_action_may_wait_fails_with_the_opening_time() {
+    let h = harness();
+    // Wednesday 16:00 PST: Thanksgiving, then Friday to Sunday: opens Monday 09:00, 89h away.
+    h.handler
+        .handle(job_event(Some(POLICY), None), at("2026-11-26T00:00:00Z"))
+        .await
+        .unwrap();
+    assert_eq!(
+        (h.success_rule.num_calls(), h.failure_rule.num_calls()),
+        (0, 1)
+    );
+    let failure = h.failures.lock().unwrap()[0]
+        .failure_details()
+        .unwrap()
+        .clone();
+    assert_eq!(failure.r#type(), &FailureType::JobFailed);
+    assert!(
+        failure.message().contains("opens Mon 09:00 PST"),
+        "{}",
+        failure.message()
+    );
+    assert!(
+        failure.message().contains("2026-11-30T17:00:00Z") && failure.message().contains("23h"),
+        "{}",
+        failure.message()
+    );
+}
+
+#[tokio::test]
+async fn when_closed_fail_fails_the_job_at_once() {
+    let h = harness();
+    let policy = POLICY.replace(
+        r#""min_time_left": "30m""#,
+        r#""min_time_left": "30m", "when_closed": "fail""#,
+    );
+    h.handler
+        .handle(job_event(Some(&policy), None), at("2026-11-26T18:00:00Z"))
+        .await
+        .unwrap();
+    let failure = h.failures.lock().unwrap()[0]
+        .failure_details()
+        .unwrap()
+        .clone();
+    assert_eq!(failure.r#type(), &FailureType::JobFailed);
+    assert_eq!(
+        failure.message(),
+        "time-window-gate: closed: Thanksgiving (deny 2026-11-26); opens Mon 09:00 PST (when_closed: fail)"
+    );
+}
+
+#[tokio::test]
+async fn a_bad_policy_is_a_configuration_error_naming_the_field() {
+    let h = harness();
+    let policy = POLICY.replace("Mon-Thu", "Mon-Thurs");
+    h.handler
+        .handle(job_event(Some(&policy), None), at("2026-11-24T18:00:00Z"))
+        .await
+        .unwrap();
+    h.handler
+        .handle(job_event(None, None), at("2026-11-24T18:00:00Z"))
+        .await
+        .unwrap();
+    let failures = h.failures.lock().unwrap();
+    let bad = failures[0].failure_details().unwrap();
+    assert_eq!(bad.r#type(), &FailureType::ConfigurationError);
+    assert!(
+        bad.message().starts_with(
+            "time-window-gate: UserParameters: policy is invalid: windows.allow[0].days: `Thurs`"
+        ),
+        "{}",
+        bad.message()
+    );
+    let missing = failures[1].failure_details().unwrap();
+    assert_eq!(missing.r#type(), &FailureType::ConfigurationError);
+    assert!(
+        missing.message().contains("UserParameters: missing"),
+        "{}",
+        missing.message()
+    );
+    assert_eq!(h.success_rule.num_calls(), 0);
+}
+
+#[tokio::test]
+async fn a_garbled_continuation_token_fails_the_job_instead_of_proceeding() {
+    let h = harness();
+    h.handler
+        .handle(
+            job_event(Some(POLICY), Some("not-ours")),
+            at("2026-11-24T18:00:00Z"),
+        )
+        .await
+        .unwrap();
+    assert_eq!(
+        (h.success_rule.num_calls(), h.failure_rule.num_calls()),
+        (0, 1)
+    );
+    assert!(
+        h.failures.lock().unwrap()[0]
+            .failure_details()
+            .unwrap()
+            .message()
+            .contains("continuation token")
+    );
+}
+
+fn failing_client(status: u16, error_type: &str) -> (Client, Rule) {
+    let body = json!({"__type": error_type, "message": "from the mock"}).to_string();
+    let rule = mock!(Client::put_job_success_result)
+        .sequence()
+        .http_status(status, Some(body))
+        .repeatedly()
+        .build();
+    let client = mock_client!(
+        aws_sdk_codepipeline,
+        RuleMode::MatchAny,
+        [&rule],
+        |config| config.retry_config(aws_sdk_codepipeline::config::retry::RetryConfig::disabled())
+    );
+    (client, rule)
+}
+
+#[tokio::test]
+async fn when_the_answer_cannot_be_sent_the_invocation_errors_naming_the_call() {
+    let (client, rule) = failing_client(400, "ThrottlingException");
+    let handler = Handler::new(
+        TimeWindowGate,
+        CodePipelineJobs::new(client),
+        CapturedMetrics::default(),
+    );
+    let error = handler
+        .handle(job_event(Some(POLICY), None), at("2026-11-24T18:00:00Z"))
+        .await
+        .unwrap_err();
+    assert_eq!(rule.num_calls(), 1);
+    assert_eq!(error.error_type(), "DependencyUnavailable");
+    assert!(
+        error
+            .to_string()
+            .starts_with("codepipeline:PutJobSuccessResult was throttled"),
+        "{error}"
+    );
+
+    let (client, _) = failing_client(400, "AccessDeniedException");
+    let handler = Handler::new(
+        TimeWindowGate,
+        CodePipelineJobs::new(client),
+        CapturedMetrics::default(),
+    );
+    let error = handler
+        .handle(job_event(Some(POLICY), None), at("2026-11-24T18:00:00Z"))
+        .await
+        .unwrap_err();
+    assert_eq!(error.error_type(), "AccessDenied");
+    assert!(
+        error
+            .to_string()
+            .contains("grant `codepipeline:PutJobSuccessResult` to the function's role"),
+        "{error}"
+    );
+    let diagnostic: lambda_runtime::Diagnostic = error.into();
+    assert_eq!(diagnostic.error_type, "AccessDenied");
+}
+
+#[tokio::test]
+async fn direct_invocations_return_the_decision_or_a_typed_error() {
+    let h = harness();
+    let policy: Value = serde_json::from_str(POLICY).unwrap();
+    let open = h
+        .handler
+        .handle(
+            json!({"policy": policy, "context": {"pipeline": "orders", "stage": "Prod"}}),
+            at("2026-11-24T18:00:00Z"),
+        )
+        .await
+        .unwrap();
+    assert_eq!(open["decision"], "proceed");
+    assert_eq!(open["evidence"]["closes_at"], "2026-11-24T23:30:00Z");
+    assert!(open.get("wait_until").is_none());
+
+    let closed = h
+        .handler
+        .handle(json!({"policy": policy}), at("2026-11-26T18:00:00Z"))
+        .await
+        .unwrap();
+    assert_eq!(closed["decision"], "wait");
+    assert_eq!(closed["wait_until"], "2026-11-30T17:00:00Z");
+    assert_eq!(
+        closed["reasons"][0],
+        "closed: Thanksgiving (deny 2026-11-26); opens Mon 09:00 PST"
+    );
+
+    let mut failing = policy.clone();
+    failing["windows"]["when_closed"] = json!("fail");
+    let error = h
+        .handler
+        .handle(json!({"policy": failing}), at("2026-11-26T18:00:00Z"))
+        .await
+        .unwrap_err();
+    assert_eq!(error.error_type(), "Blocked");
+    assert!(
+        error
+            .to_string()
+            .starts_with("time-window-gate: closed: Thanksgiving"),
+        "{error}"
+    );
+
+    let error = h
+        .handler
+        .handle(
+            json!({"policy": {"windows": {"timezone": "EST", "allow": []}}}),
+            at("2026-11-26T18:00:00Z"),
+        )
+        .await
+        .unwrap_err();
+    assert_eq!(error.error_type(), "PolicyInvalid");
+    assert!(
+        error
+            .to_string()
+            .contains("windows.timezone: `EST` is not an IANA time zone name"),
+        "{error}"
+    );
+
+    // No job was answered for direct calls.
+    assert_eq!(
+        (h.success_rule.num_calls(), h.failure_rule.num_calls()),
+        (0, 0)
+    );
+}
