@@ -1,0 +1,186 @@
+//! `handsoff window`, run as a person or a script would run it.
+
+use std::path::PathBuf;
+use std::process::Command;
+
+use serde_json::{Value, json};
+
+fn handsoff(args: &[&str]) -> (i32, String, String) {
+    let output = Command::new(env!("CARGO_BIN_EXE_handsoff"))
+        .args(args)
+        .output()
+        .unwrap();
+    (
+        output.status.code().unwrap_or(-1),
+        String::from_utf8(output.stdout).unwrap(),
+        String::from_utf8(output.stderr).unwrap(),
+    )
+}
+
+fn example(name: &str) -> String {
+    PathBuf::from(env!("CARGO_MANIFEST_DIR"))
+        .join("../examples")
+        .join(name)
+        .display()
+        .to_string()
+}
+
+fn policy_file(text: &str) -> tempfile_path::TempPath {
+    tempfile_path::TempPath::with(text)
+}
+
+/// A temporary file that removes itself.
+mod tempfile_path {
+    use std::path::PathBuf;
+    use std::sync::atomic::{AtomicUsize, Ordering};
+
+    pub struct TempPath(pub PathBuf);
+
+    impl TempPath {
+        pub fn with(text: &str) -> TempPath {
+            static NEXT: AtomicUsize = AtomicUsize::new(0);
+            let path = std::env::temp_dir().join(format!(
+                "handsoff-cli-{}-{}.json",
+                std::process::id(),
+                NEXT.fetch_add(1, Ordering::SeqCst)
+            ));
+            std::fs::write(&path, text).unwrap();
+            TempPath(path)
+        }
+        pub fn as_str(&self) -> &str {
+            self.0.to_str().unwrap()
+        }
+    }
+
+    impl Drop for TempPath {
+        fn drop(&mut self) {
+            let _ = std::fs::remove_file(&self.0);
+        }
+    }
+}
+
+#[test]
+fn json_output_when_closed_names_the_next_opening() {
+    let (code, stdout, stderr) = handsoff(&[
+        "window",
+        "--policy",
+        &example("team-policy.json"),
+        "--at",
+        "2026-11-26T18:00:00Z",
+        "--json",
+    ]);
+    assert_eq!(code, 0, "{stderr}");
+    let value: Value = serde_json::from_str(stdout.trim()).unwrap();
+    assert_eq!(
+        value,
+        json!({"open": false, "opens_at": "2026-11-30T17:00:00Z", "closes_at": null, "reason": "closed: Thanksgiving (deny 2026-11-26); opens Mon 09:00 PST"})
+    );
+    assert_eq!(stdout.trim().lines().count(), 1);
+}
+
+#[test]
+fn json_output_when_open_names_the_last_start() {
+    let (code, stdout, _) = handsoff(&[
+        "window",
+        "--policy",
+        &example("team-policy.json"),
+        "--at",
+        "2026-11-24T10:00:00-08:00",
+        "--json",
+    ]);
+    assert_eq!(code, 0);
+    let value: Value = serde_json::from_str(stdout.trim()).unwrap();
+    assert_eq!(value["open"], true);
+    assert_eq!(value["opens_at"], Value::Null);
+    assert_eq!(value["closes_at"], "2026-11-24T23:00:00Z");
+}
+
+#[test]
+fn a_person_gets_a_sentence() {
+    let (code, stdout, _) = handsoff(&[
+        "window",
+        "--policy",
+        &example("team-policy.json"),
+        "--at",
+        "2026-11-26T18:00:00Z",
+    ]);
+    assert_eq!(code, 0);
+    assert_eq!(
+        stdout.trim(),
+        "closed: Thanksgiving (deny 2026-11-26); opens Mon 09:00 PST"
+    );
+}
+
+#[test]
+fn a_document_holding_only_windows_is_accepted() {
+    let file = policy_file(
+        r#"{"windows": {"timezone": "UTC", "allow": [{"days": "Mon-Fri", "start": "09:00", "end": "17:00"}]}}"#,
+    );
+    let (code, stdout, _) = handsoff(&[
+        "window",
+        "--policy",
+        file.as_str(),
+        "--at",
+        "2026-11-23T10:00:00Z",
+        "--json",
+    ]);
+    assert_eq!(code, 0);
+    let value: Value = serde_json::from_str(stdout.trim()).unwrap();
+    assert_eq!(
+        (value["open"].as_bool(), value["closes_at"].as_str()),
+        (Some(true), Some("2026-11-23T17:00:00Z"))
+    );
+}
+
+#[test]
+fn bad_input_exits_non_zero_naming_the_field() {
+    let cst = policy_file(
+        r#"{"windows": {"timezone": "CST", "allow": [{"days": "Mon-Fri", "start": "09:00", "end": "17:00"}]}}"#,
+    );
+    let (code, stdout, stderr) = handsoff(&["window", "--policy", cst.as_str()]);
+    assert_ne!(code, 0);
+    assert!(stdout.is_empty());
+    assert!(
+        stderr.contains("windows.timezone: `CST` is not an IANA time zone name")
+            && stderr.contains("America/Chicago"),
+        "{stderr}"
+    );
+
+    let typo = policy_file(r#"{"windows": {"timezone": "UTC", "alow": []}}"#);
+    let (code, _, stderr) = handsoff(&["window", "--policy", typo.as_str()]);
+    assert_ne!(code, 0);
+    assert!(
+        stderr.contains("windows.alow: unknown field `alow`"),
+        "{stderr}"
+    );
+
+    let no_windows = policy_file("{}");
+    let (code, _, stderr) = handsoff(&["window", "--policy", no_windows.as_str()]);
+    assert_ne!(code, 0);
+    assert!(stderr.contains("windows: missing"), "{stderr}");
+
+    let (code, _, stderr) = handsoff(&[
+        "window",
+        "--policy",
+        &example("team-policy.json"),
+        "--at",
+        "tomorrow",
+    ]);
+    assert_ne!(code, 0);
+    assert!(
+        stderr.contains("--at: `tomorrow` is not an RFC 3339 instant"),
+        "{stderr}"
+    );
+
+    let (code, _, stderr) = handsoff(&["window", "--policy", "/nonexistent/policy.json"]);
+    assert_ne!(code, 0);
+    assert!(
+        stderr.contains("--policy /nonexistent/policy.json"),
+        "{stderr}"
+    );
+
+    let (code, _, stderr) = handsoff(&["window"]);
+    assert_eq!(code, 2);
+    assert!(stderr.contains("--policy"), "{stderr}");
+    assert!(!stderr.contains("panicked"));
+}
