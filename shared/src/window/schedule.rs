@@ -32,7 +32,7 @@ enum Rule {
         end: i64,
     },
     Cron {
-        cron: Cron,
+        cron: Box<Cron>,
         duration: i64,
     },
 }
@@ -85,7 +85,7 @@ impl Schedule {
             let duration = window.duration.as_secs_i64();
             longest = longest.max(duration);
             rules.push(Rule::Cron {
-                cron: window.expression.clone(),
+                cron: Box::new(window.expression.clone()),
                 duration,
             });
             labels.push(format!("cron[{index}] {window}"));
