@@ -1,0 +1,341 @@
+//! Test harness: runs a real function binary on the real Lambda runtime protocol.
+//!
+//! [`LocalRuntime`] is a Lambda Runtime API on 127.0.0.1 (the interface every Lambda custom
+//! runtime polls) that hands out queued events and records each response or error. The same
+//! port also records the CodePipeline job results the function sends through its real
+//! aws-sdk client (`AWS_ENDPOINT_URL` points at it): no emulator serves `PutJobSuccessResult`.
+//! Everything is torn down on drop, even when a test fails.
+
+use std::collections::VecDeque;
+use std::io::{BufRead, BufReader, Read, Write};
+use std::net::{TcpListener, TcpStream};
+use std::path::Path;
+use std::process::{Child, Command, Stdio};
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::{Arc, Mutex};
+use std::thread;
+use std::time::{Duration, Instant};
+
+use serde_json::Value;
+
+/// What the function sent back for one event.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Reply {
+    Response(Value),
+    Error { error_type: String, body: Value },
+}
+
+/// One AWS API call the function made: `X-Amz-Target` and JSON body.
+#[derive(Debug, Clone, PartialEq)]
+pub struct AwsCall {
+    pub target: String,
+    pub body: Value,
+}
+
+#[derive(Default)]
+struct State {
+    events: VecDeque<(String, Value)>,
+    replies: Vec<(String, Reply)>,
+    aws_calls: Vec<AwsCall>,
+    raw_requests: Vec<String>,
+}
+
+pub struct LocalRuntime {
+    pub port: u16,
+    state: Arc<Mutex<State>>,
+    stop: Arc<AtomicBool>,
+    child: Option<Child>,
+    output: Arc<Mutex<Vec<u8>>>,
+}
+
+struct Request {
+    method: String,
+    path: String,
+    headers: Vec<(String, String)>,
+    body: Vec<u8>,
+}
+
+impl Request {
+    fn header(&self, name: &str) -> Option<&str> {
+        self.headers
+            .iter()
+            .find(|(key, _)| key.eq_ignore_ascii_case(name))
+            .map(|(_, value)| value.as_str())
+    }
+}
+
+fn read_request(reader: &mut BufReader<TcpStream>) -> Option<Request> {
+    let mut line = String::new();
+    if reader.read_line(&mut line).ok()? == 0 {
+        return None;
+    }
+    let mut parts = line.split_whitespace();
+    let method = parts.next()?.to_string();
+    let path = parts.next()?.to_string();
+    let mut headers = Vec::new();
+    loop {
+        let mut header = String::new();
+        reader.read_line(&mut header).ok()?;
+        let header = header.trim_end();
+        if header.is_empty() {
+            break;
+        }
+        let (key, value) = header.split_once(':')?;
+        headers.push((key.trim().to_string(), value.trim().to_string()));
+    }
+    let mut request = Request {
+        method,
+        path,
+        headers,
+        body: Vec::new(),
+    };
+    if let Some(length) = request
+        .header("content-length")
+        .and_then(|value| value.parse::<usize>().ok())
+    {
+        request.body = vec![0; length];
+        reader.read_exact(&mut request.body).ok()?;
+    } else if request
+        .header("transfer-encoding")
+        .is_some_and(|value| value.eq_ignore_ascii_case("chunked"))
+    {
+        loop {
+            let mut size = String::new();
+            reader.read_line(&mut size).ok()?;
+            let size = usize::from_str_radix(size.trim(), 16).ok()?;
+            let mut chunk = vec![0; size + 2];
+            reader.read_exact(&mut chunk).ok()?;
+            if size == 0 {
+                break;
+            }
+            request.body.extend_from_slice(&chunk[..size]);
+        }
+    }
+    Some(request)
+}
+
+fn respond(
+    stream: &mut TcpStream,
+    status: &str,
+    headers: &[(&str, String)],
+    body: &[u8],
+) -> std::io::Result<()> {
+    let mut head = format!("HTTP/1.1 {status}\r\ncontent-length: {}\r\n", body.len());
+    for (key, value) in headers {
+        head.push_str(&format!("{key}: {value}\r\n"));
+    }
+    head.push_str("\r\n");
+    stream.write_all(head.as_bytes())?;
+    stream.write_all(body)?;
+    stream.flush()
+}
+
+fn serve(stream: TcpStream, state: Arc<Mutex<State>>, stop: Arc<AtomicBool>) {
+    let Ok(read_half) = stream.try_clone() else {
+        return;
+    };
+    let mut reader = BufReader::new(read_half);
+    let mut stream = stream;
+    while let Some(request) = read_request(&mut reader) {
+        let body: Value = serde_json::from_slice(&request.body).unwrap_or(Value::Null);
+        if let Ok(mut state) = state.lock() {
+            state
+                .raw_requests
+                .push(String::from_utf8_lossy(&request.body).into_owned());
+        }
+        let result = if request.path.ends_with("/runtime/invocation/next") {
+            // Long poll, like the real API: wait for an event or for the harness to stop.
+            loop {
+                if stop.load(Ordering::SeqCst) {
+                    return;
+                }
+                let next = state
+                    .lock()
+                    .ok()
+                    .and_then(|mut state| state.events.pop_front());
+                if let Some((id, event)) = next {
+                    let deadline = (std::time::SystemTime::now() + Duration::from_secs(30))
+                        .duration_since(std::time::UNIX_EPOCH)
+                        .map(|since| since.as_millis())
+                        .unwrap_or(0);
+                    let headers = [
+                        ("lambda-runtime-aws-request-id", id),
+                        ("lambda-runtime-deadline-ms", deadline.to_string()),
+                        (
+                            "lambda-runtime-invoked-function-arn",
+                            "arn:aws:lambda:us-east-1:123456789012:function:test".to_string(),
+                        ),
+                        ("content-type", "application/json".to_string()),
+                    ];
+                    break respond(
+                        &mut stream,
+                        "200 OK",
+                        &headers,
+                        event.to_string().as_bytes(),
+                    );
+                }
+                thread::sleep(Duration::from_millis(10));
+            }
+        } else if request.path.contains("/runtime/invocation/") {
+            let id = request
+                .path
+                .split('/')
+                .nth(4)
+                .unwrap_or_default()
+                .to_string();
+            let reply = if request.path.ends_with("/error") {
+                // Step Functions matches `Retry`/`Catch` on the body's errorType.
+                let error_type = body["errorType"].as_str().unwrap_or_default().to_string();
+                Reply::Error { error_type, body }
+            } else {
+                Reply::Response(body)
+            };
+            if let Ok(mut state) = state.lock() {
+                state.replies.push((id, reply));
+            }
+            respond(&mut stream, "202 Accepted", &[], b"{}")
+        } else if request.method == "POST" && request.header("x-amz-target").is_some() {
+            let target = request
+                .header("x-amz-target")
+                .unwrap_or_default()
+                .to_string();
+            if let Ok(mut state) = state.lock() {
+                state.aws_calls.push(AwsCall { target, body });
+            }
+            respond(
+                &mut stream,
+                "200 OK",
+                &[("content-type", "application/x-amz-json-1.1".to_string())],
+                b"{}",
+            )
+        } else {
+            respond(&mut stream, "404 Not Found", &[], b"{}")
+        };
+        if result.is_err() {
+            return;
+        }
+    }
+}
+
+impl LocalRuntime {
+    /// Starts the API on 127.0.0.1, on a free port.
+    pub fn start() -> LocalRuntime {
+        let listener = TcpListener::bind("127.0.0.1:0").expect("bind 127.0.0.1");
+        let port = listener.local_addr().expect("local address").port();
+        let state = Arc::new(Mutex::new(State::default()));
+        let stop = Arc::new(AtomicBool::new(false));
+        let (accept_state, accept_stop) = (Arc::clone(&state), Arc::clone(&stop));
+        listener
+            .set_nonblocking(true)
+            .expect("nonblocking listener");
+        thread::spawn(move || {
+            while !accept_stop.load(Ordering::SeqCst) {
+                match listener.accept() {
+                    Ok((stream, _)) => {
+                        let _ = stream.set_nonblocking(false);
+                        let (state, stop) = (Arc::clone(&accept_state), Arc::clone(&accept_stop));
+                        thread::spawn(move || serve(stream, state, stop));
+                    }
+                    Err(_) => thread::sleep(Duration::from_millis(5)),
+                }
+            }
+        });
+        LocalRuntime {
+            port,
+            state,
+            stop,
+            child: None,
+            output: Arc::new(Mutex::new(Vec::new())),
+        }
+    }
+
+    /// Queues an event for the function, under a request id.
+    pub fn push_event(&self, request_id: &str, event: Value) {
+        self.state
+            .lock()
+            .expect("state")
+            .events
+            .push_back((request_id.to_string(), event));
+    }
+
+    /// Starts the function binary against this API, with a clean environment: test
+    /// credentials, a region, and every AWS endpoint pointed here.
+    pub fn spawn(&mut self, binary: &Path, function_name: &str) {
+        let endpoint = format!("http://127.0.0.1:{}", self.port);
+        let mut child = Command::new(binary)
+            .env_clear()
+            .env("AWS_LAMBDA_RUNTIME_API", format!("127.0.0.1:{}", self.port))
+            .env("AWS_LAMBDA_FUNCTION_NAME", function_name)
+            .env("AWS_LAMBDA_FUNCTION_MEMORY_SIZE", "128")
+            .env("AWS_LAMBDA_FUNCTION_VERSION", "$LATEST")
+            .env("AWS_REGION", "us-east-1")
+            .env("AWS_ACCESS_KEY_ID", "AKIDLOCALTEST")
+            .env("AWS_SECRET_ACCESS_KEY", "local-test-secret")
+            .env("AWS_EC2_METADATA_DISABLED", "true")
+            .env("AWS_ENDPOINT_URL", endpoint)
+            .env("RUST_LOG", "info")
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped())
+            .spawn()
+            .expect("start the function binary");
+        for pipe in [
+            child
+                .stdout
+                .take()
+                .map(|out| Box::new(out) as Box<dyn Read + Send>),
+            child
+                .stderr
+                .take()
+                .map(|err| Box::new(err) as Box<dyn Read + Send>),
+        ]
+        .into_iter()
+        .flatten()
+        {
+            let output = Arc::clone(&self.output);
+            thread::spawn(move || {
+                let mut pipe = pipe;
+                let mut buffer = [0u8; 4096];
+                while let Ok(read) = pipe.read(&mut buffer) {
+                    if read == 0 {
+                        break;
+                    }
+                    if let Ok(mut output) = output.lock() {
+                        output.extend_from_slice(&buffer[..read]);
+                    }
+                }
+            });
+        }
+        self.child = Some(child);
+    }
+
+    /// Waits (bounded) until `count` replies arrived; returns them in arrival order.
+    pub fn wait_for_replies(&self, count: usize, within: Duration) -> Vec<(String, Reply)> {
+        let started = Instant::now();
+        loop {
+            let replies = self.state.lock().expect("state").replies.clone();
+            if replies.len() >= count || started.elapsed() > within {
+                return replies;
+            }
+            thread::sleep(Duration::from_millis(20));
+        }
+    }
+
+    pub fn aws_calls(&self) -> Vec<AwsCall> {
+        self.state.lock().expect("state").aws_calls.clone()
+    }
+
+    /// Everything the function printed (stdout and stderr).
+    pub fn output(&self) -> String {
+        String::from_utf8_lossy(&self.output.lock().expect("output")).into_owned()
+    }
+}
+
+impl Drop for LocalRuntime {
+    fn drop(&mut self) {
+        self.stop.store(true, Ordering::SeqCst);
+        if let Some(mut child) = self.child.take() {
+            let _ = child.kill();
+            let _ = child.wait();
+        }
+    }
+}
