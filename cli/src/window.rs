@@ -28,8 +28,7 @@ pub fn run(args: &WindowArgs) -> Result<String, String> {
     };
     let text = std::fs::read_to_string(&args.policy)
         .map_err(|error| format!("--policy {}: {error}", args.policy.display()))?;
-    let policy =
-        Policy::from_json(&text).map_err(|error| format!("{}: {error}", args.policy.display()))?;
+    let policy = Policy::from_json(&text).map_err(|error| format!("{}: {error}", args.policy.display()))?;
     let windows = policy
         .windows()
         .map_err(|error| format!("{}: {error}", args.policy.display()))?;
@@ -48,6 +47,8 @@ pub fn run(args: &WindowArgs) -> Result<String, String> {
 
 fn parse_instant(text: &str) -> Result<Timestamp, String> {
     text.parse::<Timestamp>().map_err(|_| {
-        format!("--at: `{text}` is not an RFC 3339 instant; write e.g. 2026-11-26T17:00:00Z or 2026-11-26T09:00:00-08:00")
+        format!(
+            "--at: `{text}` is not an RFC 3339 instant; write e.g. 2026-11-26T17:00:00Z or 2026-11-26T09:00:00-08:00"
+        )
     })
 }

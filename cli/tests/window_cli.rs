@@ -141,31 +141,21 @@ fn bad_input_exits_non_zero_naming_the_field() {
     assert_ne!(code, 0);
     assert!(stdout.is_empty());
     assert!(
-        stderr.contains("windows.timezone: `CST` is not an IANA time zone name")
-            && stderr.contains("America/Chicago"),
+        stderr.contains("windows.timezone: `CST` is not an IANA time zone name") && stderr.contains("America/Chicago"),
         "{stderr}"
     );
 
     let typo = policy_file(r#"{"windows": {"timezone": "UTC", "alow": []}}"#);
     let (code, _, stderr) = handsoff(&["window", "--policy", typo.as_str()]);
     assert_ne!(code, 0);
-    assert!(
-        stderr.contains("windows.alow: unknown field `alow`"),
-        "{stderr}"
-    );
+    assert!(stderr.contains("windows.alow: unknown field `alow`"), "{stderr}");
 
     let no_windows = policy_file("{}");
     let (code, _, stderr) = handsoff(&["window", "--policy", no_windows.as_str()]);
     assert_ne!(code, 0);
     assert!(stderr.contains("windows: missing"), "{stderr}");
 
-    let (code, _, stderr) = handsoff(&[
-        "window",
-        "--policy",
-        &example("team-policy.json"),
-        "--at",
-        "tomorrow",
-    ]);
+    let (code, _, stderr) = handsoff(&["window", "--policy", &example("team-policy.json"), "--at", "tomorrow"]);
     assert_ne!(code, 0);
     assert!(
         stderr.contains("--at: `tomorrow` is not an RFC 3339 instant"),
@@ -174,10 +164,7 @@ fn bad_input_exits_non_zero_naming_the_field() {
 
     let (code, _, stderr) = handsoff(&["window", "--policy", "/nonexistent/policy.json"]);
     assert_ne!(code, 0);
-    assert!(
-        stderr.contains("--policy /nonexistent/policy.json"),
-        "{stderr}"
-    );
+    assert!(stderr.contains("--policy /nonexistent/policy.json"), "{stderr}");
 
     let (code, _, stderr) = handsoff(&["window"]);
     assert_eq!(code, 2);

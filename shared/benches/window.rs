@@ -27,9 +27,7 @@ fn far_opening_policy() -> String {
     let mut date = jiff::civil::date(2026, 1, 5);
     let mut deny = Vec::new();
     for i in 0..100 {
-        deny.push(format!(
-            r#"{{"date": "{date}", "reason": "freeze day {i}"}}"#
-        ));
+        deny.push(format!(r#"{{"date": "{date}", "reason": "freeze day {i}"}}"#));
         date = date.tomorrow().unwrap();
     }
     format!(

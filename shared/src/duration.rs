@@ -6,9 +6,7 @@ use std::str::FromStr;
 use serde::{Deserialize, Serialize};
 
 /// A whole number of seconds, written with the units `d`, `h`, `m`, `s` from largest to smallest.
-#[derive(
-    Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Default, Deserialize, Serialize,
-)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Default, Deserialize, Serialize)]
 #[serde(try_from = "String", into = "String")]
 pub struct HumanDuration(u64);
 
@@ -39,8 +37,7 @@ impl FromStr for HumanDuration {
     type Err = String;
 
     fn from_str(text: &str) -> Result<Self, Self::Err> {
-        let hint =
-            "write a duration such as 90s, 30m, 1h30m or 2d (units d, h, m, s, largest first)";
+        let hint = "write a duration such as 90s, 30m, 1h30m or 2d (units d, h, m, s, largest first)";
         if text.is_empty() {
             return Err(format!("empty duration; {hint}"));
         }
@@ -56,16 +53,12 @@ impl FromStr for HumanDuration {
                 return Err(format!("`{text}` has `{ch}`, which is not a unit; {hint}"));
             };
             if digits.is_empty() {
-                return Err(format!(
-                    "`{text}` has a unit `{ch}` without a number; {hint}"
-                ));
+                return Err(format!("`{text}` has a unit `{ch}` without a number; {hint}"));
             }
             if last_unit.is_some_and(|last| index <= last) {
                 return Err(format!("`{text}` repeats or reorders units; {hint}"));
             }
-            let value: u64 = digits
-                .parse()
-                .map_err(|_| format!("`{text}` is too long a duration"))?;
+            let value: u64 = digits.parse().map_err(|_| format!("`{text}` is too long a duration"))?;
             total = value
                 .checked_mul(UNITS[index].1)
                 .and_then(|secs| total.checked_add(secs))
@@ -77,9 +70,7 @@ impl FromStr for HumanDuration {
             return Err(format!("`{text}` ends in a number without a unit; {hint}"));
         }
         if total > MAX_SECONDS {
-            return Err(format!(
-                "`{text}` is longer than the 400d a policy may name"
-            ));
+            return Err(format!("`{text}` is longer than the 400d a policy may name"));
         }
         Ok(HumanDuration(total))
     }
@@ -128,11 +119,7 @@ mod tests {
             ("1d2h3m4s", 93_784),
             ("0s", 0),
         ] {
-            assert_eq!(
-                text.parse::<HumanDuration>(),
-                Ok(HumanDuration(secs)),
-                "{text}"
-            );
+            assert_eq!(text.parse::<HumanDuration>(), Ok(HumanDuration(secs)), "{text}");
         }
     }
 

@@ -6,6 +6,8 @@
 //! - invocation: [`invoke`] (CodePipeline jobs and Step Functions/direct payloads) and
 //!   [`telemetry`] (JSON logs, EMF metrics).
 
+pub mod alarms;
+pub mod audit;
 pub mod aws;
 pub mod decision;
 pub mod duration;

@@ -5,6 +5,7 @@
 use serde::{Deserialize, Serialize};
 use thiserror::Error;
 
+use crate::alarms::AlarmPolicy;
 use crate::window::WindowPolicy;
 
 /// A policy problem, with the path of the field at fault (`windows.allow[0].days`) and what is
@@ -46,6 +47,9 @@ pub struct Policy {
     /// When deployments may start (the time-window gate).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub windows: Option<WindowPolicy>,
+    /// Which alarms block a deployment (the alarm blocker).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub alarms: Option<AlarmPolicy>,
 }
 
 impl Policy {
@@ -57,14 +61,10 @@ impl Policy {
             ));
         }
         let mut deserializer = serde_json::Deserializer::from_str(text);
-        let policy: Policy =
-            serde_path_to_error::deserialize(&mut deserializer).map_err(path_error)?;
-        deserializer.end().map_err(|error| {
-            PolicyError::new(
-                ROOT,
-                format!("unexpected text after the policy document ({error})"),
-            )
-        })?;
+        let policy: Policy = serde_path_to_error::deserialize(&mut deserializer).map_err(path_error)?;
+        deserializer
+            .end()
+            .map_err(|error| PolicyError::new(ROOT, format!("unexpected text after the policy document ({error})")))?;
         policy.validate()?;
         Ok(policy)
     }
@@ -83,9 +83,7 @@ impl Policy {
 
     pub fn validate(&self) -> Result<(), PolicyError> {
         if let Some(windows) = &self.windows {
-            windows
-                .validate()
-                .map_err(|error| error.within("windows"))?;
+            windows.validate().map_err(|error| error.within("windows"))?;
         }
         Ok(())
     }
@@ -97,6 +95,15 @@ impl Policy {
                 "windows",
                 "missing: the time-window gate needs a `windows` section with a `timezone` and `allow` or `cron` windows",
             )
+        })
+    }
+}
+
+impl Policy {
+    /// The `alarms` section, which the alarm blocker cannot do without.
+    pub fn alarms(&self) -> Result<&AlarmPolicy, PolicyError> {
+        self.alarms.as_ref().ok_or_else(|| {
+            PolicyError::new("alarms", "missing: the alarm blocker needs an `alarms` section, e.g. {\"watch\": [{\"names\": [\"orders-high-severity\"]}]}")
         })
     }
 }
@@ -116,9 +123,7 @@ mod tests {
         let error = Policy::from_json(r#"{"window": {}}"#).unwrap_err();
         assert_eq!(error.path, "window");
         assert!(
-            error
-                .message
-                .contains("unknown field `window`, expected `windows`"),
+            error.message.contains("unknown field `window`, expected `windows`"),
             "{error}"
         );
     }
@@ -130,10 +135,7 @@ mod tests {
         )
         .unwrap_err();
         assert_eq!(error.path, "windows.allow[1].start");
-        assert!(
-            error.message.contains("`9am` is not a time of day"),
-            "{error}"
-        );
+        assert!(error.message.contains("`9am` is not a time of day"), "{error}");
     }
 
     #[test]

@@ -19,8 +19,8 @@ pub fn init_logging() {
         .or_else(|_| std::env::var("AWS_LAMBDA_LOG_LEVEL"))
         .unwrap_or_else(|_| "info".to_string())
         .to_lowercase();
-    let filter = tracing_subscriber::EnvFilter::try_new(&filter)
-        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info"));
+    let filter =
+        tracing_subscriber::EnvFilter::try_new(&filter).unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info"));
     // Lambda stamps every line itself.
     let _ = tracing_subscriber::fmt()
         .json()
@@ -105,13 +105,7 @@ pub fn record_decision(decision: &Decision, mode: Mode, metrics: &dyn MetricSink
 }
 
 /// A gate that could not decide is logged and counted as an error (it fails closed).
-pub fn record_error(
-    gate: &str,
-    error: &GateError,
-    mode: Mode,
-    metrics: &dyn MetricSink,
-    at: Timestamp,
-) {
+pub fn record_error(gate: &str, error: &GateError, mode: Mode, metrics: &dyn MetricSink, at: Timestamp) {
     tracing::error!(gate, error_type = error.error_type(), error = %error, mode = mode_name(mode), "gate failed closed");
     metrics.emit(&emf_line(gate, "error", at));
 }

@@ -22,15 +22,9 @@ async fn inside_the_window_the_job_succeeds_with_output_variables() {
         .await
         .unwrap();
     assert_eq!(result["answer"], "succeeded");
-    assert_eq!(
-        (h.success_rule.num_calls(), h.failure_rule.num_calls()),
-        (1, 0)
-    );
+    assert_eq!((h.success_rule.num_calls(), h.failure_rule.num_calls()), (1, 0));
     let request = &h.successes.lock().unwrap()[0];
-    assert_eq!(
-        request.job_id(),
-        Some("11111111-abcd-1111-abcd-111111abcdef")
-    );
+    assert_eq!(request.job_id(), Some("11111111-abcd-1111-abcd-111111abcdef"));
     assert_eq!(request.continuation_token(), None);
     let outputs = request.output_variables().unwrap();
     assert_eq!(outputs["decision"], "proceed");
@@ -79,14 +73,10 @@ async fn while_closed_the_job_continues_with_a_token_and_no_output_variables() {
 
     // CodePipeline calls again with the token; still closed an hour later.
     h.handler
-        .handle(
-            job_event(Some(POLICY), Some(&token)),
-            at("2026-11-25T02:00:00Z"),
-        )
+        .handle(job_event(Some(POLICY), Some(&token)), at("2026-11-25T02:00:00Z"))
         .await
         .unwrap();
-    let second: Value =
-        serde_json::from_str(h.successes.lock().unwrap()[1].continuation_token().unwrap()).unwrap();
+    let second: Value = serde_json::from_str(h.successes.lock().unwrap()[1].continuation_token().unwrap()).unwrap();
     assert_eq!(
         (second["since"].as_str(), second["polls"].as_u64()),
         (Some("2026-11-25T01:00:00Z"), Some(2))
@@ -94,10 +84,7 @@ async fn while_closed_the_job_continues_with_a_token_and_no_output_variables() {
 
     // Wednesday 09:00 PST: open, the action succeeds.
     h.handler
-        .handle(
-            job_event(Some(POLICY), Some(&token)),
-            at("2026-11-25T17:00:00Z"),
-        )
+        .handle(job_event(Some(POLICY), Some(&token)), at("2026-11-25T17:00:00Z"))
         .await
         .unwrap();
     let last = h.successes.lock().unwrap()[2].clone();
@@ -114,14 +101,8 @@ async fn an_opening_beyond_what_an_action_may_wait_fails_with_the_opening_time()
         .handle(job_event(Some(POLICY), None), at("2026-11-26T00:00:00Z"))
         .await
         .unwrap();
-    assert_eq!(
-        (h.success_rule.num_calls(), h.failure_rule.num_calls()),
-        (0, 1)
-    );
-    let failure = h.failures.lock().unwrap()[0]
-        .failure_details()
-        .unwrap()
-        .clone();
+    assert_eq!((h.success_rule.num_calls(), h.failure_rule.num_calls()), (0, 1));
+    let failure = h.failures.lock().unwrap()[0].failure_details().unwrap().clone();
     assert_eq!(failure.r#type(), &FailureType::JobFailed);
     assert!(
         failure.message().contains("opens Mon 09:00 PST"),
@@ -146,10 +127,7 @@ async fn when_closed_fail_fails_the_job_at_once() {
         .handle(job_event(Some(&policy), None), at("2026-11-26T18:00:00Z"))
         .await
         .unwrap();
-    let failure = h.failures.lock().unwrap()[0]
-        .failure_details()
-        .unwrap()
-        .clone();
+    let failure = h.failures.lock().unwrap()[0].failure_details().unwrap().clone();
     assert_eq!(failure.r#type(), &FailureType::JobFailed);
     assert_eq!(
         failure.message(),
@@ -173,9 +151,8 @@ async fn a_bad_policy_is_a_configuration_error_naming_the_field() {
     let bad = failures[0].failure_details().unwrap();
     assert_eq!(bad.r#type(), &FailureType::ConfigurationError);
     assert!(
-        bad.message().starts_with(
-            "time-window-gate: UserParameters: policy is invalid: windows.allow[0].days: `Thurs`"
-        ),
+        bad.message()
+            .starts_with("time-window-gate: UserParameters: policy is invalid: windows.allow[0].days: `Thurs`"),
         "{}",
         bad.message()
     );
@@ -193,16 +170,10 @@ async fn a_bad_policy_is_a_configuration_error_naming_the_field() {
 async fn a_garbled_continuation_token_fails_the_job_instead_of_proceeding() {
     let h = harness();
     h.handler
-        .handle(
-            job_event(Some(POLICY), Some("not-ours")),
-            at("2026-11-24T18:00:00Z"),
-        )
+        .handle(job_event(Some(POLICY), Some("not-ours")), at("2026-11-24T18:00:00Z"))
         .await
         .unwrap();
-    assert_eq!(
-        (h.success_rule.num_calls(), h.failure_rule.num_calls()),
-        (0, 1)
-    );
+    assert_eq!((h.success_rule.num_calls(), h.failure_rule.num_calls()), (0, 1));
     assert!(
         h.failures.lock().unwrap()[0]
             .failure_details()
@@ -219,12 +190,8 @@ fn failing_client(status: u16, error_type: &str) -> (Client, Rule) {
         .http_status(status, Some(body))
         .repeatedly()
         .build();
-    let client = mock_client!(
-        aws_sdk_codepipeline,
-        RuleMode::MatchAny,
-        [&rule],
-        |config| config.retry_config(aws_sdk_codepipeline::config::retry::RetryConfig::disabled())
-    );
+    let client = mock_client!(aws_sdk_codepipeline, RuleMode::MatchAny, [&rule], |config| config
+        .retry_config(aws_sdk_codepipeline::config::retry::RetryConfig::disabled()));
     (client, rule)
 }
 
@@ -307,9 +274,7 @@ async fn direct_invocations_return_the_decision_or_a_typed_error() {
         .unwrap_err();
     assert_eq!(error.error_type(), "Blocked");
     assert!(
-        error
-            .to_string()
-            .starts_with("time-window-gate: closed: Thanksgiving"),
+        error.to_string().starts_with("time-window-gate: closed: Thanksgiving"),
         "{error}"
     );
 
@@ -330,8 +295,5 @@ async fn direct_invocations_return_the_decision_or_a_typed_error() {
     );
 
     // No job was answered for direct calls.
-    assert_eq!(
-        (h.success_rule.num_calls(), h.failure_rule.num_calls()),
-        (0, 0)
-    );
+    assert_eq!((h.success_rule.num_calls(), h.failure_rule.num_calls()), (0, 0));
 }

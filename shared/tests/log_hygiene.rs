@@ -39,33 +39,19 @@ async fn logs_carry_one_line_per_decision_and_never_the_artifact_credentials() {
         .await
         .unwrap();
     h.handler
-        .handle(
-            job_event(Some("{\"windows\": 1}"), None),
-            at("2026-11-24T18:00:00Z"),
-        )
+        .handle(job_event(Some("{\"windows\": 1}"), None), at("2026-11-24T18:00:00Z"))
         .await
         .unwrap();
     h.handler
-        .handle(
-            job_event(Some(POLICY), Some("garbled")),
-            at("2026-11-24T18:00:00Z"),
-        )
+        .handle(job_event(Some(POLICY), Some("garbled")), at("2026-11-24T18:00:00Z"))
         .await
         .unwrap();
 
     let text = String::from_utf8(logs.0.lock().unwrap().clone()).unwrap();
-    for secret in [
-        SECRET,
-        SESSION,
-        "AKIAIOSFODNN7EXAMPLE",
-        "artifactCredentials",
-    ] {
+    for secret in [SECRET, SESSION, "AKIAIOSFODNN7EXAMPLE", "artifactCredentials"] {
         assert!(!text.contains(secret), "log leaks {secret}:\n{text}");
     }
-    let lines: Vec<Value> = text
-        .lines()
-        .map(|line| serde_json::from_str(line).unwrap())
-        .collect();
+    let lines: Vec<Value> = text.lines().map(|line| serde_json::from_str(line).unwrap()).collect();
     let decisions: Vec<&Value> = lines
         .iter()
         .filter(|line| line["fields"]["message"] == "decision")
@@ -99,10 +85,7 @@ async fn logs_carry_one_line_per_decision_and_never_the_artifact_credentials() {
     assert_eq!(metrics.len(), 3);
     assert_eq!(metrics[0]["Decision"], "proceed");
     assert_eq!(metrics[0]["Decisions"], 1);
-    assert_eq!(
-        metrics[0]["_aws"]["CloudWatchMetrics"][0]["Namespace"],
-        "handsoff"
-    );
+    assert_eq!(metrics[0]["_aws"]["CloudWatchMetrics"][0]["Namespace"], "handsoff");
     assert_eq!(metrics[0]["_aws"]["Timestamp"], 1_795_543_200_000i64);
     assert_eq!(metrics[1]["Decision"], "error");
 }

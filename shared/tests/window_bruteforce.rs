@@ -106,9 +106,7 @@ fn scan(policy: &WindowPolicy, from: i64, to: i64) -> Vec<bool> {
     let minutes_per_day = DAY / MINUTE;
     let mut covered = vec![false; ((civil_to - civil_from + 2) * minutes_per_day) as usize];
     let mut mark = |start: i64, end: i64| {
-        for minute in
-            start.max(civil_from * minutes_per_day)..end.min((civil_to + 2) * minutes_per_day)
-        {
+        for minute in start.max(civil_from * minutes_per_day)..end.min((civil_to + 2) * minutes_per_day) {
             covered[(minute - civil_from * minutes_per_day) as usize] = true;
         }
     };

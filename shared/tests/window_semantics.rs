@@ -192,20 +192,13 @@ fn asia_kathmandu_quarter_hour_offset() {
             Some("2026-11-23T03:15:00Z"),
             None,
         ),
-        (
-            office,
-            "2026-11-23T04:00:00Z",
-            true,
-            None,
-            Some("2026-11-23T11:15:00Z"),
-        ),
+        (office, "2026-11-23T04:00:00Z", true, None, Some("2026-11-23T11:15:00Z")),
     ]);
 }
 
 #[test]
 fn windows_crossing_midnight_belong_to_their_start_day() {
-    let friday_night =
-        r#"{"timezone": "UTC", "allow": [{"days": "Fri", "start": "22:00", "end": "02:00"}]}"#;
+    let friday_night = r#"{"timezone": "UTC", "allow": [{"days": "Fri", "start": "22:00", "end": "02:00"}]}"#;
     check(&[
         (
             friday_night,
@@ -275,10 +268,7 @@ fn deny_dates_and_ranges_close_whole_local_days() {
 fn min_time_left_closes_early_and_can_keep_a_short_window_shut() {
     let closing = status(LA_TEAM, "2026-11-24T23:30:00Z"); // Tue 15:30 PST
     assert!(!closing.open);
-    assert!(matches!(
-        closing.closed_by,
-        Some(ClosedBy::ClosingSoon { .. })
-    ));
+    assert!(matches!(closing.closed_by, Some(ClosedBy::ClosingSoon { .. })));
     assert_eq!(
         closing.sentence(),
         "closed: no more than 1h (min_time_left) left before the window ends at Tue 16:00 PST; opens Wed 09:00 PST"
@@ -299,8 +289,10 @@ fn min_time_left_closes_early_and_can_keep_a_short_window_shut() {
 #[test]
 fn cron_windows_open_for_their_duration() {
     let friday_cron = r#"{"timezone": "UTC", "cron": [{"expression": "cron(0 22 ? * FRI *)", "duration": "4h"}]}"#;
-    let thanksgiving_cron = r#"{"timezone": "America/New_York", "cron": [{"expression": "0 10 ? * 5#4 *", "duration": "2h"}]}"#;
-    let every_six_hours = r#"{"timezone": "UTC", "cron": [{"expression": "0 0/6 ? * * *", "duration": "6h"}], "min_time_left": "1h"}"#;
+    let thanksgiving_cron =
+        r#"{"timezone": "America/New_York", "cron": [{"expression": "0 10 ? * 5#4 *", "duration": "2h"}]}"#;
+    let every_six_hours =
+        r#"{"timezone": "UTC", "cron": [{"expression": "0 0/6 ? * * *", "duration": "6h"}], "min_time_left": "1h"}"#;
     check(&[
         (
             friday_cron,
@@ -327,10 +319,7 @@ fn cron_windows_open_for_their_duration() {
         (every_six_hours, "2026-11-23T08:00:00Z", true, None, None),
     ]);
     let open = status(friday_cron, "2026-11-28T01:00:00Z");
-    assert_eq!(
-        open.window.as_deref(),
-        Some("cron[0] cron(0 22 ? * FRI *) for 4h")
-    );
+    assert_eq!(open.window.as_deref(), Some("cron[0] cron(0 22 ? * FRI *) for 4h"));
 }
 
 #[test]
@@ -355,13 +344,7 @@ fn a_window_crossing_out_of_a_denied_day_opens_after_midnight() {
             Some("2026-11-28T00:00:00Z"),
             None,
         ),
-        (
-            policy,
-            "2026-11-28T00:30:00Z",
-            true,
-            None,
-            Some("2026-11-28T02:00:00Z"),
-        ),
+        (policy, "2026-11-28T00:30:00Z", true, None, Some("2026-11-28T02:00:00Z")),
     ]);
     assert_eq!(
         status(policy, "2026-11-27T23:00:00Z").sentence(),

@@ -18,6 +18,9 @@ use std::time::{Duration, Instant};
 
 use serde_json::Value;
 
+pub mod moto;
+pub use moto::Moto;
+
 /// What the function sent back for one event.
 #[derive(Debug, Clone, PartialEq)]
 pub enum Reply {
@@ -114,12 +117,7 @@ fn read_request(reader: &mut BufReader<TcpStream>) -> Option<Request> {
     Some(request)
 }
 
-fn respond(
-    stream: &mut TcpStream,
-    status: &str,
-    headers: &[(&str, String)],
-    body: &[u8],
-) -> std::io::Result<()> {
+fn respond(stream: &mut TcpStream, status: &str, headers: &[(&str, String)], body: &[u8]) -> std::io::Result<()> {
     let mut head = format!("HTTP/1.1 {status}\r\ncontent-length: {}\r\n", body.len());
     for (key, value) in headers {
         head.push_str(&format!("{key}: {value}\r\n"));
@@ -149,10 +147,7 @@ fn serve(stream: TcpStream, state: Arc<Mutex<State>>, stop: Arc<AtomicBool>) {
                 if stop.load(Ordering::SeqCst) {
                     return;
                 }
-                let next = state
-                    .lock()
-                    .ok()
-                    .and_then(|mut state| state.events.pop_front());
+                let next = state.lock().ok().and_then(|mut state| state.events.pop_front());
                 if let Some((id, event)) = next {
                     let deadline = (std::time::SystemTime::now() + Duration::from_secs(30))
                         .duration_since(std::time::UNIX_EPOCH)
@@ -167,22 +162,12 @@ fn serve(stream: TcpStream, state: Arc<Mutex<State>>, stop: Arc<AtomicBool>) {
                         ),
                         ("content-type", "application/json".to_string()),
                     ];
-                    break respond(
-                        &mut stream,
-                        "200 OK",
-                        &headers,
-                        event.to_string().as_bytes(),
-                    );
+                    break respond(&mut stream, "200 OK", &headers, event.to_string().as_bytes());
                 }
                 thread::sleep(Duration::from_millis(10));
             }
         } else if request.path.contains("/runtime/invocation/") {
-            let id = request
-                .path
-                .split('/')
-                .nth(4)
-                .unwrap_or_default()
-                .to_string();
+            let id = request.path.split('/').nth(4).unwrap_or_default().to_string();
             let reply = if request.path.ends_with("/error") {
                 // Step Functions matches `Retry`/`Catch` on the body's errorType.
                 let error_type = body["errorType"].as_str().unwrap_or_default().to_string();
@@ -195,10 +180,7 @@ fn serve(stream: TcpStream, state: Arc<Mutex<State>>, stop: Arc<AtomicBool>) {
             }
             respond(&mut stream, "202 Accepted", &[], b"{}")
         } else if request.method == "POST" && request.header("x-amz-target").is_some() {
-            let target = request
-                .header("x-amz-target")
-                .unwrap_or_default()
-                .to_string();
+            let target = request.header("x-amz-target").unwrap_or_default().to_string();
             if let Ok(mut state) = state.lock() {
                 state.aws_calls.push(AwsCall { target, body });
             }
@@ -225,9 +207,7 @@ impl LocalRuntime {
         let state = Arc::new(Mutex::new(State::default()));
         let stop = Arc::new(AtomicBool::new(false));
         let (accept_state, accept_stop) = (Arc::clone(&state), Arc::clone(&stop));
-        listener
-            .set_nonblocking(true)
-            .expect("nonblocking listener");
+        listener.set_nonblocking(true).expect("nonblocking listener");
         thread::spawn(move || {
             while !accept_stop.load(Ordering::SeqCst) {
                 match listener.accept() {
@@ -279,14 +259,8 @@ impl LocalRuntime {
             .spawn()
             .expect("start the function binary");
         for pipe in [
-            child
-                .stdout
-                .take()
-                .map(|out| Box::new(out) as Box<dyn Read + Send>),
-            child
-                .stderr
-                .take()
-                .map(|err| Box::new(err) as Box<dyn Read + Send>),
+            child.stdout.take().map(|out| Box::new(out) as Box<dyn Read + Send>),
+            child.stderr.take().map(|err| Box::new(err) as Box<dyn Read + Send>),
         ]
         .into_iter()
         .flatten()

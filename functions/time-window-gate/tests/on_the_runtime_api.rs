@@ -10,7 +10,8 @@ use serde_json::{Value, json};
 
 const SECRET: &str = "wJalrXUtnFEMI/K7MDENG/bPxRfiCYEXAMPLEKEY";
 
-const ALWAYS_OPEN: &str = r#"{"windows": {"timezone": "Europe/London", "allow": [{"days": "Mon-Sun", "start": "00:00", "end": "24:00"}]}}"#;
+const ALWAYS_OPEN: &str =
+    r#"{"windows": {"timezone": "Europe/London", "allow": [{"days": "Mon-Sun", "start": "00:00", "end": "24:00"}]}}"#;
 const NEVER_OPEN: &str = r#"{"windows": {"timezone": "Europe/London", "allow": [{"days": "Mon", "start": "09:00", "end": "10:00"}], "min_time_left": "2h"}}"#;
 
 fn job(id: &str, user_parameters: &str) -> Value {
@@ -36,36 +37,24 @@ fn answers_jobs_and_direct_calls_on_the_runtime_api() {
         "r5",
         json!({"policy": serde_json::from_str::<Value>(ALWAYS_OPEN).unwrap()}),
     );
-    runtime.spawn(
-        Path::new(env!("CARGO_BIN_EXE_time-window-gate")),
-        "time-window-gate",
-    );
+    runtime.spawn(Path::new(env!("CARGO_BIN_EXE_time-window-gate")), "time-window-gate");
 
     let replies = runtime.wait_for_replies(5, Duration::from_secs(60));
-    assert_eq!(
-        replies.len(),
-        5,
-        "replies: {replies:?}\noutput:\n{}",
-        runtime.output()
-    );
+    assert_eq!(replies.len(), 5, "replies: {replies:?}\noutput:\n{}", runtime.output());
 
     // CodePipeline jobs are answered through the SDK; the invocation itself succeeds.
     assert_eq!(
         replies[0],
         (
             "r1".to_string(),
-            Reply::Response(
-                json!({"job_id": "job-open", "answer": "succeeded", "decision": "proceed"})
-            )
+            Reply::Response(json!({"job_id": "job-open", "answer": "succeeded", "decision": "proceed"}))
         )
     );
     assert_eq!(
         replies[1],
         (
             "r2".to_string(),
-            Reply::Response(
-                json!({"job_id": "job-never", "answer": "failed", "decision": "block"})
-            )
+            Reply::Response(json!({"job_id": "job-never", "answer": "failed", "decision": "block"}))
         )
     );
     let calls = runtime.aws_calls();
@@ -88,10 +77,7 @@ fn answers_jobs_and_direct_calls_on_the_runtime_api() {
     };
     assert_eq!(error_type, "Blocked");
     assert!(
-        body["errorMessage"]
-            .as_str()
-            .unwrap()
-            .contains("(when_closed: fail)"),
+        body["errorMessage"].as_str().unwrap().contains("(when_closed: fail)"),
         "{body}"
     );
     let Reply::Error { error_type, body } = &replies[3].1 else {
@@ -114,9 +100,7 @@ fn answers_jobs_and_direct_calls_on_the_runtime_api() {
     // Logs: JSON lines, one decision line per decision, one EMF line per outcome, no secrets.
     let output = runtime.output();
     assert!(
-        !output.contains(SECRET)
-            && !output.contains("SESSIONTOKENEXAMPLE")
-            && !output.contains("AKIAIOSFODNN7EXAMPLE"),
+        !output.contains(SECRET) && !output.contains("SESSIONTOKENEXAMPLE") && !output.contains("AKIAIOSFODNN7EXAMPLE"),
         "{output}"
     );
     let lines: Vec<Value> = output
@@ -127,9 +111,6 @@ fn answers_jobs_and_direct_calls_on_the_runtime_api() {
         .iter()
         .filter(|line| line["fields"]["message"] == "decision")
         .count();
-    let emf = lines
-        .iter()
-        .filter(|line| line.get("_aws").is_some())
-        .count();
+    let emf = lines.iter().filter(|line| line.get("_aws").is_some()).count();
     assert_eq!((decisions, emf), (4, 5), "{output}");
 }

@@ -11,6 +11,7 @@ use crate::error::GateError;
 use crate::invoke::event::InvocationContext;
 use crate::policy::Policy;
 
+pub mod alarm_blocker;
 pub mod time_window;
 
 /// A function whose gate is not built yet. It decides nothing and so blocks every deployment:
@@ -51,8 +52,10 @@ pub trait Gate: Send + Sync {
     /// The function's name, e.g. `time-window-gate`.
     fn name(&self) -> &'static str;
 
-    fn decide(
-        &self,
-        request: &GateRequest,
-    ) -> impl Future<Output = Result<Decision, GateError>> + Send;
+    /// Whether it needs the pipeline and stage it runs for (CodePipeline jobs then look them up).
+    fn needs_context(&self) -> bool {
+        false
+    }
+
+    fn decide(&self, request: &GateRequest) -> impl Future<Output = Result<Decision, GateError>> + Send;
 }

@@ -46,18 +46,12 @@ pub fn decide(policy: &WindowPolicy, now: Timestamp, waiting_since: Option<Times
         Decision::new(NAME, Verdict::Proceed, sentence)
     } else {
         match (policy.when_closed, status.opens_at) {
-            (WhenClosed::Fail, _) => Decision::new(
-                NAME,
-                Verdict::Block,
-                format!("{sentence} (when_closed: fail)"),
-            ),
+            (WhenClosed::Fail, _) => Decision::new(NAME, Verdict::Block, format!("{sentence} (when_closed: fail)")),
             (WhenClosed::Wait, None) => Decision::new(NAME, Verdict::Block, sentence),
             (WhenClosed::Wait, Some(opens_at)) => {
                 let since = waiting_since.unwrap_or(now);
                 match policy.max_wait {
-                    Some(max_wait)
-                        if opens_at.as_second() - since.as_second() > max_wait.as_secs_i64() =>
-                    {
+                    Some(max_wait) if opens_at.as_second() - since.as_second() > max_wait.as_secs_i64() => {
                         Decision::new(
                             NAME,
                             Verdict::Block,
@@ -125,11 +119,7 @@ mod tests {
 
     #[test]
     fn when_closed_fail_blocks_at_once() {
-        let decision = decide(
-            &policy(r#", "when_closed": "fail""#),
-            at("2026-11-26T18:00:00Z"),
-            None,
-        );
+        let decision = decide(&policy(r#", "when_closed": "fail""#), at("2026-11-26T18:00:00Z"), None);
         assert_eq!(decision.decision, Verdict::Block);
         assert!(
             decision.reason().ends_with("(when_closed: fail)"),
@@ -149,11 +139,7 @@ mod tests {
             Verdict::Wait
         );
         // Still waiting since Wednesday evening: Monday is more than 4d after that.
-        let decision = decide(
-            &policy,
-            at("2026-11-26T18:00:00Z"),
-            Some(at("2026-11-25T01:00:00Z")),
-        );
+        let decision = decide(&policy, at("2026-11-26T18:00:00Z"), Some(at("2026-11-25T01:00:00Z")));
         assert_eq!(decision.decision, Verdict::Block);
         assert!(
             decision.reason().contains("more than max_wait (4d)"),

@@ -27,7 +27,9 @@ pub struct Continuation {
 impl Continuation {
     pub fn parse(token: &str, gate: &str) -> Result<Continuation, GateError> {
         let continuation: Continuation = serde_json::from_str(token).map_err(|_| {
-            GateError::InvalidInput("the continuation token from the previous invocation is unreadable; retry the stage".to_string())
+            GateError::InvalidInput(
+                "the continuation token from the previous invocation is unreadable; retry the stage".to_string(),
+            )
         })?;
         if continuation.v != 1 || continuation.gate != gate {
             return Err(GateError::InvalidInput(format!(
@@ -66,9 +68,7 @@ pub fn answer_for(
     let limit = MAX_ACTION_WAIT.as_secs_i64();
     let waited = now.as_second() - since.as_second();
     let beyond = match decision.wait_until {
-        Some(until) if until.as_second() - since.as_second() > limit => {
-            Some(format!("it waits until {until}"))
-        }
+        Some(until) if until.as_second() - since.as_second() > limit => Some(format!("it waits until {until}")),
         _ if waited > limit => Some(format!("it has waited since {since}")),
         _ => None,
     };
@@ -98,12 +98,8 @@ pub fn answer_for(
 
 fn failure_for(gate: &str, error: &GateError) -> JobAnswer {
     let kind = match error {
-        GateError::PolicyInvalid(_) | GateError::InvalidInput(_) => {
-            JobFailureKind::ConfigurationError
-        }
-        GateError::DependencyUnavailable(port) if port.is_access_denied() => {
-            JobFailureKind::PermissionError
-        }
+        GateError::PolicyInvalid(_) | GateError::InvalidInput(_) => JobFailureKind::ConfigurationError,
+        GateError::DependencyUnavailable(port) if port.is_access_denied() => JobFailureKind::PermissionError,
         GateError::DependencyUnavailable(_) => JobFailureKind::SystemUnavailable,
         GateError::Blocked(_) | GateError::NotImplemented(_) => JobFailureKind::JobFailed,
     };
@@ -126,8 +122,7 @@ mod tests {
 
     #[test]
     fn proceed_succeeds_with_output_variables() {
-        let decision = Decision::new("g", Verdict::Proceed, "open")
-            .with_output("closes_at", "2026-11-24T00:00:00Z");
+        let decision = Decision::new("g", Verdict::Proceed, "open").with_output("closes_at", "2026-11-24T00:00:00Z");
         let JobAnswer::Succeed {
             summary,
             output_variables,
@@ -144,21 +139,14 @@ mod tests {
     #[test]
     fn wait_continues_and_keeps_when_waiting_began() {
         let now = at("2026-11-23T12:00:00Z");
-        let decision = Decision::new("g", Verdict::Wait, "closed")
-            .waiting_until(Some(at("2026-11-23T20:00:00Z")));
-        let JobAnswer::Continue {
-            continuation_token, ..
-        } = answer_for("g", &Ok(decision.clone()), None, now)
-        else {
+        let decision = Decision::new("g", Verdict::Wait, "closed").waiting_until(Some(at("2026-11-23T20:00:00Z")));
+        let JobAnswer::Continue { continuation_token, .. } = answer_for("g", &Ok(decision.clone()), None, now) else {
             panic!("continue")
         };
         let first = Continuation::parse(&continuation_token, "g").unwrap();
         assert_eq!((first.since, first.polls), (now, 1));
         let later = at("2026-11-23T13:00:00Z");
-        let JobAnswer::Continue {
-            continuation_token, ..
-        } = answer_for("g", &Ok(decision), Some(&first), later)
-        else {
+        let JobAnswer::Continue { continuation_token, .. } = answer_for("g", &Ok(decision), Some(&first), later) else {
             panic!("continue")
         };
         let second = Continuation::parse(&continuation_token, "g").unwrap();
@@ -169,9 +157,7 @@ mod tests {
     fn a_wait_beyond_what_an_action_may_wait_fails_with_the_opening_time() {
         let decision = Decision::new("g", Verdict::Wait, "closed: weekend; opens Mon 09:00 PST")
             .waiting_until(Some(at("2026-11-30T17:00:00Z")));
-        let JobAnswer::Fail { kind, message } =
-            answer_for("g", &Ok(decision), None, at("2026-11-28T12:00:00Z"))
-        else {
+        let JobAnswer::Fail { kind, message } = answer_for("g", &Ok(decision), None, at("2026-11-28T12:00:00Z")) else {
             panic!("fail")
         };
         assert_eq!(kind, JobFailureKind::JobFailed);
@@ -194,10 +180,7 @@ mod tests {
                 message: "g: closed: Thanksgiving".into()
             }
         );
-        let invalid = Err(GateError::PolicyInvalid(PolicyError::new(
-            "windows.timezone",
-            "bad",
-        )));
+        let invalid = Err(GateError::PolicyInvalid(PolicyError::new("windows.timezone", "bad")));
         assert_eq!(
             answer_for("g", &invalid, None, now),
             JobAnswer::Fail {

@@ -108,9 +108,7 @@ impl Invocation {
             }));
         }
         let request: DirectRequest = serde_path_to_error::deserialize(Value::Object(fields))
-            .map_err(|error| {
-                GateError::InvalidInput(format!("payload: {}: {}", error.path(), error.inner()))
-            })?;
+            .map_err(|error| GateError::InvalidInput(format!("payload: {}: {}", error.path(), error.inner())))?;
         Ok(Invocation::Direct(request))
     }
 }
@@ -141,19 +139,15 @@ mod tests {
 
     #[test]
     fn reads_a_direct_payload_strictly() {
-        let invocation = Invocation::parse(
-            json!({"policy": {"windows": {}}, "context": {"pipeline": "p", "stage": "Prod"}}),
-        )
-        .unwrap();
+        let invocation =
+            Invocation::parse(json!({"policy": {"windows": {}}, "context": {"pipeline": "p", "stage": "Prod"}}))
+                .unwrap();
         let Invocation::Direct(request) = invocation else {
             panic!("direct")
         };
         assert_eq!(request.context.stage.as_deref(), Some("Prod"));
         let error = Invocation::parse(json!({"policy": {}, "contxt": {}})).unwrap_err();
-        assert!(
-            error.to_string().contains("unknown field `contxt`"),
-            "{error}"
-        );
+        assert!(error.to_string().contains("unknown field `contxt`"), "{error}");
         let error = Invocation::parse(json!({"context": {"pipline": "p"}})).unwrap_err();
         assert!(error.to_string().contains("context.pipline"), "{error}");
         assert!(
@@ -166,7 +160,10 @@ mod tests {
 
     #[test]
     fn a_malformed_job_names_the_field_without_echoing_values() {
-        let error = Invocation::parse(json!({"CodePipeline.job": {"id": 7, "data": {"artifactCredentials": {"secretAccessKey": "SECRET"}}}})).unwrap_err();
+        let error = Invocation::parse(
+            json!({"CodePipeline.job": {"id": 7, "data": {"artifactCredentials": {"secretAccessKey": "SECRET"}}}}),
+        )
+        .unwrap_err();
         let text = error.to_string();
         assert!(text.contains("`id`") && !text.contains("SECRET"), "{text}");
     }

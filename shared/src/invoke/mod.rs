@@ -30,11 +30,7 @@ pub struct Handler<G, J, M = StdoutMetrics> {
 
 impl<G: Gate, J: PipelineJobs, M: MetricSink> Handler<G, J, M> {
     pub fn new(gate: G, jobs: J, metrics: M) -> Self {
-        Handler {
-            gate,
-            jobs,
-            metrics,
-        }
+        Handler { gate, jobs, metrics }
     }
 
     pub fn metrics(&self) -> &M {
@@ -72,29 +68,26 @@ impl<G: Gate, J: PipelineJobs, M: MetricSink> Handler<G, J, M> {
             Some(error) => Err(error),
             None => match job_policy(job.user_parameters.as_deref()) {
                 Err(error) => Err(GateError::PolicyInvalid(error)),
-                Ok(policy) => {
-                    let request = GateRequest {
-                        policy,
-                        context: InvocationContext::default(),
-                        now,
-                        waiting_since: continuation.as_ref().map(|continuation| continuation.since),
-                        mode: Mode::CodePipeline,
-                    };
-                    self.gate.decide(&request).await
-                }
+                Ok(policy) => match self.job_context(&job.id).await {
+                    Err(error) => Err(error),
+                    Ok(context) => {
+                        let request = GateRequest {
+                            policy,
+                            context,
+                            now,
+                            waiting_since: continuation.as_ref().map(|continuation| continuation.since),
+                            mode: Mode::CodePipeline,
+                        };
+                        self.gate.decide(&request).await
+                    }
+                },
             },
         };
         self.record(&outcome, Mode::CodePipeline, now);
         let answer = answer_for(self.gate.name(), &outcome, continuation.as_ref(), now);
         self.jobs.answer(&job.id, &answer).await.map_err(|error| {
             let error = GateError::DependencyUnavailable(error);
-            record_error(
-                self.gate.name(),
-                &error,
-                Mode::CodePipeline,
-                &self.metrics,
-                now,
-            );
+            record_error(self.gate.name(), &error, Mode::CodePipeline, &self.metrics, now);
             error
         })?;
         let answered = match &answer {
@@ -110,11 +103,7 @@ impl<G: Gate, J: PipelineJobs, M: MetricSink> Handler<G, J, M> {
         }))
     }
 
-    async fn handle_direct(
-        &self,
-        request: DirectRequest,
-        now: Timestamp,
-    ) -> Result<Value, GateError> {
+    async fn handle_direct(&self, request: DirectRequest, now: Timestamp) -> Result<Value, GateError> {
         let outcome = match direct_policy(&request) {
             Err(error) => Err(GateError::PolicyInvalid(error)),
             Ok(policy) => {
@@ -138,9 +127,18 @@ impl<G: Gate, J: PipelineJobs, M: MetricSink> Handler<G, J, M> {
                 decision.reasons.join("; ")
             )));
         }
-        serde_json::to_value(&decision).map_err(|error| {
-            GateError::InvalidInput(format!("decision could not be encoded: {error}"))
-        })
+        serde_json::to_value(&decision)
+            .map_err(|error| GateError::InvalidInput(format!("decision could not be encoded: {error}")))
+    }
+
+    async fn job_context(&self, job_id: &str) -> Result<InvocationContext, GateError> {
+        if !self.gate.needs_context() {
+            return Ok(InvocationContext::default());
+        }
+        self.jobs
+            .job_context(job_id)
+            .await
+            .map_err(GateError::DependencyUnavailable)
     }
 
     fn record(&self, outcome: &Result<Decision, GateError>, mode: Mode, now: Timestamp) {
@@ -153,7 +151,10 @@ impl<G: Gate, J: PipelineJobs, M: MetricSink> Handler<G, J, M> {
 
 fn job_policy(user_parameters: Option<&str>) -> Result<Policy, PolicyError> {
     let text = user_parameters.filter(|text| !text.trim().is_empty()).ok_or_else(|| {
-        PolicyError::new("UserParameters", "missing: set the action's UserParameters to a policy document, e.g. {\"windows\": {...}}")
+        PolicyError::new(
+            "UserParameters",
+            "missing: set the action's UserParameters to a policy document, e.g. {\"windows\": {...}}",
+        )
     })?;
     Policy::from_json(text)
 }

@@ -6,7 +6,9 @@ use std::fmt;
 use aws_smithy_runtime_api::client::result::SdkError;
 use aws_smithy_types::error::metadata::ProvideErrorMetadata;
 
+pub mod alarms;
 pub mod pipeline_jobs;
+pub mod store;
 
 /// A failed call to an outside system, named so a person knows what to fix.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -47,10 +49,7 @@ impl PortError {
                 } else {
                     PortErrorKind::Unavailable
                 };
-                (
-                    kind,
-                    format!("could not reach the service: {}", source_chain(error)),
-                )
+                (kind, format!("could not reach the service: {}", source_chain(error)))
             }
             SdkError::ResponseError(_) => (
                 PortErrorKind::Unavailable,

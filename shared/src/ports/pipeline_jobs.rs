@@ -6,7 +6,8 @@ use std::future::Future;
 use aws_sdk_codepipeline::Client;
 use aws_sdk_codepipeline::types::{ExecutionDetails, FailureDetails, FailureType};
 
-use super::PortError;
+use super::{PortError, PortErrorKind};
+use crate::invoke::event::InvocationContext;
 
 /// CodePipeline's limits on what an answer may carry.
 pub const MAX_FAILURE_MESSAGE: usize = 5_000;
@@ -29,10 +30,7 @@ pub enum JobAnswer {
         percent_complete: Option<i32>,
     },
     /// The action fails with this message.
-    Fail {
-        kind: JobFailureKind,
-        message: String,
-    },
+    Fail { kind: JobFailureKind, message: String },
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -48,11 +46,11 @@ pub enum JobFailureKind {
 }
 
 pub trait PipelineJobs: Send + Sync {
-    fn answer(
-        &self,
-        job_id: &str,
-        answer: &JobAnswer,
-    ) -> impl Future<Output = Result<(), PortError>> + Send;
+    fn answer(&self, job_id: &str, answer: &JobAnswer) -> impl Future<Output = Result<(), PortError>> + Send;
+
+    /// The pipeline, stage, action and execution a job belongs to (the Lambda event does not
+    /// say; `GetJobDetails` does).
+    fn job_context(&self, job_id: &str) -> impl Future<Output = Result<InvocationContext, PortError>> + Send;
 }
 
 /// The real adapter, on aws-sdk-codepipeline.
@@ -80,15 +78,41 @@ pub fn clip(text: &str, max: usize) -> String {
 }
 
 impl PipelineJobs for CodePipelineJobs {
+    async fn job_context(&self, job_id: &str) -> Result<InvocationContext, PortError> {
+        let call = "codepipeline:GetJobDetails";
+        let output = self
+            .client
+            .get_job_details()
+            .job_id(job_id)
+            .send()
+            .await
+            .map_err(|error| PortError::from_sdk(call, &error))?;
+        let context = output
+            .job_details()
+            .and_then(|details| details.data())
+            .and_then(|data| data.pipeline_context());
+        let Some(context) = context else {
+            return Err(PortError {
+                call: call.to_string(),
+                kind: PortErrorKind::Unavailable,
+                message: "the job has no pipeline context".to_string(),
+            });
+        };
+        Ok(InvocationContext {
+            pipeline: context.pipeline_name().map(str::to_string),
+            stage: context.stage().and_then(|stage| stage.name()).map(str::to_string),
+            execution_id: context.pipeline_execution_id().map(str::to_string),
+            action: context.action().and_then(|action| action.name()).map(str::to_string),
+        })
+    }
+
     async fn answer(&self, job_id: &str, answer: &JobAnswer) -> Result<(), PortError> {
         match answer {
             JobAnswer::Succeed {
                 summary,
                 output_variables,
             } => {
-                let details = ExecutionDetails::builder()
-                    .summary(clip(summary, MAX_SUMMARY))
-                    .build();
+                let details = ExecutionDetails::builder().summary(clip(summary, MAX_SUMMARY)).build();
                 self.client
                     .put_job_success_result()
                     .job_id(job_id)
@@ -96,9 +120,7 @@ impl PipelineJobs for CodePipelineJobs {
                     .set_output_variables(Some(output_variables.clone().into_iter().collect()))
                     .send()
                     .await
-                    .map_err(|error| {
-                        PortError::from_sdk("codepipeline:PutJobSuccessResult", &error)
-                    })?;
+                    .map_err(|error| PortError::from_sdk("codepipeline:PutJobSuccessResult", &error))?;
             }
             JobAnswer::Continue {
                 summary,
@@ -116,9 +138,7 @@ impl PipelineJobs for CodePipelineJobs {
                     .execution_details(details)
                     .send()
                     .await
-                    .map_err(|error| {
-                        PortError::from_sdk("codepipeline:PutJobSuccessResult", &error)
-                    })?;
+                    .map_err(|error| PortError::from_sdk("codepipeline:PutJobSuccessResult", &error))?;
             }
             JobAnswer::Fail { kind, message } => {
                 let failure_type = match kind {
@@ -133,7 +153,7 @@ impl PipelineJobs for CodePipelineJobs {
                     .build()
                     .map_err(|error| PortError {
                         call: "codepipeline:PutJobFailureResult".to_string(),
-                        kind: super::PortErrorKind::Rejected,
+                        kind: PortErrorKind::Rejected,
                         message: error.to_string(),
                     })?;
                 self.client
@@ -142,9 +162,7 @@ impl PipelineJobs for CodePipelineJobs {
                     .failure_details(details)
                     .send()
                     .await
-                    .map_err(|error| {
-                        PortError::from_sdk("codepipeline:PutJobFailureResult", &error)
-                    })?;
+                    .map_err(|error| PortError::from_sdk("codepipeline:PutJobFailureResult", &error))?;
             }
         }
         Ok(())

@@ -24,8 +24,7 @@ pub fn civil_from_days(days: i64) -> (i64, u32, u32) {
     let z = days + 719_468;
     let era = z.div_euclid(146_097);
     let day_of_era = z - era * 146_097;
-    let year_of_era =
-        (day_of_era - day_of_era / 1_460 + day_of_era / 36_524 - day_of_era / 146_096) / 365;
+    let year_of_era = (day_of_era - day_of_era / 1_460 + day_of_era / 36_524 - day_of_era / 146_096) / 365;
     let day_of_year = day_of_era - (365 * year_of_era + year_of_era / 4 - year_of_era / 100);
     let month_from_march = (5 * day_of_year + 2) / 153;
     let day = (day_of_year - (153 * month_from_march + 2) / 5 + 1) as u32;
@@ -58,11 +57,7 @@ pub fn days_in_month(year: i64, month: u32) -> u32 {
 }
 
 pub fn day_of_date(date: jiff::civil::Date) -> i64 {
-    days_from_civil(
-        i64::from(date.year()),
-        date.month() as u32,
-        date.day() as u32,
-    )
+    days_from_civil(i64::from(date.year()), date.month() as u32, date.day() as u32)
 }
 
 /// The civil date of a day number, for display and for jiff.
@@ -81,10 +76,7 @@ mod tests {
         for _ in 0..20_000 {
             let days = day_of_date(date);
             assert_eq!(date_of_day(days), Some(date));
-            let jiff_days = date
-                .since(jiff::civil::date(1970, 1, 1))
-                .unwrap()
-                .get_days();
+            let jiff_days = date.since(jiff::civil::date(1970, 1, 1)).unwrap().get_days();
             assert_eq!(days, i64::from(jiff_days));
             assert_eq!(weekday(days), date.weekday().to_monday_zero_offset() as u8);
             assert_eq!(

@@ -30,11 +30,8 @@ impl TryFrom<String> for ClockTime {
     type Error = String;
 
     fn try_from(text: String) -> Result<Self, Self::Error> {
-        let invalid = || {
-            format!(
-                "`{text}` is not a time of day; write local HH:MM from 00:00 to 24:00, e.g. 09:00 or 17:30"
-            )
-        };
+        let invalid =
+            || format!("`{text}` is not a time of day; write local HH:MM from 00:00 to 24:00, e.g. 09:00 or 17:30");
         let (hours, minutes) = text.split_once(':').ok_or_else(invalid)?;
         let digits = |part: &str| part.len() == 2 && part.bytes().all(|byte| byte.is_ascii_digit());
         if !digits(hours) || !digits(minutes) {
@@ -67,16 +64,8 @@ mod tests {
 
     #[test]
     fn reads_times_of_day_including_end_of_day() {
-        for (text, minutes) in [
-            ("00:00", 0),
-            ("09:30", 570),
-            ("23:59", 1439),
-            ("24:00", 1440),
-        ] {
-            assert_eq!(
-                ClockTime::try_from(text.to_string()),
-                Ok(ClockTime(minutes))
-            );
+        for (text, minutes) in [("00:00", 0), ("09:30", 570), ("23:59", 1439), ("24:00", 1440)] {
+            assert_eq!(ClockTime::try_from(text.to_string()), Ok(ClockTime(minutes)));
             assert_eq!(ClockTime(minutes).to_string(), text);
         }
     }

@@ -132,11 +132,7 @@ impl Field {
     }
 
     fn value(&self, token: &str) -> Result<u32, String> {
-        if let Some(index) = self
-            .names
-            .iter()
-            .position(|name| name.eq_ignore_ascii_case(token))
-        {
+        if let Some(index) = self.names.iter().position(|name| name.eq_ignore_ascii_case(token)) {
             return Ok(self.min + index as u32);
         }
         match token.parse::<u32>() {
@@ -280,9 +276,7 @@ impl Cron {
                 let cron_weekday = u32::from(weekday(day) + 1) % 7 + 1;
                 days.contains(cron_weekday)
                     || (last_of.contains(cron_weekday) && dom + 7 > month_days)
-                    || nth
-                        .iter()
-                        .any(|(wd, n)| *wd == cron_weekday && (dom - 1) / 7 + 1 == *n)
+                    || nth.iter().any(|(wd, n)| *wd == cron_weekday && (dom - 1) / 7 + 1 == *n)
             }
         }
     }
@@ -335,7 +329,9 @@ fn parse_day_of_week(text: &str) -> Result<DayRule, String> {
         } else if let Some((day, n)) = item.split_once('#') {
             let day = DAY_OF_WEEK.value(day)?;
             let n: u32 = n.parse().ok().filter(|n| (1..=5).contains(n)).ok_or_else(|| {
-                format!("day-of-week field: `{item}` needs an occurrence 1-5 after `#`, e.g. 3#2 for the second Tuesday")
+                format!(
+                    "day-of-week field: `{item}` needs an occurrence 1-5 after `#`, e.g. 3#2 for the second Tuesday"
+                )
             })?;
             nth.push((day, n));
         } else if item.len() > 1 && item.ends_with('L') {
@@ -450,10 +446,7 @@ mod tests {
     #[test]
     fn months_and_years() {
         assert_eq!(fire_dates("0 9 1 JAN-MAR ? 2027", 2027, 2), [1]);
-        assert_eq!(
-            fire_dates("0 9 1 JAN-MAR ? 2027", 2027, 4),
-            Vec::<u32>::new()
-        );
+        assert_eq!(fire_dates("0 9 1 JAN-MAR ? 2027", 2027, 4), Vec::<u32>::new());
         assert_eq!(fire_dates("0 9 1 * ? 2027", 2026, 2), Vec::<u32>::new());
         assert_eq!(fire_dates("cron(0 9 1 * ? 2026/2)", 2028, 5), [1]);
     }

@@ -128,10 +128,7 @@ mod tests {
     #[test]
     fn rejects_unknown_days_with_the_allowed_names() {
         let error = days("Mon-Thurs").unwrap_err();
-        assert!(
-            error.contains("`Thurs`") && error.contains("Mon, Tue"),
-            "{error}"
-        );
+        assert!(error.contains("`Thurs`") && error.contains("Mon, Tue"), "{error}");
         assert!(days("").unwrap_err().contains("empty entry"));
         assert!(days("Mon,,Tue").unwrap_err().contains("empty entry"));
     }

@@ -97,10 +97,7 @@ impl WindowPolicy {
             if window.start == window.end {
                 return Err(PolicyError::new(
                     format!("allow[{index}].end"),
-                    format!(
-                        "equals start ({}); write 00:00 to 24:00 for a whole day",
-                        window.start
-                    ),
+                    format!("equals start ({}); write 00:00 to 24:00 for a whole day", window.start),
                 ));
             }
         }
@@ -142,9 +139,7 @@ impl DenyDates {
             (Some(date), None, None) => Ok((date, date)),
             (None, Some(from), Some(to)) if from <= to => Ok((from, to)),
             (None, Some(from), Some(to)) => Err(format!("`from` ({from}) is after `to` ({to})")),
-            _ => Err(
-                "give either `date`, or both `from` and `to` (inclusive local dates)".to_string(),
-            ),
+            _ => Err("give either `date`, or both `from` and `to` (inclusive local dates)".to_string()),
         }
     }
 
@@ -177,8 +172,7 @@ pub struct LocalDate(pub jiff::civil::Date);
 impl TryFrom<String> for LocalDate {
     type Error = String;
     fn try_from(text: String) -> Result<Self, Self::Error> {
-        let valid_shape =
-            text.len() == 10 && text.as_bytes()[4] == b'-' && text.as_bytes()[7] == b'-';
+        let valid_shape = text.len() == 10 && text.as_bytes()[4] == b'-' && text.as_bytes()[7] == b'-';
         match text.parse::<jiff::civil::Date>() {
             Ok(date) if valid_shape => Ok(LocalDate(date)),
             _ => Err(format!(
@@ -281,9 +275,7 @@ mod tests {
 
     #[test]
     fn abbreviated_and_unknown_zones_are_rejected_with_a_hint() {
-        let error = error_of(
-            r#"{"timezone": "CST", "allow": [{"days": "Mon", "start": "09:00", "end": "17:00"}]}"#,
-        );
+        let error = error_of(r#"{"timezone": "CST", "allow": [{"days": "Mon", "start": "09:00", "end": "17:00"}]}"#);
         assert!(
             error.starts_with("windows.timezone: `CST` is not an IANA time zone name"),
             "{error}"
@@ -292,10 +284,7 @@ mod tests {
         let error = error_of(
             r#"{"timezone": "America/New_Yrok", "allow": [{"days": "Mon", "start": "09:00", "end": "17:00"}]}"#,
         );
-        assert!(
-            error.contains("unknown time zone `America/New_Yrok`"),
-            "{error}"
-        );
+        assert!(error.contains("unknown time zone `America/New_Yrok`"), "{error}");
     }
 
     #[test]

@@ -167,9 +167,7 @@ impl Schedule {
     fn skip_denied(&self, day: i64) -> i64 {
         let index = self.denied_days.partition_point(|(_, to)| *to < day);
         match self.denied_days.get(index) {
-            Some(&(from, to)) if from <= day && day + self.reach_days <= to => {
-                to - self.reach_days + 1
-            }
+            Some(&(from, to)) if from <= day && day + self.reach_days <= to => to - self.reach_days + 1,
             _ => day,
         }
     }
@@ -177,9 +175,7 @@ impl Schedule {
     /// Adds the wall-clock interval [start, end), less denied days, as real-time pieces.
     fn add(&self, start: i64, end: i64, window: usize, offsets: &Offsets, out: &mut Vec<Stretch>) {
         let mut start = start;
-        let first = self
-            .denied_days
-            .partition_point(|(_, to)| (to + 1) * DAY <= start);
+        let first = self.denied_days.partition_point(|(_, to)| (to + 1) * DAY <= start);
         for &(from, to) in &self.denied_days[first..] {
             let (deny_start, deny_end) = (from * DAY, (to + 1) * DAY);
             if deny_start >= end {
@@ -227,9 +223,7 @@ impl Schedule {
                     for fire in cron.fire_times() {
                         let (start, end) = (midnight + fire, midnight + fire + duration);
                         run = match run {
-                            Some((run_start, run_end)) if start <= run_end => {
-                                Some((run_start, end))
-                            }
+                            Some((run_start, run_end)) if start <= run_end => Some((run_start, end)),
                             Some((run_start, run_end)) => {
                                 self.add(run_start, run_end, index, offsets, out);
                                 Some((start, end))

@@ -116,10 +116,7 @@ impl WindowStatus {
         if self.open {
             let window = self.window.as_deref().unwrap_or("a window");
             return match self.closes_at {
-                Some(closes_at) => format!(
-                    "open: {window}; deployments may start until {}",
-                    self.local(closes_at)
-                ),
+                Some(closes_at) => format!("open: {window}; deployments may start until {}", self.local(closes_at)),
                 None => format!("open: {window}; no closing within {HORIZON_DAYS} days"),
             };
         }

@@ -5,12 +5,8 @@
 use std::sync::{Arc, Mutex};
 
 use aws_sdk_codepipeline::Client;
-use aws_sdk_codepipeline::operation::put_job_failure_result::{
-    PutJobFailureResultInput, PutJobFailureResultOutput,
-};
-use aws_sdk_codepipeline::operation::put_job_success_result::{
-    PutJobSuccessResultInput, PutJobSuccessResultOutput,
-};
+use aws_sdk_codepipeline::operation::put_job_failure_result::{PutJobFailureResultInput, PutJobFailureResultOutput};
+use aws_sdk_codepipeline::operation::put_job_success_result::{PutJobSuccessResultInput, PutJobSuccessResultOutput};
 use aws_smithy_mocks::{Rule, RuleMode, mock, mock_client};
 use handsoff::gates::time_window::TimeWindowGate;
 use handsoff::invoke::Handler;
@@ -48,10 +44,7 @@ pub fn at(text: &str) -> Timestamp {
 }
 
 /// Records every request a rule sees.
-pub fn recorder<T: Clone + Send + 'static>() -> (
-    Arc<Mutex<Vec<T>>>,
-    impl Fn(&T) -> bool + Send + Sync + 'static,
-) {
+pub fn recorder<T: Clone + Send + 'static>() -> (Arc<Mutex<Vec<T>>>, impl Fn(&T) -> bool + Send + Sync + 'static) {
     let seen = Arc::new(Mutex::new(Vec::new()));
     let sink = Arc::clone(&seen);
     (seen, move |request: &T| {
@@ -77,11 +70,7 @@ pub fn harness() -> Harness {
     let failure_rule = mock!(Client::put_job_failure_result)
         .match_requests(record_failure)
         .then_output(|| PutJobFailureResultOutput::builder().build());
-    let client = mock_client!(
-        aws_sdk_codepipeline,
-        RuleMode::MatchAny,
-        [&success_rule, &failure_rule]
-    );
+    let client = mock_client!(aws_sdk_codepipeline, RuleMode::MatchAny, [&success_rule, &failure_rule]);
     let handler = Handler::new(
         TimeWindowGate,
         CodePipelineJobs::new(client),

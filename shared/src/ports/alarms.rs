@@ -1,0 +1,185 @@
+//! Reading alarm states from CloudWatch: exact names in batches of 100 and each prefix, metric
+//! and composite alarms alike, following `NextToken`; other accounts through an assumed role.
+
+use std::collections::HashMap;
+use std::future::Future;
+use std::sync::Mutex;
+
+use aws_config::SdkConfig;
+use aws_sdk_cloudwatch::Client;
+use aws_sdk_cloudwatch::operation::describe_alarms::DescribeAlarmsOutput;
+use aws_sdk_cloudwatch::types::{AlarmType, StateValue};
+use jiff::Timestamp;
+
+use super::PortError;
+use crate::alarms::{AlarmKind, AlarmReading, AlarmSelection, AlarmState};
+
+/// `DescribeAlarms` takes at most 100 names per call.
+pub const NAMES_PER_CALL: usize = 100;
+const CALL: &str = "cloudwatch:DescribeAlarms";
+
+/// What one selection read, and how many API calls it took.
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
+pub struct AlarmRead {
+    pub readings: Vec<AlarmReading>,
+    pub calls: usize,
+}
+
+pub trait AlarmSource: Send + Sync {
+    /// Reads the alarms of one selection (`index` in the policy's `watch`).
+    fn read(
+        &self,
+        selection: &AlarmSelection,
+        index: usize,
+    ) -> impl Future<Output = Result<AlarmRead, PortError>> + Send;
+}
+
+/// The real adapter, on aws-sdk-cloudwatch.
+#[derive(Debug)]
+pub struct CloudWatchAlarms {
+    home: Client,
+    config: Option<SdkConfig>,
+    /// Clients for (role, region), built on first use and kept for the container's life.
+    others: Mutex<HashMap<(Option<String>, Option<String>), Client>>,
+}
+
+impl CloudWatchAlarms {
+    pub fn new(config: &SdkConfig) -> Self {
+        CloudWatchAlarms {
+            home: Client::new(config),
+            config: Some(config.clone()),
+            others: Mutex::new(HashMap::new()),
+        }
+    }
+
+    /// One client for everything (tests; no cross-account reads).
+    pub fn with_client(client: Client) -> Self {
+        CloudWatchAlarms {
+            home: client,
+            config: None,
+            others: Mutex::new(HashMap::new()),
+        }
+    }
+
+    async fn client_for(&self, selection: &AlarmSelection) -> Result<Client, PortError> {
+        if selection.role_arn.is_none() && selection.region.is_none() {
+            return Ok(self.home.clone());
+        }
+        let key = (selection.role_arn.clone(), selection.region.clone());
+        if let Some(client) = self.others.lock().ok().and_then(|clients| clients.get(&key).cloned()) {
+            return Ok(client);
+        }
+        let Some(config) = &self.config else {
+            return Ok(self.home.clone());
+        };
+        let mut builder = aws_sdk_cloudwatch::config::Builder::from(config);
+        let region = selection
+            .region
+            .clone()
+            .map(aws_config::Region::new)
+            .or_else(|| config.region().cloned());
+        if let Some(region) = &region {
+            builder = builder.region(region.clone());
+        }
+        if let Some(role) = &selection.role_arn {
+            let mut provider = aws_config::sts::AssumeRoleProvider::builder(role)
+                .session_name("handsoff-alarms")
+                .configure(config);
+            if let Some(region) = region {
+                provider = provider.region(region);
+            }
+            builder = builder.credentials_provider(provider.build().await);
+        }
+        let client = Client::from_conf(builder.build());
+        if let Ok(mut clients) = self.others.lock() {
+            clients.insert(key, client.clone());
+        }
+        Ok(client)
+    }
+}
+
+fn state(value: Option<&StateValue>) -> AlarmState {
+    match value {
+        Some(StateValue::Ok) => AlarmState::Ok,
+        Some(StateValue::Alarm) => AlarmState::Alarm,
+        Some(StateValue::InsufficientData) => AlarmState::InsufficientData,
+        Some(other) => AlarmState::Other(other.as_str().to_string()),
+        None => AlarmState::Other("UNKNOWN".to_string()),
+    }
+}
+
+fn since(value: Option<&aws_sdk_cloudwatch::primitives::DateTime>) -> Option<Timestamp> {
+    value.and_then(|at| Timestamp::from_second(at.secs()).ok())
+}
+
+fn collect(output: &DescribeAlarmsOutput, index: usize, into: &mut Vec<AlarmReading>) {
+    for alarm in output.metric_alarms() {
+        into.push(AlarmReading {
+            name: alarm.alarm_name().unwrap_or_default().to_string(),
+            kind: AlarmKind::Metric,
+            state: state(alarm.state_value()),
+            reason: alarm.state_reason().unwrap_or_default().to_string(),
+            since: since(alarm.state_updated_timestamp()),
+            selection: index,
+        });
+    }
+    for alarm in output.composite_alarms() {
+        into.push(AlarmReading {
+            name: alarm.alarm_name().unwrap_or_default().to_string(),
+            kind: AlarmKind::Composite,
+            state: state(alarm.state_value()),
+            reason: alarm.state_reason().unwrap_or_default().to_string(),
+            since: since(alarm.state_updated_timestamp()),
+            selection: index,
+        });
+    }
+}
+
+impl AlarmSource for CloudWatchAlarms {
+    async fn read(&self, selection: &AlarmSelection, index: usize) -> Result<AlarmRead, PortError> {
+        let client = self.client_for(selection).await?;
+        let mut read = AlarmRead::default();
+        let describe = || {
+            client
+                .describe_alarms()
+                .alarm_types(AlarmType::MetricAlarm)
+                .alarm_types(AlarmType::CompositeAlarm)
+                .max_records(100)
+        };
+        for names in selection.names.chunks(NAMES_PER_CALL) {
+            let mut token = None;
+            loop {
+                let output = describe()
+                    .set_alarm_names(Some(names.to_vec()))
+                    .set_next_token(token)
+                    .send()
+                    .await
+                    .map_err(|error| PortError::from_sdk(CALL, &error))?;
+                read.calls += 1;
+                collect(&output, index, &mut read.readings);
+                token = output.next_token().map(str::to_string);
+                if token.is_none() {
+                    break;
+                }
+            }
+        }
+        for prefix in &selection.prefixes {
+            let mut token = None;
+            loop {
+                let output = describe()
+                    .alarm_name_prefix(prefix)
+                    .set_next_token(token)
+                    .send()
+                    .await
+                    .map_err(|error| PortError::from_sdk(CALL, &error))?;
+                read.calls += 1;
+                collect(&output, index, &mut read.readings);
+                token = output.next_token().map(str::to_string);
+                if token.is_none() {
+                    break;
+                }
+            }
+        }
+        Ok(read)
+    }
+}

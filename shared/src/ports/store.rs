@@ -1,0 +1,568 @@
+//! The state store: one DynamoDB table (`pk`/`sk` strings, TTL on `expires_at`) holding
+//! overrides, stage blocks and the audit trail. Writes that must happen once are conditional.
+
+use std::collections::HashMap;
+use std::future::Future;
+
+use aws_sdk_dynamodb::Client;
+use aws_sdk_dynamodb::types::{AttributeValue, Delete, Put, TransactWriteItem, Update};
+use jiff::Timestamp;
+
+use super::{PortError, PortErrorKind};
+use crate::alarms::{BlockMarker, Override};
+use crate::audit::AuditRecord;
+
+/// How long audit records are kept (DynamoDB TTL).
+pub const AUDIT_RETENTION_DAYS: i64 = 400;
+
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum StoreError {
+    #[error("{0}")]
+    Port(PortError),
+    #[error("{0}")]
+    NotFound(String),
+    #[error("{0}")]
+    Conflict(String),
+}
+
+pub trait StateStore: Send + Sync {
+    /// Every override of one stage, live or not.
+    fn overrides(&self, pipeline: &str, stage: &str) -> impl Future<Output = Result<Vec<Override>, StoreError>> + Send;
+    /// Overrides of one pipeline, or of all.
+    fn list_overrides(&self, pipeline: Option<&str>) -> impl Future<Output = Result<Vec<Override>, StoreError>> + Send;
+    /// Writes a new override and its audit record, once (the id must be new).
+    fn create_override(&self, item: &Override) -> impl Future<Output = Result<(), StoreError>> + Send;
+    /// Marks an override revoked, once, with an audit record; returns it as it now is.
+    fn revoke_override(
+        &self,
+        id: &str,
+        by: &str,
+        reason: &str,
+        now: Timestamp,
+    ) -> impl Future<Output = Result<Override, StoreError>> + Send;
+    fn block_marker(
+        &self,
+        pipeline: &str,
+        stage: &str,
+    ) -> impl Future<Output = Result<Option<BlockMarker>, StoreError>> + Send;
+    fn put_block_marker(&self, marker: &BlockMarker) -> impl Future<Output = Result<(), StoreError>> + Send;
+    /// Removes a stage block with an audit record; NotFound if the stage was not blocked.
+    fn clear_block_marker(
+        &self,
+        pipeline: &str,
+        stage: &str,
+        by: &str,
+        reason: &str,
+        now: Timestamp,
+    ) -> impl Future<Output = Result<BlockMarker, StoreError>> + Send;
+    fn audit(&self, record: &AuditRecord) -> impl Future<Output = Result<(), StoreError>> + Send;
+    fn audit_trail(
+        &self,
+        pipeline: &str,
+        stage: &str,
+    ) -> impl Future<Output = Result<Vec<AuditRecord>, StoreError>> + Send;
+}
+
+/// The real adapter, on aws-sdk-dynamodb.
+#[derive(Debug, Clone)]
+pub struct DynamoStore {
+    client: Client,
+    table: String,
+}
+
+type Item = HashMap<String, AttributeValue>;
+
+fn s(value: impl Into<String>) -> AttributeValue {
+    AttributeValue::S(value.into())
+}
+
+fn n(value: i64) -> AttributeValue {
+    AttributeValue::N(value.to_string())
+}
+
+fn override_key(pipeline: &str, stage: &str) -> String {
+    format!("OVERRIDE#{pipeline}#{stage}")
+}
+
+fn pointer_key(id: &str) -> String {
+    format!("OVERRIDE_ID#{id}")
+}
+
+fn block_key(pipeline: &str, stage: &str) -> String {
+    format!("BLOCK#{pipeline}#{stage}")
+}
+
+fn audit_key(pipeline: &str, stage: &str) -> String {
+    format!("AUDIT#{pipeline}#{stage}")
+}
+
+fn malformed(call: &str, what: &str) -> StoreError {
+    StoreError::Port(PortError {
+        call: call.to_string(),
+        kind: PortErrorKind::Unavailable,
+        message: format!("malformed item: {what}"),
+    })
+}
+
+fn text(item: &Item, field: &str, call: &str) -> Result<String, StoreError> {
+    match item.get(field) {
+        Some(AttributeValue::S(value)) => Ok(value.clone()),
+        _ => Err(malformed(call, &format!("`{field}` is missing or not a string"))),
+    }
+}
+
+fn optional_text(item: &Item, field: &str) -> Option<String> {
+    match item.get(field) {
+        Some(AttributeValue::S(value)) => Some(value.clone()),
+        _ => None,
+    }
+}
+
+fn instant(item: &Item, field: &str, call: &str) -> Result<Timestamp, StoreError> {
+    text(item, field, call)?
+        .parse()
+        .map_err(|_| malformed(call, &format!("`{field}` is not a timestamp")))
+}
+
+fn seconds(item: &Item, field: &str, call: &str) -> Result<Timestamp, StoreError> {
+    match item.get(field) {
+        Some(AttributeValue::N(value)) => value
+            .parse::<i64>()
+            .ok()
+            .and_then(|secs| Timestamp::from_second(secs).ok())
+            .ok_or_else(|| malformed(call, &format!("`{field}` is not epoch seconds"))),
+        _ => Err(malformed(call, &format!("`{field}` is missing or not a number"))),
+    }
+}
+
+fn override_item(item: &Override) -> Item {
+    let mut map = Item::new();
+    map.insert("pk".into(), s(override_key(&item.pipeline, &item.stage)));
+    map.insert("sk".into(), s(format!("OVERRIDE#{}", item.id)));
+    map.insert("id".into(), s(&item.id));
+    map.insert("pipeline".into(), s(&item.pipeline));
+    map.insert("stage".into(), s(&item.stage));
+    if !item.alarms.is_empty() {
+        map.insert("alarms".into(), AttributeValue::L(item.alarms.iter().map(s).collect()));
+    }
+    map.insert("reason".into(), s(&item.reason));
+    map.insert("who".into(), s(&item.who));
+    map.insert("created_at".into(), s(item.created_at.to_string()));
+    // The TTL attribute: DynamoDB deletes expired overrides some time after they expire.
+    map.insert("expires_at".into(), n(item.expires_at.as_second()));
+    map
+}
+
+fn override_from(item: &Item, call: &str) -> Result<Override, StoreError> {
+    let alarms = match item.get("alarms") {
+        Some(AttributeValue::L(values)) => values.iter().filter_map(|value| value.as_s().ok().cloned()).collect(),
+        _ => Vec::new(),
+    };
+    Ok(Override {
+        id: text(item, "id", call)?,
+        pipeline: text(item, "pipeline", call)?,
+        stage: text(item, "stage", call)?,
+        alarms,
+        reason: text(item, "reason", call)?,
+        who: text(item, "who", call)?,
+        created_at: instant(item, "created_at", call)?,
+        expires_at: seconds(item, "expires_at", call)?,
+        revoked_at: optional_text(item, "revoked_at").and_then(|at| at.parse().ok()),
+        revoked_by: optional_text(item, "revoked_by"),
+    })
+}
+
+fn audit_item(record: &AuditRecord) -> Item {
+    let mut map = Item::new();
+    map.insert("pk".into(), s(audit_key(&record.pipeline, &record.stage)));
+    // Sorts by time; the random suffix keeps two records of one instant apart.
+    map.insert(
+        "sk".into(),
+        s(format!(
+            "{}#{}",
+            record.at.strftime("%Y-%m-%dT%H:%M:%S%.9fZ"),
+            uuid::Uuid::new_v4()
+        )),
+    );
+    map.insert("record".into(), s(serde_json::to_string(record).unwrap_or_default()));
+    map.insert(
+        "expires_at".into(),
+        n(record.at.as_second() + AUDIT_RETENTION_DAYS * 86_400),
+    );
+    map
+}
+
+fn marker_item(marker: &BlockMarker) -> Item {
+    let mut map = Item::new();
+    map.insert("pk".into(), s(block_key(&marker.pipeline, &marker.stage)));
+    map.insert("sk".into(), s("BLOCK"));
+    map.insert("marker".into(), s(serde_json::to_string(marker).unwrap_or_default()));
+    map
+}
+
+fn json_field<T: serde::de::DeserializeOwned>(item: &Item, field: &str, call: &str) -> Result<T, StoreError> {
+    serde_json::from_str(&text(item, field, call)?)
+        .map_err(|_| malformed(call, &format!("`{field}` is not the expected JSON")))
+}
+
+fn built<T, E: std::fmt::Display>(result: Result<T, E>, call: &str) -> Result<T, StoreError> {
+    result.map_err(|error| {
+        StoreError::Port(PortError {
+            call: call.to_string(),
+            kind: PortErrorKind::Rejected,
+            message: error.to_string(),
+        })
+    })
+}
+
+/// True when a transaction was cancelled because one of its conditions failed.
+fn condition_failed<R>(
+    error: &aws_sdk_dynamodb::error::SdkError<
+        aws_sdk_dynamodb::operation::transact_write_items::TransactWriteItemsError,
+        R,
+    >,
+) -> bool {
+    match error.as_service_error() {
+        Some(
+            aws_sdk_dynamodb::operation::transact_write_items::TransactWriteItemsError::TransactionCanceledException(
+                cancelled,
+            ),
+        ) => cancelled
+            .cancellation_reasons()
+            .iter()
+            .any(|reason| reason.code() == Some("ConditionalCheckFailed")),
+        _ => false,
+    }
+}
+
+impl DynamoStore {
+    pub fn new(client: Client, table: impl Into<String>) -> Self {
+        DynamoStore {
+            client,
+            table: table.into(),
+        }
+    }
+
+    pub fn table(&self) -> &str {
+        &self.table
+    }
+
+    async fn get(&self, pk: String, sk: &str, call: &str) -> Result<Option<Item>, StoreError> {
+        let output = self
+            .client
+            .get_item()
+            .table_name(&self.table)
+            .key("pk", s(pk))
+            .key("sk", s(sk))
+            .consistent_read(true)
+            .send()
+            .await
+            .map_err(|error| StoreError::Port(PortError::from_sdk(call, &error)))?;
+        Ok(output.item)
+    }
+
+    async fn query_all(&self, pk: String) -> Result<Vec<Item>, StoreError> {
+        let call = "dynamodb:Query";
+        let mut items = Vec::new();
+        let mut start = None;
+        loop {
+            let output = self
+                .client
+                .query()
+                .table_name(&self.table)
+                .key_condition_expression("pk = :pk")
+                .expression_attribute_values(":pk", s(pk.clone()))
+                .consistent_read(true)
+                .set_exclusive_start_key(start)
+                .send()
+                .await
+                .map_err(|error| StoreError::Port(PortError::from_sdk(call, &error)))?;
+            items.extend(output.items.unwrap_or_default());
+            start = output.last_evaluated_key;
+            if start.is_none() {
+                return Ok(items);
+            }
+        }
+    }
+
+    async fn transact(&self, items: Vec<TransactWriteItem>, conflict: String) -> Result<(), StoreError> {
+        let call = "dynamodb:TransactWriteItems";
+        match self
+            .client
+            .transact_write_items()
+            .set_transact_items(Some(items))
+            .send()
+            .await
+        {
+            Ok(_) => Ok(()),
+            Err(error) if condition_failed(&error) => Err(StoreError::Conflict(conflict)),
+            Err(error) => Err(StoreError::Port(PortError::from_sdk(call, &error))),
+        }
+    }
+
+    fn put(&self, item: Item, condition: Option<&str>) -> Result<TransactWriteItem, StoreError> {
+        let put = built(
+            Put::builder()
+                .table_name(&self.table)
+                .set_item(Some(item))
+                .set_condition_expression(condition.map(str::to_string))
+                .build(),
+            "dynamodb:TransactWriteItems",
+        )?;
+        Ok(TransactWriteItem::builder().put(put).build())
+    }
+}
+
+impl StateStore for DynamoStore {
+    async fn overrides(&self, pipeline: &str, stage: &str) -> Result<Vec<Override>, StoreError> {
+        let items = self.query_all(override_key(pipeline, stage)).await?;
+        items.iter().map(|item| override_from(item, "dynamodb:Query")).collect()
+    }
+
+    async fn list_overrides(&self, pipeline: Option<&str>) -> Result<Vec<Override>, StoreError> {
+        let call = "dynamodb:Scan";
+        let prefix = match pipeline {
+            Some(pipeline) => format!("OVERRIDE#{pipeline}#"),
+            None => "OVERRIDE#".to_string(),
+        };
+        let mut found = Vec::new();
+        let mut start = None;
+        loop {
+            let output = self
+                .client
+                .scan()
+                .table_name(&self.table)
+                .filter_expression("begins_with(pk, :prefix)")
+                .expression_attribute_values(":prefix", s(prefix.clone()))
+                .consistent_read(true)
+                .set_exclusive_start_key(start)
+                .send()
+                .await
+                .map_err(|error| StoreError::Port(PortError::from_sdk(call, &error)))?;
+            for item in output.items.unwrap_or_default() {
+                found.push(override_from(&item, call)?);
+            }
+            start = output.last_evaluated_key;
+            if start.is_none() {
+                break;
+            }
+        }
+        found.sort_by(|a, b| a.created_at.cmp(&b.created_at));
+        Ok(found)
+    }
+
+    async fn create_override(&self, item: &Override) -> Result<(), StoreError> {
+        let mut pointer = Item::new();
+        pointer.insert("pk".into(), s(pointer_key(&item.id)));
+        pointer.insert("sk".into(), s("OVERRIDE_ID"));
+        pointer.insert("pipeline".into(), s(&item.pipeline));
+        pointer.insert("stage".into(), s(&item.stage));
+        pointer.insert("expires_at".into(), n(item.expires_at.as_second()));
+        let audit = AuditRecord::of_change(
+            "override_created",
+            &item.pipeline,
+            &item.stage,
+            item.created_at,
+            &item.who,
+            &item.reason,
+            serde_json::to_value(item).unwrap_or_default(),
+        );
+        self.transact(
+            vec![
+                self.put(override_item(item), Some("attribute_not_exists(pk)"))?,
+                self.put(pointer, Some("attribute_not_exists(pk)"))?,
+                self.put(audit_item(&audit), None)?,
+            ],
+            format!("override {} already exists", item.id),
+        )
+        .await
+    }
+
+    async fn revoke_override(&self, id: &str, by: &str, reason: &str, now: Timestamp) -> Result<Override, StoreError> {
+        let call = "dynamodb:GetItem";
+        let pointer = self
+            .get(pointer_key(id), "OVERRIDE_ID", call)
+            .await?
+            .ok_or_else(|| StoreError::NotFound(format!("no override has id {id}")))?;
+        let (pipeline, stage) = (text(&pointer, "pipeline", call)?, text(&pointer, "stage", call)?);
+        let key = HashMap::from([
+            ("pk".to_string(), s(override_key(&pipeline, &stage))),
+            ("sk".to_string(), s(format!("OVERRIDE#{id}"))),
+        ]);
+        let update = built(
+            Update::builder()
+                .table_name(&self.table)
+                .set_key(Some(key.clone()))
+                .update_expression("SET revoked_at = :at, revoked_by = :by, revoke_reason = :reason")
+                .condition_expression("attribute_exists(pk) AND attribute_not_exists(revoked_at)")
+                .expression_attribute_values(":at", s(now.to_string()))
+                .expression_attribute_values(":by", s(by))
+                .expression_attribute_values(":reason", s(reason))
+                .build(),
+            "dynamodb:TransactWriteItems",
+        )?;
+        let audit = AuditRecord::of_change(
+            "override_revoked",
+            &pipeline,
+            &stage,
+            now,
+            by,
+            reason,
+            serde_json::json!({"id": id}),
+        );
+        self.transact(
+            vec![
+                TransactWriteItem::builder().update(update).build(),
+                self.put(audit_item(&audit), None)?,
+            ],
+            format!("override {id} is already revoked (or expired and removed)"),
+        )
+        .await?;
+        let item = self
+            .get(override_key(&pipeline, &stage), &format!("OVERRIDE#{id}"), call)
+            .await?
+            .ok_or_else(|| StoreError::NotFound(format!("no override has id {id}")))?;
+        override_from(&item, call)
+    }
+
+    async fn block_marker(&self, pipeline: &str, stage: &str) -> Result<Option<BlockMarker>, StoreError> {
+        let call = "dynamodb:GetItem";
+        match self.get(block_key(pipeline, stage), "BLOCK", call).await? {
+            Some(item) => Ok(Some(json_field(&item, "marker", call)?)),
+            None => Ok(None),
+        }
+    }
+
+    async fn put_block_marker(&self, marker: &BlockMarker) -> Result<(), StoreError> {
+        let audit = AuditRecord::of_change(
+            "blocked_after_rollback",
+            &marker.pipeline,
+            &marker.stage,
+            marker.created_at,
+            &marker.by,
+            &marker.reason,
+            serde_json::Value::Null,
+        );
+        self.transact(
+            vec![
+                self.put(marker_item(marker), None)?,
+                self.put(audit_item(&audit), None)?,
+            ],
+            String::new(),
+        )
+        .await
+    }
+
+    async fn clear_block_marker(
+        &self,
+        pipeline: &str,
+        stage: &str,
+        by: &str,
+        reason: &str,
+        now: Timestamp,
+    ) -> Result<BlockMarker, StoreError> {
+        let not_blocked = || StoreError::NotFound(format!("stage {stage} of pipeline {pipeline} is not blocked"));
+        let marker = self.block_marker(pipeline, stage).await?.ok_or_else(not_blocked)?;
+        let key = HashMap::from([
+            ("pk".to_string(), s(block_key(pipeline, stage))),
+            ("sk".to_string(), s("BLOCK")),
+        ]);
+        let delete = built(
+            Delete::builder()
+                .table_name(&self.table)
+                .set_key(Some(key))
+                .condition_expression("attribute_exists(pk)")
+                .build(),
+            "dynamodb:TransactWriteItems",
+        )?;
+        let audit = AuditRecord::of_change(
+            "unblocked",
+            pipeline,
+            stage,
+            now,
+            by,
+            reason,
+            serde_json::to_value(&marker).unwrap_or_default(),
+        );
+        match self
+            .transact(
+                vec![
+                    TransactWriteItem::builder().delete(delete).build(),
+                    self.put(audit_item(&audit), None)?,
+                ],
+                String::new(),
+            )
+            .await
+        {
+            Err(StoreError::Conflict(_)) => Err(not_blocked()),
+            other => other.map(|()| marker),
+        }
+    }
+
+    async fn audit(&self, record: &AuditRecord) -> Result<(), StoreError> {
+        self.client
+            .put_item()
+            .table_name(&self.table)
+            .set_item(Some(audit_item(record)))
+            .send()
+            .await
+            .map_err(|error| StoreError::Port(PortError::from_sdk("dynamodb:PutItem", &error)))?;
+        Ok(())
+    }
+
+    async fn audit_trail(&self, pipeline: &str, stage: &str) -> Result<Vec<AuditRecord>, StoreError> {
+        let items = self.query_all(audit_key(pipeline, stage)).await?;
+        items
+            .iter()
+            .map(|item| json_field(item, "record", "dynamodb:Query"))
+            .collect()
+    }
+}
+
+/// Creates the table (on demand, TTL on `expires_at`), as the SAM template does; for local
+/// stacks and tests.
+pub async fn create_table(client: &Client, table: &str) -> Result<(), PortError> {
+    use aws_sdk_dynamodb::types::{
+        AttributeDefinition, BillingMode, KeySchemaElement, KeyType, ScalarAttributeType, TimeToLiveSpecification,
+    };
+    let attribute = |name: &str| {
+        AttributeDefinition::builder()
+            .attribute_name(name)
+            .attribute_type(ScalarAttributeType::S)
+            .build()
+    };
+    let key = |name: &str, kind: KeyType| KeySchemaElement::builder().attribute_name(name).key_type(kind).build();
+    let invalid = |error: aws_sdk_dynamodb::error::BuildError| PortError {
+        call: "dynamodb:CreateTable".into(),
+        kind: PortErrorKind::Rejected,
+        message: error.to_string(),
+    };
+    client
+        .create_table()
+        .table_name(table)
+        .billing_mode(BillingMode::PayPerRequest)
+        .attribute_definitions(attribute("pk").map_err(invalid)?)
+        .attribute_definitions(attribute("sk").map_err(invalid)?)
+        .key_schema(key("pk", KeyType::Hash).map_err(invalid)?)
+        .key_schema(key("sk", KeyType::Range).map_err(invalid)?)
+        .send()
+        .await
+        .map_err(|error| PortError::from_sdk("dynamodb:CreateTable", &error))?;
+    let ttl = TimeToLiveSpecification::builder()
+        .attribute_name("expires_at")
+        .enabled(true)
+        .build()
+        .map_err(|error| PortError {
+            call: "dynamodb:UpdateTimeToLive".into(),
+            kind: PortErrorKind::Rejected,
+            message: error.to_string(),
+        })?;
+    client
+        .update_time_to_live()
+        .table_name(table)
+        .time_to_live_specification(ttl)
+        .send()
+        .await
+        .map_err(|error| PortError::from_sdk("dynamodb:UpdateTimeToLive", &error))?;
+    Ok(())
+}

@@ -1,0 +1,253 @@
+//! The alarm blocker against a real aws-sdk-cloudwatch client whose answers come from
+//! aws-smithy-mocks (a small world of alarms, paged like CloudWatch pages them), with the state
+//! store on a mocked DynamoDB client: decisions, their evidence, and the calls they cost.
+
+use std::sync::Arc;
+use std::sync::atomic::{AtomicUsize, Ordering};
+
+use aws_sdk_cloudwatch::operation::describe_alarms::{DescribeAlarmsError, DescribeAlarmsInput, DescribeAlarmsOutput};
+use aws_sdk_cloudwatch::primitives::DateTime;
+use aws_sdk_cloudwatch::types::{AlarmType, CompositeAlarm, MetricAlarm, StateValue};
+use aws_sdk_dynamodb::operation::get_item::GetItemOutput;
+use aws_sdk_dynamodb::operation::put_item::PutItemOutput;
+use aws_sdk_dynamodb::operation::query::QueryOutput;
+use aws_smithy_mocks::{Rule, RuleMode, mock, mock_client};
+use aws_smithy_types::error::ErrorMetadata;
+use handsoff::decision::{Decision, Verdict};
+use handsoff::error::GateError;
+use handsoff::gates::alarm_blocker::AlarmBlocker;
+use handsoff::gates::{Gate, GateRequest, Mode};
+use handsoff::invoke::event::InvocationContext;
+use handsoff::policy::Policy;
+use handsoff::ports::alarms::CloudWatchAlarms;
+use handsoff::ports::store::DynamoStore;
+use jiff::Timestamp;
+
+#[derive(Clone)]
+struct Alarm {
+    name: String,
+    composite: bool,
+    state: StateValue,
+}
+
+fn alarm(name: &str, state: StateValue) -> Alarm {
+    Alarm { name: name.to_string(), composite: false, state }
+}
+
+/// CloudWatch's DescribeAlarms over a list of alarms: by names or by prefix, 100 a page.
+fn describe(world: &[Alarm], request: &DescribeAlarmsInput) -> DescribeAlarmsOutput {
+    let names = request.alarm_names();
+    let matched: Vec<&Alarm> = world
+        .iter()
+        .filter(|alarm| match request.alarm_name_prefix() {
+            Some(prefix) => alarm.name.starts_with(prefix),
+            None => names.contains(&alarm.name),
+        })
+        .collect();
+    let start: usize = request.next_token().and_then(|token| token.parse().ok()).unwrap_or(0);
+    let page = request.max_records().unwrap_or(50) as usize;
+    let end = (start + page).min(matched.len());
+    let mut output = DescribeAlarmsOutput::builder();
+    for alarm in &matched[start..end] {
+        let since = DateTime::from_secs(1_795_540_000);
+        if alarm.composite {
+            output = output.composite_alarms(
+                CompositeAlarm::builder()
+                    .alarm_name(&alarm.name)
+                    .state_value(alarm.state.clone())
+                    .state_reason("child alarm orders-5xx in ALARM")
+                    .state_updated_timestamp(since)
+                    .build(),
+            );
+        } else {
+            output = output.metric_alarms(
+                MetricAlarm::builder()
+                    .alarm_name(&alarm.name)
+                    .state_value(alarm.state.clone())
+                    .state_reason("Threshold Crossed: 1 datapoint [7.0] was greater than the threshold (5.0)")
+                    .state_updated_timestamp(since)
+                    .build(),
+            );
+        }
+    }
+    if end < matched.len() {
+        output = output.next_token(end.to_string());
+    }
+    output.build()
+}
+
+struct Setup {
+    blocker: AlarmBlocker<CloudWatchAlarms, DynamoStore>,
+    describe_rule: Rule,
+    audits: Arc<AtomicUsize>,
+    requests: Arc<std::sync::Mutex<Vec<DescribeAlarmsInput>>>,
+}
+
+fn setup(world: Vec<Alarm>) -> Setup {
+    let requests = Arc::new(std::sync::Mutex::new(Vec::new()));
+    let seen = Arc::clone(&requests);
+    let describe_rule = mock!(aws_sdk_cloudwatch::Client::describe_alarms)
+        .match_requests(move |request| {
+            seen.lock().unwrap().push(request.clone());
+            true
+        })
+        .then_compute_output(move |request| describe(&world, request));
+    let cloudwatch = mock_client!(aws_sdk_cloudwatch, RuleMode::MatchAny, [&describe_rule]);
+    blocker_with(cloudwatch, describe_rule, requests)
+}
+
+fn blocker_with(
+    cloudwatch: aws_sdk_cloudwatch::Client,
+    describe_rule: Rule,
+    requests: Arc<std::sync::Mutex<Vec<DescribeAlarmsInput>>>,
+) -> Setup {
+    let audits = Arc::new(AtomicUsize::new(0));
+    let counted = Arc::clone(&audits);
+    let no_marker = mock!(aws_sdk_dynamodb::Client::get_item).then_output(|| GetItemOutput::builder().build());
+    let no_overrides = mock!(aws_sdk_dynamodb::Client::query).then_output(|| QueryOutput::builder().build());
+    let audit = mock!(aws_sdk_dynamodb::Client::put_item)
+        .match_requests(move |request| {
+            counted.fetch_add(1, Ordering::SeqCst);
+            request.item().is_some_and(|item| item["pk"].as_s().is_ok_and(|pk| pk == "AUDIT#orders#Prod"))
+        })
+        .then_output(|| PutItemOutput::builder().build());
+    let dynamodb = mock_client!(aws_sdk_dynamodb, RuleMode::MatchAny, [&no_marker, &no_overrides, &audit]);
+    Setup {
+        blocker: AlarmBlocker::new(CloudWatchAlarms::with_client(cloudwatch), DynamoStore::new(dynamodb, "handsoff")),
+        describe_rule,
+        audits,
+        requests,
+    }
+}
+
+fn request(alarms: &str) -> GateRequest {
+    GateRequest {
+        policy: Policy::from_json(&format!(r#"{{"alarms": {alarms}}}"#)).unwrap(),
+        context: InvocationContext { pipeline: Some("orders".into()), stage: Some("Prod".into()), ..Default::default() },
+        now: "2026-11-24T18:00:00Z".parse::<Timestamp>().unwrap(),
+        waiting_since: None,
+        mode: Mode::Direct,
+    }
+}
+
+async fn decide(setup: &Setup, alarms: &str) -> Result<Decision, GateError> {
+    setup.blocker.decide(&request(alarms)).await
+}
+
+const TEAM: &str = r#"{"watch": [{"names": ["orders-high-sev", "orders-latency-p99"]}]}"#;
+
+#[tokio::test]
+async fn all_clear_proceeds_in_one_call_and_is_audited() {
+    let setup = setup(vec![alarm("orders-high-sev", StateValue::Ok), alarm("orders-latency-p99", StateValue::Ok)]);
+    let decision = decide(&setup, TEAM).await.unwrap();
+    assert_eq!(decision.decision, Verdict::Proceed);
+    assert_eq!(decision.reason(), "no watched alarm blocks (2 alarms read, all clear)");
+    assert_eq!(decision.evidence["alarms_ok"], 2);
+    assert_eq!(setup.describe_rule.num_calls(), 1);
+    assert_eq!(setup.audits.load(Ordering::SeqCst), 1);
+    let sent = setup.requests.lock().unwrap()[0].clone();
+    assert_eq!(sent.alarm_types(), [AlarmType::MetricAlarm, AlarmType::CompositeAlarm]);
+}
+
+#[tokio::test]
+async fn a_firing_alarm_blocks_naming_its_state_reason_and_since() {
+    let setup = setup(vec![alarm("orders-high-sev", StateValue::Alarm), alarm("orders-latency-p99", StateValue::Ok)]);
+    let decision = decide(&setup, TEAM).await.unwrap();
+    assert_eq!(decision.decision, Verdict::Wait);
+    assert_eq!(decision.wait_until, Some("2026-11-24T18:05:00Z".parse().unwrap()));
+    let blocking = &decision.evidence["blocking"][0];
+    assert_eq!((blocking["alarm"].as_str(), blocking["state"].as_str()), (Some("orders-high-sev"), Some("ALARM")));
+    assert_eq!(blocking["since"], "2026-11-24T17:06:40Z");
+    assert!(decision.reason().starts_with("blocked by 1 alarm: orders-high-sev is ALARM since 2026-11-24T17:06:40Z: Threshold Crossed"));
+    assert_eq!(setup.audits.load(Ordering::SeqCst), 1);
+}
+
+#[tokio::test]
+async fn insufficient_data_follows_the_policy() {
+    let world = vec![alarm("orders-high-sev", StateValue::InsufficientData), alarm("orders-latency-p99", StateValue::Ok)];
+    let blocked = decide(&setup(world.clone()), TEAM).await.unwrap();
+    assert_eq!(blocked.decision, Verdict::Wait);
+    assert_eq!(blocked.evidence["blocking"][0]["kind"], "insufficient_data");
+    let lenient = r#"{"watch": [{"names": ["orders-high-sev", "orders-latency-p99"]}], "insufficient_data": "proceed", "when_blocked": "fail"}"#;
+    assert_eq!(decide(&setup(world), lenient).await.unwrap().decision, Verdict::Proceed);
+}
+
+#[tokio::test]
+async fn composite_alarms_count_like_metric_alarms() {
+    let mut aggregate = alarm("orders-aggregate-rollback", StateValue::Alarm);
+    aggregate.composite = true;
+    let setup = setup(vec![aggregate]);
+    let decision = decide(&setup, r#"{"watch": [{"names": ["orders-aggregate-rollback"]}], "when_blocked": "fail"}"#).await.unwrap();
+    assert_eq!(decision.decision, Verdict::Block);
+    assert!(decision.reason().contains("orders-aggregate-rollback is ALARM") && decision.reason().contains("child alarm orders-5xx"));
+}
+
+#[tokio::test]
+async fn a_named_alarm_that_does_not_exist_blocks() {
+    let setup = setup(vec![alarm("orders-high-sev", StateValue::Ok)]);
+    let decision = decide(&setup, r#"{"watch": [{"names": ["orders-high-sev", "orders-hgih-sev"]}], "when_blocked": "fail"}"#).await.unwrap();
+    assert_eq!(decision.decision, Verdict::Block);
+    assert_eq!(decision.reasons[1], "alarm orders-hgih-sev not found in this account");
+    let prefix = decide(&setup, r#"{"watch": [{"prefixes": ["payments-"]}], "when_blocked": "fail"}"#).await.unwrap();
+    assert_eq!(prefix.reasons[1], "no alarm in this account matches prefix `payments-`");
+}
+
+#[tokio::test]
+async fn two_hundred_fifty_names_take_three_calls() {
+    let world: Vec<Alarm> = (0..250).map(|i| alarm(&format!("alarm-{i:03}"), StateValue::Ok)).collect();
+    let names: Vec<String> = world.iter().map(|alarm| format!("\"{}\"", alarm.name)).collect();
+    let setup = setup(world);
+    let decision = decide(&setup, &format!(r#"{{"watch": [{{"names": [{}]}}]}}"#, names.join(","))).await.unwrap();
+    assert_eq!(decision.decision, Verdict::Proceed);
+    assert_eq!(decision.evidence["alarms_read"], 250);
+    assert_eq!(setup.describe_rule.num_calls(), 3);
+    assert_eq!(decision.evidence["describe_alarms_calls"], 3);
+    let sizes: Vec<usize> = setup.requests.lock().unwrap().iter().map(|request| request.alarm_names().len()).collect();
+    assert_eq!(sizes, [100, 100, 50]);
+}
+
+#[tokio::test]
+async fn prefixes_follow_next_token_to_the_last_page() {
+    let mut world: Vec<Alarm> = (0..230).map(|i| alarm(&format!("orders-{i:03}"), StateValue::Ok)).collect();
+    world[229].state = StateValue::Alarm;
+    let setup = setup(world);
+    let decision = decide(&setup, r#"{"watch": [{"prefixes": ["orders-"]}]}"#).await.unwrap();
+    assert_eq!(setup.describe_rule.num_calls(), 3);
+    assert_eq!(decision.decision, Verdict::Wait);
+    assert_eq!(decision.evidence["blocking"][0]["alarm"], "orders-229");
+    let tokens: Vec<Option<String>> = setup.requests.lock().unwrap().iter().map(|request| request.next_token().map(str::to_string)).collect();
+    assert_eq!(tokens, [None, Some("100".to_string()), Some("200".to_string())]);
+}
+
+fn failing(code: &'static str) -> Setup {
+    let rule = mock!(aws_sdk_cloudwatch::Client::describe_alarms)
+        .then_error(move || DescribeAlarmsError::generic(ErrorMetadata::builder().code(code).message("from the mock").build()));
+    let cloudwatch = mock_client!(aws_sdk_cloudwatch, RuleMode::MatchAny, [&rule], |config| config
+        .retry_config(aws_sdk_cloudwatch::config::retry::RetryConfig::disabled()));
+    blocker_with(cloudwatch, rule, Arc::default())
+}
+
+#[tokio::test]
+async fn throttling_and_access_denied_block_naming_the_call_and_permission() {
+    let throttled = failing("Throttling");
+    let error = decide(&throttled, TEAM).await.unwrap_err();
+    assert_eq!(error.error_type(), "DependencyUnavailable");
+    assert!(error.to_string().starts_with("cloudwatch:DescribeAlarms was throttled"), "{error}");
+    assert_eq!(throttled.audits.load(Ordering::SeqCst), 0, "no decision, nothing audited as one");
+
+    let denied = failing("AccessDenied");
+    let error = decide(&denied, TEAM).await.unwrap_err();
+    assert_eq!(error.error_type(), "AccessDenied");
+    assert!(error.to_string().contains("grant `cloudwatch:DescribeAlarms` to the function's role"), "{error}");
+}
+
+#[tokio::test]
+async fn without_a_stage_there_is_no_decision() {
+    let setup = setup(vec![]);
+    let mut request = request(TEAM);
+    request.context.stage = None;
+    let error = setup.blocker.decide(&request).await.unwrap_err();
+    assert_eq!(error.error_type(), "InvalidInput");
+    assert!(error.to_string().contains("context.pipeline and context.stage are required"));
+    assert_eq!(setup.describe_rule.num_calls(), 0);
+}

@@ -1,0 +1,77 @@
+//! moto_server (PyPI `moto[server]`, installed into `.venv/` by `scripts/python-tools`) on
+//! 127.0.0.1 and a free port, started by the test and stopped when dropped, even on failure.
+
+use std::io::{Read, Write};
+use std::net::{TcpListener, TcpStream};
+use std::path::PathBuf;
+use std::process::{Child, Command, Stdio};
+use std::time::{Duration, Instant};
+
+pub struct Moto {
+    pub port: u16,
+    child: Child,
+}
+
+/// Where moto_server is: `HANDSOFF_MOTO_SERVER`, else the workspace's `.venv/bin/moto_server`.
+pub fn moto_server_path() -> PathBuf {
+    if let Ok(path) = std::env::var("HANDSOFF_MOTO_SERVER") {
+        return PathBuf::from(path);
+    }
+    PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../.venv/bin/moto_server")
+}
+
+fn free_port() -> u16 {
+    TcpListener::bind("127.0.0.1:0").and_then(|listener| listener.local_addr()).map(|address| address.port()).expect("a free port")
+}
+
+fn answers(port: u16) -> bool {
+    let Ok(mut stream) = TcpStream::connect(("127.0.0.1", port)) else { return false };
+    let _ = stream.set_read_timeout(Some(Duration::from_secs(2)));
+    let request = "GET /moto-api/ HTTP/1.1\r\nHost: 127.0.0.1\r\nConnection: close\r\n\r\n";
+    if stream.write_all(request.as_bytes()).is_err() {
+        return false;
+    }
+    let mut head = [0u8; 12];
+    stream.read_exact(&mut head).is_ok() && head.starts_with(b"HTTP/1.")
+}
+
+impl Moto {
+    /// Starts moto_server and waits (at most 60 s) until it answers.
+    pub fn start() -> Moto {
+        let path = moto_server_path();
+        assert!(path.exists(), "{} is missing: run scripts/test (it installs moto into .venv/)", path.display());
+        for _ in 0..5 {
+            let port = free_port();
+            let child = Command::new(&path)
+                .args(["-H", "127.0.0.1", "-p", &port.to_string()])
+                .stdout(Stdio::null())
+                .stderr(Stdio::null())
+                .spawn()
+                .expect("start moto_server");
+            let mut moto = Moto { port, child };
+            let started = Instant::now();
+            while started.elapsed() < Duration::from_secs(60) {
+                if answers(port) {
+                    return moto;
+                }
+                if let Ok(Some(_)) = moto.child.try_wait() {
+                    break; // the port was taken meanwhile: try another
+                }
+                std::thread::sleep(Duration::from_millis(100));
+            }
+            let _ = moto.child.kill();
+        }
+        panic!("moto_server did not start on 127.0.0.1");
+    }
+
+    pub fn endpoint(&self) -> String {
+        format!("http://127.0.0.1:{}", self.port)
+    }
+}
+
+impl Drop for Moto {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
