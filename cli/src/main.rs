@@ -1,10 +1,13 @@
-//! `handsoff`: what operators do by hand — ask when the window opens, and (as the other gates
-//! land) override a blocker, judge a canary, run a suite, run the whole thing locally.
+//! `handsoff`: what operators do by hand — ask when the window opens, override a blocker with a
+//! reason, clear a rollback block, check the blockers, read the audit trail.
 
 use std::process::ExitCode;
 
 use clap::{Parser, Subcommand};
 
+mod aws;
+mod check;
+mod overrides;
 mod window;
 
 #[derive(Debug, Parser)]
@@ -14,6 +17,8 @@ mod window;
     about = "Safe, hands-off deployments: the operator's command"
 )]
 struct Cli {
+    #[command(flatten)]
+    aws: aws::AwsArgs,
     #[command(subcommand)]
     command: Command,
 }
@@ -22,17 +27,48 @@ struct Cli {
 enum Command {
     /// Is the deployment window open now (or at --at)? When does that change?
     Window(window::WindowArgs),
+    /// Evaluate a policy's blockers (windows, alarms) now and say why. Exit 3 when blocked.
+    Check(check::CheckArgs),
+    /// Overrides of the alarm blocker: create, list, revoke.
+    #[command(subcommand)]
+    Override(overrides::OverrideCommand),
+    /// Clear the block a rollback left on a stage.
+    Unblock(overrides::UnblockArgs),
+    /// Show a stage's audit trail: decisions, overrides, blocks.
+    Audit(overrides::AuditArgs),
+    /// The state table.
+    #[command(subcommand)]
+    Table(overrides::TableCommand),
 }
 
-fn main() -> ExitCode {
-    let cli = Cli::parse();
-    let result = match cli.command {
-        Command::Window(args) => window::run(&args),
+/// Exit status when `check` finds a blocker (errors exit 1, usage errors 2).
+const BLOCKED: u8 = 3;
+
+async fn run(cli: Cli) -> Result<(String, u8), String> {
+    let aws = &cli.aws;
+    let text = match &cli.command {
+        Command::Window(args) => window::run(args)?,
+        Command::Check(args) => {
+            let checked = check::run(args, aws).await?;
+            return Ok((checked.text, if checked.all_proceed { 0 } else { BLOCKED }));
+        }
+        Command::Override(overrides::OverrideCommand::Create(args)) => overrides::create(args, aws).await?,
+        Command::Override(overrides::OverrideCommand::List(args)) => overrides::list(args, aws).await?,
+        Command::Override(overrides::OverrideCommand::Revoke(args)) => overrides::revoke(args, aws).await?,
+        Command::Unblock(args) => overrides::unblock(args, aws).await?,
+        Command::Audit(args) => overrides::audit(args, aws).await?,
+        Command::Table(overrides::TableCommand::Create(args)) => overrides::create_table(args, aws).await?,
     };
-    match result {
-        Ok(output) => {
+    Ok((text, 0))
+}
+
+#[tokio::main(flavor = "current_thread")]
+async fn main() -> ExitCode {
+    let cli = Cli::parse();
+    match run(cli).await {
+        Ok((output, code)) => {
             println!("{output}");
-            ExitCode::SUCCESS
+            ExitCode::from(code)
         }
         Err(message) => {
             eprintln!("error: {message}");

@@ -31,7 +31,11 @@ struct Alarm {
 }
 
 fn alarm(name: &str, state: StateValue) -> Alarm {
-    Alarm { name: name.to_string(), composite: false, state }
+    Alarm {
+        name: name.to_string(),
+        composite: false,
+        state,
+    }
 }
 
 /// CloudWatch's DescribeAlarms over a list of alarms: by names or by prefix, 100 a page.
@@ -108,12 +112,21 @@ fn blocker_with(
     let audit = mock!(aws_sdk_dynamodb::Client::put_item)
         .match_requests(move |request| {
             counted.fetch_add(1, Ordering::SeqCst);
-            request.item().is_some_and(|item| item["pk"].as_s().is_ok_and(|pk| pk == "AUDIT#orders#Prod"))
+            request
+                .item()
+                .is_some_and(|item| item["pk"].as_s().is_ok_and(|pk| pk == "AUDIT#orders#Prod"))
         })
         .then_output(|| PutItemOutput::builder().build());
-    let dynamodb = mock_client!(aws_sdk_dynamodb, RuleMode::MatchAny, [&no_marker, &no_overrides, &audit]);
+    let dynamodb = mock_client!(
+        aws_sdk_dynamodb,
+        RuleMode::MatchAny,
+        [&no_marker, &no_overrides, &audit]
+    );
     Setup {
-        blocker: AlarmBlocker::new(CloudWatchAlarms::with_client(cloudwatch), DynamoStore::new(dynamodb, "handsoff")),
+        blocker: AlarmBlocker::new(
+            CloudWatchAlarms::with_client(cloudwatch),
+            DynamoStore::new(dynamodb, "handsoff"),
+        ),
         describe_rule,
         audits,
         requests,
@@ -123,7 +136,11 @@ fn blocker_with(
 fn request(alarms: &str) -> GateRequest {
     GateRequest {
         policy: Policy::from_json(&format!(r#"{{"alarms": {alarms}}}"#)).unwrap(),
-        context: InvocationContext { pipeline: Some("orders".into()), stage: Some("Prod".into()), ..Default::default() },
+        context: InvocationContext {
+            pipeline: Some("orders".into()),
+            stage: Some("Prod".into()),
+            ..Default::default()
+        },
         now: "2026-11-24T18:00:00Z".parse::<Timestamp>().unwrap(),
         waiting_since: None,
         mode: Mode::Direct,
@@ -138,7 +155,10 @@ const TEAM: &str = r#"{"watch": [{"names": ["orders-high-sev", "orders-latency-p
 
 #[tokio::test]
 async fn all_clear_proceeds_in_one_call_and_is_audited() {
-    let setup = setup(vec![alarm("orders-high-sev", StateValue::Ok), alarm("orders-latency-p99", StateValue::Ok)]);
+    let setup = setup(vec![
+        alarm("orders-high-sev", StateValue::Ok),
+        alarm("orders-latency-p99", StateValue::Ok),
+    ]);
     let decision = decide(&setup, TEAM).await.unwrap();
     assert_eq!(decision.decision, Verdict::Proceed);
     assert_eq!(decision.reason(), "no watched alarm blocks (2 alarms read, all clear)");
@@ -151,20 +171,33 @@ async fn all_clear_proceeds_in_one_call_and_is_audited() {
 
 #[tokio::test]
 async fn a_firing_alarm_blocks_naming_its_state_reason_and_since() {
-    let setup = setup(vec![alarm("orders-high-sev", StateValue::Alarm), alarm("orders-latency-p99", StateValue::Ok)]);
+    let setup = setup(vec![
+        alarm("orders-high-sev", StateValue::Alarm),
+        alarm("orders-latency-p99", StateValue::Ok),
+    ]);
     let decision = decide(&setup, TEAM).await.unwrap();
     assert_eq!(decision.decision, Verdict::Wait);
     assert_eq!(decision.wait_until, Some("2026-11-24T18:05:00Z".parse().unwrap()));
     let blocking = &decision.evidence["blocking"][0];
-    assert_eq!((blocking["alarm"].as_str(), blocking["state"].as_str()), (Some("orders-high-sev"), Some("ALARM")));
+    assert_eq!(
+        (blocking["alarm"].as_str(), blocking["state"].as_str()),
+        (Some("orders-high-sev"), Some("ALARM"))
+    );
     assert_eq!(blocking["since"], "2026-11-24T17:06:40Z");
-    assert!(decision.reason().starts_with("blocked by 1 alarm: orders-high-sev is ALARM since 2026-11-24T17:06:40Z: Threshold Crossed"));
+    assert!(
+        decision
+            .reason()
+            .starts_with("blocked by 1 alarm: orders-high-sev is ALARM since 2026-11-24T17:06:40Z: Threshold Crossed")
+    );
     assert_eq!(setup.audits.load(Ordering::SeqCst), 1);
 }
 
 #[tokio::test]
 async fn insufficient_data_follows_the_policy() {
-    let world = vec![alarm("orders-high-sev", StateValue::InsufficientData), alarm("orders-latency-p99", StateValue::Ok)];
+    let world = vec![
+        alarm("orders-high-sev", StateValue::InsufficientData),
+        alarm("orders-latency-p99", StateValue::Ok),
+    ];
     let blocked = decide(&setup(world.clone()), TEAM).await.unwrap();
     assert_eq!(blocked.decision, Verdict::Wait);
     assert_eq!(blocked.evidence["blocking"][0]["kind"], "insufficient_data");
@@ -177,51 +210,90 @@ async fn composite_alarms_count_like_metric_alarms() {
     let mut aggregate = alarm("orders-aggregate-rollback", StateValue::Alarm);
     aggregate.composite = true;
     let setup = setup(vec![aggregate]);
-    let decision = decide(&setup, r#"{"watch": [{"names": ["orders-aggregate-rollback"]}], "when_blocked": "fail"}"#).await.unwrap();
+    let decision = decide(
+        &setup,
+        r#"{"watch": [{"names": ["orders-aggregate-rollback"]}], "when_blocked": "fail"}"#,
+    )
+    .await
+    .unwrap();
     assert_eq!(decision.decision, Verdict::Block);
-    assert!(decision.reason().contains("orders-aggregate-rollback is ALARM") && decision.reason().contains("child alarm orders-5xx"));
+    assert!(
+        decision.reason().contains("orders-aggregate-rollback is ALARM")
+            && decision.reason().contains("child alarm orders-5xx")
+    );
 }
 
 #[tokio::test]
 async fn a_named_alarm_that_does_not_exist_blocks() {
     let setup = setup(vec![alarm("orders-high-sev", StateValue::Ok)]);
-    let decision = decide(&setup, r#"{"watch": [{"names": ["orders-high-sev", "orders-hgih-sev"]}], "when_blocked": "fail"}"#).await.unwrap();
+    let decision = decide(
+        &setup,
+        r#"{"watch": [{"names": ["orders-high-sev", "orders-hgih-sev"]}], "when_blocked": "fail"}"#,
+    )
+    .await
+    .unwrap();
     assert_eq!(decision.decision, Verdict::Block);
     assert_eq!(decision.reasons[1], "alarm orders-hgih-sev not found in this account");
-    let prefix = decide(&setup, r#"{"watch": [{"prefixes": ["payments-"]}], "when_blocked": "fail"}"#).await.unwrap();
+    let prefix = decide(
+        &setup,
+        r#"{"watch": [{"prefixes": ["payments-"]}], "when_blocked": "fail"}"#,
+    )
+    .await
+    .unwrap();
     assert_eq!(prefix.reasons[1], "no alarm in this account matches prefix `payments-`");
 }
 
 #[tokio::test]
 async fn two_hundred_fifty_names_take_three_calls() {
-    let world: Vec<Alarm> = (0..250).map(|i| alarm(&format!("alarm-{i:03}"), StateValue::Ok)).collect();
+    let world: Vec<Alarm> = (0..250)
+        .map(|i| alarm(&format!("alarm-{i:03}"), StateValue::Ok))
+        .collect();
     let names: Vec<String> = world.iter().map(|alarm| format!("\"{}\"", alarm.name)).collect();
     let setup = setup(world);
-    let decision = decide(&setup, &format!(r#"{{"watch": [{{"names": [{}]}}]}}"#, names.join(","))).await.unwrap();
+    let decision = decide(&setup, &format!(r#"{{"watch": [{{"names": [{}]}}]}}"#, names.join(",")))
+        .await
+        .unwrap();
     assert_eq!(decision.decision, Verdict::Proceed);
     assert_eq!(decision.evidence["alarms_read"], 250);
     assert_eq!(setup.describe_rule.num_calls(), 3);
     assert_eq!(decision.evidence["describe_alarms_calls"], 3);
-    let sizes: Vec<usize> = setup.requests.lock().unwrap().iter().map(|request| request.alarm_names().len()).collect();
+    let sizes: Vec<usize> = setup
+        .requests
+        .lock()
+        .unwrap()
+        .iter()
+        .map(|request| request.alarm_names().len())
+        .collect();
     assert_eq!(sizes, [100, 100, 50]);
 }
 
 #[tokio::test]
 async fn prefixes_follow_next_token_to_the_last_page() {
-    let mut world: Vec<Alarm> = (0..230).map(|i| alarm(&format!("orders-{i:03}"), StateValue::Ok)).collect();
+    let mut world: Vec<Alarm> = (0..230)
+        .map(|i| alarm(&format!("orders-{i:03}"), StateValue::Ok))
+        .collect();
     world[229].state = StateValue::Alarm;
     let setup = setup(world);
-    let decision = decide(&setup, r#"{"watch": [{"prefixes": ["orders-"]}]}"#).await.unwrap();
+    let decision = decide(&setup, r#"{"watch": [{"prefixes": ["orders-"]}]}"#)
+        .await
+        .unwrap();
     assert_eq!(setup.describe_rule.num_calls(), 3);
     assert_eq!(decision.decision, Verdict::Wait);
     assert_eq!(decision.evidence["blocking"][0]["alarm"], "orders-229");
-    let tokens: Vec<Option<String>> = setup.requests.lock().unwrap().iter().map(|request| request.next_token().map(str::to_string)).collect();
+    let tokens: Vec<Option<String>> = setup
+        .requests
+        .lock()
+        .unwrap()
+        .iter()
+        .map(|request| request.next_token().map(str::to_string))
+        .collect();
     assert_eq!(tokens, [None, Some("100".to_string()), Some("200".to_string())]);
 }
 
 fn failing(code: &'static str) -> Setup {
-    let rule = mock!(aws_sdk_cloudwatch::Client::describe_alarms)
-        .then_error(move || DescribeAlarmsError::generic(ErrorMetadata::builder().code(code).message("from the mock").build()));
+    let rule = mock!(aws_sdk_cloudwatch::Client::describe_alarms).then_error(move || {
+        DescribeAlarmsError::generic(ErrorMetadata::builder().code(code).message("from the mock").build())
+    });
     let cloudwatch = mock_client!(aws_sdk_cloudwatch, RuleMode::MatchAny, [&rule], |config| config
         .retry_config(aws_sdk_cloudwatch::config::retry::RetryConfig::disabled()));
     blocker_with(cloudwatch, rule, Arc::default())
@@ -232,13 +304,25 @@ async fn throttling_and_access_denied_block_naming_the_call_and_permission() {
     let throttled = failing("Throttling");
     let error = decide(&throttled, TEAM).await.unwrap_err();
     assert_eq!(error.error_type(), "DependencyUnavailable");
-    assert!(error.to_string().starts_with("cloudwatch:DescribeAlarms was throttled"), "{error}");
-    assert_eq!(throttled.audits.load(Ordering::SeqCst), 0, "no decision, nothing audited as one");
+    assert!(
+        error.to_string().starts_with("cloudwatch:DescribeAlarms was throttled"),
+        "{error}"
+    );
+    assert_eq!(
+        throttled.audits.load(Ordering::SeqCst),
+        0,
+        "no decision, nothing audited as one"
+    );
 
     let denied = failing("AccessDenied");
     let error = decide(&denied, TEAM).await.unwrap_err();
     assert_eq!(error.error_type(), "AccessDenied");
-    assert!(error.to_string().contains("grant `cloudwatch:DescribeAlarms` to the function's role"), "{error}");
+    assert!(
+        error
+            .to_string()
+            .contains("grant `cloudwatch:DescribeAlarms` to the function's role"),
+        "{error}"
+    );
 }
 
 #[tokio::test]
@@ -248,6 +332,10 @@ async fn without_a_stage_there_is_no_decision() {
     request.context.stage = None;
     let error = setup.blocker.decide(&request).await.unwrap_err();
     assert_eq!(error.error_type(), "InvalidInput");
-    assert!(error.to_string().contains("context.pipeline and context.stage are required"));
+    assert!(
+        error
+            .to_string()
+            .contains("context.pipeline and context.stage are required")
+    );
     assert_eq!(setup.describe_rule.num_calls(), 0);
 }

@@ -21,11 +21,16 @@ pub fn moto_server_path() -> PathBuf {
 }
 
 fn free_port() -> u16 {
-    TcpListener::bind("127.0.0.1:0").and_then(|listener| listener.local_addr()).map(|address| address.port()).expect("a free port")
+    TcpListener::bind("127.0.0.1:0")
+        .and_then(|listener| listener.local_addr())
+        .map(|address| address.port())
+        .expect("a free port")
 }
 
 fn answers(port: u16) -> bool {
-    let Ok(mut stream) = TcpStream::connect(("127.0.0.1", port)) else { return false };
+    let Ok(mut stream) = TcpStream::connect(("127.0.0.1", port)) else {
+        return false;
+    };
     let _ = stream.set_read_timeout(Some(Duration::from_secs(2)));
     let request = "GET /moto-api/ HTTP/1.1\r\nHost: 127.0.0.1\r\nConnection: close\r\n\r\n";
     if stream.write_all(request.as_bytes()).is_err() {
@@ -39,7 +44,11 @@ impl Moto {
     /// Starts moto_server and waits (at most 60 s) until it answers.
     pub fn start() -> Moto {
         let path = moto_server_path();
-        assert!(path.exists(), "{} is missing: run scripts/test (it installs moto into .venv/)", path.display());
+        assert!(
+            path.exists(),
+            "{} is missing: run scripts/test (it installs moto into .venv/)",
+            path.display()
+        );
         for _ in 0..5 {
             let port = free_port();
             let child = Command::new(&path)

@@ -1,13 +1,19 @@
-//! alarm-blocker: not built yet. Until it is, it fails closed: every call blocks (Step Functions) or fails
-//! the CodePipeline job with a message that says so.
+//! alarm-blocker: no deployment starts into a stage while a watched alarm fires (or the stage is
+//! blocked after a rollback), unless a live override covers every firing alarm.
 
-use handsoff::gates::NotImplementedGate;
+use handsoff::gates::alarm_blocker::AlarmBlocker;
+use handsoff::ports::alarms::CloudWatchAlarms;
 use handsoff::ports::pipeline_jobs::CodePipelineJobs;
+use handsoff::ports::store::DynamoStore;
 
 #[tokio::main(flavor = "current_thread")]
 async fn main() -> Result<(), lambda_runtime::Error> {
     handsoff::telemetry::init_logging();
+    let table = handsoff::aws::table_from_env()?;
+    // Clients are built once per cold start, not per invocation.
     let config = handsoff::aws::load_config().await;
+    let alarms = CloudWatchAlarms::new(&config);
+    let store = DynamoStore::new(aws_sdk_dynamodb::Client::new(&config), table);
     let jobs = CodePipelineJobs::new(aws_sdk_codepipeline::Client::new(&config));
-    handsoff::invoke::run(NotImplementedGate("alarm-blocker"), jobs).await
+    handsoff::invoke::run(AlarmBlocker::new(alarms, store), jobs).await
 }

@@ -154,7 +154,7 @@ impl AlarmSelection {
     pub fn place(&self) -> String {
         match (&self.role_arn, &self.region) {
             (None, None) => "this account".to_string(),
-            (Some(role), None) => format!("{role}"),
+            (Some(role), None) => role.clone(),
             (None, Some(region)) => region.clone(),
             (Some(role), Some(region)) => format!("{role} in {region}"),
         }

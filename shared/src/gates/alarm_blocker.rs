@@ -202,7 +202,14 @@ mod tests {
     }
 
     fn reading(name: &str, state: AlarmState) -> AlarmReading {
-        AlarmReading { name: name.into(), kind: AlarmKind::Metric, state, reason: "Threshold Crossed".into(), since: None, selection: 0 }
+        AlarmReading {
+            name: name.into(),
+            kind: AlarmKind::Metric,
+            state,
+            reason: "Threshold Crossed".into(),
+            since: None,
+            selection: 0,
+        }
     }
 
     fn at(text: &str) -> Timestamp {
@@ -224,12 +231,18 @@ mod tests {
         }
     }
 
-    const HERE: Stage<'static> = Stage { pipeline: "orders", stage: "Prod" };
+    const HERE: Stage<'static> = Stage {
+        pipeline: "orders",
+        stage: "Prod",
+    };
     const NOW: &str = "2026-11-24T18:00:00Z";
 
     #[test]
     fn an_override_must_cover_every_blocking_alarm() {
-        let readings = [reading("orders-high-sev", AlarmState::Alarm), reading("orders-latency", AlarmState::Alarm)];
+        let readings = [
+            reading("orders-high-sev", AlarmState::Alarm),
+            reading("orders-latency", AlarmState::Alarm),
+        ];
         let partial = [override_for(&["orders-high-sev"], "2026-11-24T20:00:00Z")];
         let decision = decide(&policy(""), HERE, &readings, &partial, None, at(NOW), None);
         assert_eq!(decision.decision, Verdict::Wait);
@@ -243,12 +256,21 @@ mod tests {
 
     #[test]
     fn expired_and_revoked_overrides_are_ignored() {
-        let readings = [reading("orders-high-sev", AlarmState::Alarm), reading("orders-latency", AlarmState::Ok)];
+        let readings = [
+            reading("orders-high-sev", AlarmState::Alarm),
+            reading("orders-latency", AlarmState::Ok),
+        ];
         let expired = [override_for(&[], "2026-11-24T18:00:00Z")];
-        assert_eq!(decide(&policy(""), HERE, &readings, &expired, None, at(NOW), None).decision, Verdict::Wait);
+        assert_eq!(
+            decide(&policy(""), HERE, &readings, &expired, None, at(NOW), None).decision,
+            Verdict::Wait
+        );
         let mut revoked = override_for(&[], "2026-11-24T20:00:00Z");
         revoked.revoked_at = Some(at("2026-11-24T17:30:00Z"));
-        assert_eq!(decide(&policy(""), HERE, &readings, &[revoked], None, at(NOW), None).decision, Verdict::Wait);
+        assert_eq!(
+            decide(&policy(""), HERE, &readings, &[revoked], None, at(NOW), None).decision,
+            Verdict::Wait
+        );
     }
 
     #[test]
@@ -263,19 +285,52 @@ mod tests {
         let overrides = [override_for(&[], "2026-11-24T20:00:00Z")];
         let decision = decide(&policy(""), HERE, &[], &overrides, Some(&marker), at(NOW), None);
         assert_eq!(decision.decision, Verdict::Block);
-        assert!(decision.reason().contains("handsoff unblock --pipeline orders --stage Prod"), "{}", decision.reason());
+        assert!(
+            decision
+                .reason()
+                .contains("handsoff unblock --pipeline orders --stage Prod"),
+            "{}",
+            decision.reason()
+        );
     }
 
     #[test]
     fn waiting_ends_in_a_block_after_max_wait() {
-        let readings = [reading("orders-high-sev", AlarmState::Alarm), reading("orders-latency", AlarmState::Ok)];
-        let waiting = decide(&policy(r#", "max_wait": "30m""#), HERE, &readings, &[], None, at(NOW), Some(at("2026-11-24T17:40:00Z")));
+        let readings = [
+            reading("orders-high-sev", AlarmState::Alarm),
+            reading("orders-latency", AlarmState::Ok),
+        ];
+        let waiting = decide(
+            &policy(r#", "max_wait": "30m""#),
+            HERE,
+            &readings,
+            &[],
+            None,
+            at(NOW),
+            Some(at("2026-11-24T17:40:00Z")),
+        );
         assert_eq!(waiting.decision, Verdict::Wait);
         assert_eq!(waiting.wait_until, Some(at("2026-11-24T18:05:00Z")));
-        let done = decide(&policy(r#", "max_wait": "30m""#), HERE, &readings, &[], None, at(NOW), Some(at("2026-11-24T17:30:00Z")));
+        let done = decide(
+            &policy(r#", "max_wait": "30m""#),
+            HERE,
+            &readings,
+            &[],
+            None,
+            at(NOW),
+            Some(at("2026-11-24T17:30:00Z")),
+        );
         assert_eq!(done.decision, Verdict::Block);
         assert!(done.reason().contains("still blocked after max_wait (30m)"));
-        let fail = decide(&policy(r#", "when_blocked": "fail""#), HERE, &readings, &[], None, at(NOW), None);
+        let fail = decide(
+            &policy(r#", "when_blocked": "fail""#),
+            HERE,
+            &readings,
+            &[],
+            None,
+            at(NOW),
+            None,
+        );
         assert_eq!(fail.decision, Verdict::Block);
         assert_eq!(fail.reasons[1], "orders-high-sev is ALARM: Threshold Crossed");
     }

@@ -34,13 +34,16 @@ pub trait AlarmSource: Send + Sync {
     ) -> impl Future<Output = Result<AlarmRead, PortError>> + Send;
 }
 
+/// Where alarms are read from: (role to assume, region).
+type Place = (Option<String>, Option<String>);
+
 /// The real adapter, on aws-sdk-cloudwatch.
 #[derive(Debug)]
 pub struct CloudWatchAlarms {
     home: Client,
     config: Option<SdkConfig>,
     /// Clients for (role, region), built on first use and kept for the container's life.
-    others: Mutex<HashMap<(Option<String>, Option<String>), Client>>,
+    others: Mutex<HashMap<Place, Client>>,
 }
 
 impl CloudWatchAlarms {

@@ -347,7 +347,7 @@ impl StateStore for DynamoStore {
                 break;
             }
         }
-        found.sort_by(|a, b| a.created_at.cmp(&b.created_at));
+        found.sort_by_key(|item| item.created_at);
         Ok(found)
     }
 

@@ -1,0 +1,76 @@
+//! AWS access for the CLI: the usual credential chain and region, `--endpoint-url` for a local
+//! stack, and the state table from `--table` or `HANDSOFF_TABLE`.
+
+use clap::Args;
+use handsoff::aws::TABLE_ENV;
+use handsoff::ports::store::DynamoStore;
+
+#[derive(Debug, Clone, Args)]
+pub struct AwsArgs {
+    /// Send every AWS call here (a local stack such as moto_server).
+    #[arg(long, value_name = "URL", global = true)]
+    pub endpoint_url: Option<String>,
+}
+
+#[derive(Debug, Clone, Args)]
+pub struct TableArgs {
+    /// The handsoff DynamoDB table [default: $HANDSOFF_TABLE].
+    #[arg(long, value_name = "NAME")]
+    pub table: Option<String>,
+}
+
+impl TableArgs {
+    pub fn name(&self) -> Result<String, String> {
+        self.table
+            .clone()
+            .or_else(|| std::env::var(TABLE_ENV).ok())
+            .filter(|table| !table.trim().is_empty())
+            .ok_or_else(|| format!("--table: no table given; pass --table NAME or set {TABLE_ENV}"))
+    }
+}
+
+pub async fn config(args: &AwsArgs) -> aws_config::SdkConfig {
+    let mut loader =
+        aws_config::defaults(aws_config::BehaviorVersion::latest()).timeout_config(handsoff::aws::timeouts());
+    if let Some(url) = &args.endpoint_url {
+        loader = loader.endpoint_url(url);
+    }
+    loader.load().await
+}
+
+pub async fn store(aws: &AwsArgs, table: &TableArgs) -> Result<DynamoStore, String> {
+    let table = table.name()?;
+    Ok(DynamoStore::new(
+        aws_sdk_dynamodb::Client::new(&config(aws).await),
+        table,
+    ))
+}
+
+/// Who is acting: the caller's ARN, recorded with every change. No identity, no change.
+pub async fn caller(aws: &AwsArgs) -> Result<String, String> {
+    let client = aws_sdk_sts::Client::new(&config(aws).await);
+    let identity = client.get_caller_identity().send().await.map_err(|error| {
+        handsoff::ports::PortError::from_sdk("sts:GetCallerIdentity", &error).to_string()
+            + " (who you are is recorded with every change)"
+    })?;
+    identity
+        .arn()
+        .map(str::to_string)
+        .ok_or_else(|| "sts:GetCallerIdentity returned no ARN".to_string())
+}
+
+/// CodePipeline names: letters, digits and `.@-_`, at most 100.
+pub fn check_name(flag: &str, value: &str) -> Result<(), String> {
+    let valid = !value.is_empty()
+        && value.len() <= 100
+        && value
+            .bytes()
+            .all(|byte| byte.is_ascii_alphanumeric() || b".@-_".contains(&byte));
+    if valid {
+        Ok(())
+    } else {
+        Err(format!(
+            "{flag}: `{value}` is not a CodePipeline name (1-100 of A-Z a-z 0-9 . @ - _)"
+        ))
+    }
+}
