@@ -343,8 +343,12 @@ async fn without_a_stage_there_is_no_decision() {
 mod codepipeline {
     use super::*;
     use aws_sdk_codepipeline::operation::get_job_details::{GetJobDetailsError, GetJobDetailsOutput};
-    use aws_sdk_codepipeline::operation::put_job_failure_result::{PutJobFailureResultInput, PutJobFailureResultOutput};
-    use aws_sdk_codepipeline::operation::put_job_success_result::{PutJobSuccessResultInput, PutJobSuccessResultOutput};
+    use aws_sdk_codepipeline::operation::put_job_failure_result::{
+        PutJobFailureResultInput, PutJobFailureResultOutput,
+    };
+    use aws_sdk_codepipeline::operation::put_job_success_result::{
+        PutJobSuccessResultInput, PutJobSuccessResultOutput,
+    };
     use aws_sdk_codepipeline::types::{ActionContext, FailureType, JobData, JobDetails, PipelineContext, StageContext};
     use handsoff::invoke::Handler;
     use handsoff::ports::pipeline_jobs::CodePipelineJobs;
@@ -366,13 +370,21 @@ mod codepipeline {
             .pipeline_execution_id("exec-1")
             .build();
         GetJobDetailsOutput::builder()
-            .job_details(JobDetails::builder().id("job-7").data(JobData::builder().pipeline_context(context).build()).build())
+            .job_details(
+                JobDetails::builder()
+                    .id("job-7")
+                    .data(JobData::builder().pipeline_context(context).build())
+                    .build(),
+            )
             .build()
     }
 
     #[tokio::test]
     async fn the_stage_comes_from_get_job_details_and_the_job_succeeds() {
-        let setup = setup(vec![alarm("orders-high-sev", StateValue::Ok), alarm("orders-latency-p99", StateValue::Ok)]);
+        let setup = setup(vec![
+            alarm("orders-high-sev", StateValue::Ok),
+            alarm("orders-latency-p99", StateValue::Ok),
+        ]);
         let details = mock!(aws_sdk_codepipeline::Client::get_job_details)
             .match_requests(|request| request.job_id() == Some("job-7"))
             .then_output(pipeline_context);
@@ -386,18 +398,34 @@ mod codepipeline {
             .then_output(|| PutJobSuccessResultOutput::builder().build());
         let client = mock_client!(aws_sdk_codepipeline, RuleMode::MatchAny, [&details, &success]);
         let handler = Handler::new(setup.blocker, CodePipelineJobs::new(client), CapturedMetrics::default());
-        let result = handler.handle(job_event(), "2026-11-24T18:00:00Z".parse().unwrap()).await.unwrap();
+        let result = handler
+            .handle(job_event(), "2026-11-24T18:00:00Z".parse().unwrap())
+            .await
+            .unwrap();
         assert_eq!(result["answer"], "succeeded");
         assert_eq!(details.num_calls(), 1);
-        assert_eq!(setup.audits.load(Ordering::SeqCst), 1, "the decision is audited under AUDIT#orders#Prod");
-        assert_eq!(successes.lock().unwrap()[0].output_variables().unwrap()["decision"], "proceed");
+        assert_eq!(
+            setup.audits.load(Ordering::SeqCst),
+            1,
+            "the decision is audited under AUDIT#orders#Prod"
+        );
+        assert_eq!(
+            successes.lock().unwrap()[0].output_variables().unwrap()["decision"],
+            "proceed"
+        );
     }
 
     #[tokio::test]
     async fn without_get_job_details_permission_the_job_fails_naming_it() {
         let setup = setup(vec![]);
-        let details = mock!(aws_sdk_codepipeline::Client::get_job_details)
-            .then_error(|| GetJobDetailsError::generic(ErrorMetadata::builder().code("AccessDeniedException").message("not authorized").build()));
+        let details = mock!(aws_sdk_codepipeline::Client::get_job_details).then_error(|| {
+            GetJobDetailsError::generic(
+                ErrorMetadata::builder()
+                    .code("AccessDeniedException")
+                    .message("not authorized")
+                    .build(),
+            )
+        });
         let failures: Arc<Mutex<Vec<PutJobFailureResultInput>>> = Arc::default();
         let seen = Arc::clone(&failures);
         let failure = mock!(aws_sdk_codepipeline::Client::put_job_failure_result)
@@ -406,13 +434,24 @@ mod codepipeline {
                 true
             })
             .then_output(|| PutJobFailureResultOutput::builder().build());
-        let client = mock_client!(aws_sdk_codepipeline, RuleMode::MatchAny, [&details, &failure], |config| config
-            .retry_config(aws_sdk_codepipeline::config::retry::RetryConfig::disabled()));
+        let client = mock_client!(
+            aws_sdk_codepipeline,
+            RuleMode::MatchAny,
+            [&details, &failure],
+            |config| config.retry_config(aws_sdk_codepipeline::config::retry::RetryConfig::disabled())
+        );
         let handler = Handler::new(setup.blocker, CodePipelineJobs::new(client), CapturedMetrics::default());
-        handler.handle(job_event(), "2026-11-24T18:00:00Z".parse().unwrap()).await.unwrap();
+        handler
+            .handle(job_event(), "2026-11-24T18:00:00Z".parse().unwrap())
+            .await
+            .unwrap();
         let failure = failures.lock().unwrap()[0].failure_details().unwrap().clone();
         assert_eq!(failure.r#type(), &FailureType::PermissionError);
-        assert!(failure.message().contains("grant `codepipeline:GetJobDetails`"), "{}", failure.message());
+        assert!(
+            failure.message().contains("grant `codepipeline:GetJobDetails`"),
+            "{}",
+            failure.message()
+        );
         assert_eq!(setup.describe_rule.num_calls(), 0);
     }
 }
