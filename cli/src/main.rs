@@ -6,6 +6,7 @@ use std::process::ExitCode;
 use clap::{Parser, Subcommand};
 
 mod aws;
+mod canary;
 mod check;
 mod overrides;
 mod window;
@@ -27,6 +28,9 @@ struct Cli {
 enum Command {
     /// Is the deployment window open now (or at --at)? When does that change?
     Window(window::WindowArgs),
+    /// Judge a canary against its baseline.
+    #[command(subcommand)]
+    Canary(canary::CanaryCommand),
     /// Evaluate a policy's blockers (windows, alarms) now and say why. Exit 3 when blocked.
     Check(check::CheckArgs),
     /// Overrides of the alarm blocker: create, list, revoke.
@@ -48,6 +52,7 @@ async fn run(cli: Cli) -> Result<(String, u8), String> {
     let aws = &cli.aws;
     let text = match &cli.command {
         Command::Window(args) => window::run(args)?,
+        Command::Canary(canary::CanaryCommand::Judge(args)) => canary::judge_command(args)?,
         Command::Check(args) => {
             let checked = check::run(args, aws).await?;
             return Ok((checked.text, if checked.all_proceed { 0 } else { BLOCKED }));

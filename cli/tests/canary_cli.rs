@@ -1,0 +1,121 @@
+//! `handsoff canary judge`, run as a process.
+
+use std::path::PathBuf;
+use std::process::Command;
+
+use serde_json::Value;
+
+fn handsoff(args: &[&str]) -> (i32, String, String) {
+    let output = Command::new(env!("CARGO_BIN_EXE_handsoff"))
+        .args(args)
+        .output()
+        .unwrap();
+    (
+        output.status.code().unwrap_or(-1),
+        String::from_utf8(output.stdout).unwrap(),
+        String::from_utf8(output.stderr).unwrap(),
+    )
+}
+
+fn example(name: &str) -> String {
+    PathBuf::from(env!("CARGO_MANIFEST_DIR"))
+        .join("../examples")
+        .join(name)
+        .display()
+        .to_string()
+}
+
+fn input_file(name: &str, text: &str) -> PathBuf {
+    let path = std::env::temp_dir().join(format!("handsoff-canary-{}-{name}.json", std::process::id()));
+    std::fs::write(&path, text).unwrap();
+    path
+}
+
+#[test]
+fn json_verdict_follows_the_contract() {
+    let (code, stdout, stderr) = handsoff(&[
+        "canary",
+        "judge",
+        "--input",
+        &example("canary-5x-errors.json"),
+        "--json",
+    ]);
+    assert_eq!(code, 0, "{stderr}");
+    assert_eq!(stdout.trim().lines().count(), 1);
+    let judgement: Value = serde_json::from_str(stdout.trim()).unwrap();
+    assert_eq!(judgement["verdict"], "fail");
+    let names: Vec<&str> = judgement["checks"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|check| check["name"].as_str().unwrap())
+        .collect();
+    assert_eq!(names, ["errors", "latency", "traffic"]);
+    let errors = &judgement["checks"][0];
+    assert_eq!(errors["verdict"], "fail");
+    assert_eq!(errors["method"], "exact conditional binomial test (canary worse)");
+    assert!(errors["p_value"].as_f64().unwrap() < 1e-10);
+    assert_eq!(errors["effect"], 5.0);
+    assert_eq!(errors["counts"]["canary_errors"], 50);
+    assert_eq!(judgement["checks"][1]["verdict"], "pass");
+    assert!(judgement.get("needed_requests").is_none());
+    assert_eq!(judgement["alpha"], 0.01);
+}
+
+#[test]
+fn too_little_traffic_is_inconclusive_with_the_requests_needed() {
+    let path = input_file(
+        "small",
+        r#"{"baseline": {"requests": 20000, "errors": 200}, "canary": {"requests": 40, "errors": 1}}"#,
+    );
+    let (code, stdout, _) = handsoff(&["canary", "judge", "--input", path.to_str().unwrap(), "--json"]);
+    assert_eq!(code, 0);
+    let judgement: Value = serde_json::from_str(stdout.trim()).unwrap();
+    assert_eq!(judgement["verdict"], "inconclusive");
+    assert!(judgement["needed_requests"].as_u64().unwrap() > 500);
+    let (_, table, _) = handsoff(&["canary", "judge", "--input", path.to_str().unwrap()]);
+    assert!(table.starts_with("verdict: inconclusive"), "{table}");
+    assert!(
+        table.contains("needs about ") && table.contains("canary requests to decide (has 40)"),
+        "{table}"
+    );
+    let _ = std::fs::remove_file(path);
+}
+
+#[test]
+fn bad_input_names_the_field() {
+    for (name, text, expected) in [
+        (
+            "errors",
+            r#"{"baseline": {"requests": 10, "errors": 11}, "canary": {"requests": 10, "errors": 0}}"#,
+            "baseline.errors: 11 errors out of 10 requests",
+        ),
+        (
+            "unknown",
+            r#"{"baseline": {"requests": 10, "errors": 1, "latency": []}, "canary": {"requests": 10, "errors": 0}}"#,
+            "baseline.latency: unknown field `latency`",
+        ),
+        (
+            "confidence",
+            r#"{"baseline": {"requests": 10, "errors": 1}, "canary": {"requests": 10, "errors": 0}, "config": {"confidence": 99}}"#,
+            "config.confidence: 99 is not allowed",
+        ),
+        (
+            "share",
+            r#"{"baseline": {"requests": 10, "errors": 1}, "canary": {"requests": 10, "errors": 0}, "expected_canary_share": 10}"#,
+            "expected_canary_share: 10 is not a share",
+        ),
+        (
+            "negative",
+            r#"{"baseline": {"requests": -1, "errors": 1}, "canary": {"requests": 10, "errors": 0}}"#,
+            "baseline.requests: invalid value",
+        ),
+    ] {
+        let path = input_file(name, text);
+        let (code, stdout, stderr) = handsoff(&["canary", "judge", "--input", path.to_str().unwrap()]);
+        assert_ne!(code, 0, "{name}: {stdout}");
+        assert!(stderr.contains(expected), "{name}: {stderr}");
+        assert!(!stderr.contains("panicked"));
+        let _ = std::fs::remove_file(path);
+    }
+}

@@ -1,0 +1,6 @@
+//! The canary judge (pure): one-box against fleet, from metrics alone.
+
+pub mod judge;
+pub mod stats;
+
+pub use judge::{CanaryVerdict, Check, JudgeConfig, JudgeInput, Judgement, Sample, judge};
