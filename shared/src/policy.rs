@@ -6,6 +6,7 @@ use serde::{Deserialize, Serialize};
 use thiserror::Error;
 
 use crate::alarms::AlarmPolicy;
+use crate::canary::CanaryPolicy;
 use crate::window::WindowPolicy;
 
 /// A policy problem, with the path of the field at fault (`windows.allow[0].days`) and what is
@@ -50,6 +51,9 @@ pub struct Policy {
     /// Which alarms block a deployment (the alarm blocker).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub alarms: Option<AlarmPolicy>,
+    /// How the one-box is judged against the fleet (the canary evaluator).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub canary: Option<CanaryPolicy>,
 }
 
 impl Policy {
@@ -108,6 +112,18 @@ impl Policy {
     }
 }
 
+impl Policy {
+    /// The `canary` section, which the canary evaluator cannot do without.
+    pub fn canary(&self) -> Result<&CanaryPolicy, PolicyError> {
+        self.canary.as_ref().ok_or_else(|| {
+            PolicyError::new(
+                "canary",
+                "missing: the canary evaluator needs a `canary` section with `lambda_alias` or `pair`",
+            )
+        })
+    }
+}
+
 fn path_error<E: std::fmt::Display>(error: serde_path_to_error::Error<E>) -> PolicyError {
     let path = error.path().to_string();
     let path = if path == "." { ROOT.to_string() } else { path };
@@ -123,7 +139,9 @@ mod tests {
         let error = Policy::from_json(r#"{"window": {}}"#).unwrap_err();
         assert_eq!(error.path, "window");
         assert!(
-            error.message.contains("unknown field `window`, expected `windows`"),
+            error
+                .message
+                .contains("unknown field `window`, expected one of `windows`, `alarms`, `canary`"),
             "{error}"
         );
     }

@@ -1,13 +1,18 @@
-//! canary-evaluator: not built yet. Until it is, it fails closed: every call blocks (Step Functions) or fails
-//! the CodePipeline job with a message that says so.
+//! canary-evaluator: judges the one-box against the fleet from CloudWatch metrics: pass,
+//! fail (roll back), or inconclusive (look again a period later).
 
-use handsoff::gates::NotImplementedGate;
+use handsoff::gates::canary_evaluator::CanaryEvaluator;
+use handsoff::ports::lambda_alias::LambdaAliases;
+use handsoff::ports::metrics::CloudWatchMetrics;
 use handsoff::ports::pipeline_jobs::CodePipelineJobs;
 
 #[tokio::main(flavor = "current_thread")]
 async fn main() -> Result<(), lambda_runtime::Error> {
     handsoff::telemetry::init_logging();
+    // Clients are built once per cold start, not per invocation.
     let config = handsoff::aws::load_config().await;
+    let metrics = CloudWatchMetrics::new(aws_sdk_cloudwatch::Client::new(&config));
+    let aliases = LambdaAliases::new(aws_sdk_lambda::Client::new(&config));
     let jobs = CodePipelineJobs::new(aws_sdk_codepipeline::Client::new(&config));
-    handsoff::invoke::run(NotImplementedGate("canary-evaluator"), jobs).await
+    handsoff::invoke::run(CanaryEvaluator::new(metrics, aliases), jobs).await
 }

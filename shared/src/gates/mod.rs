@@ -12,6 +12,7 @@ use crate::invoke::event::InvocationContext;
 use crate::policy::Policy;
 
 pub mod alarm_blocker;
+pub mod canary_evaluator;
 pub mod time_window;
 
 /// A function whose gate is not built yet. It decides nothing and so blocks every deployment:

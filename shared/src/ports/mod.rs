@@ -7,6 +7,8 @@ use aws_smithy_runtime_api::client::result::SdkError;
 use aws_smithy_types::error::metadata::ProvideErrorMetadata;
 
 pub mod alarms;
+pub mod lambda_alias;
+pub mod metrics;
 pub mod pipeline_jobs;
 pub mod store;
 

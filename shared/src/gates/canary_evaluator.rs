@@ -1,0 +1,293 @@
+//! The canary evaluator: judges the one-box against the fleet from CloudWatch metrics alone.
+//! pass lets the pipeline go on, fail sends it to rollback, inconclusive asks again a period
+//! later (and says how much more traffic a decision needs).
+
+use std::collections::BTreeMap;
+
+use jiff::{SignedDuration, Timestamp};
+use serde_json::json;
+
+use super::{Gate, GateRequest};
+use crate::canary::{CanaryPolicy, CanaryVerdict, JudgeInput, Judgement, LambdaAliasTarget, MetricPair, Sample, judge};
+use crate::decision::{Decision, Verdict};
+use crate::error::GateError;
+use crate::ports::lambda_alias::{AliasReader, AliasRouting};
+use crate::ports::metrics::{MetricData, MetricQuery, MetricsSource};
+
+pub const NAME: &str = "canary-evaluator";
+
+pub struct CanaryEvaluator<M, L> {
+    metrics: M,
+    aliases: L,
+}
+
+impl<M: MetricsSource, L: AliasReader> CanaryEvaluator<M, L> {
+    pub fn new(metrics: M, aliases: L) -> Self {
+        CanaryEvaluator { metrics, aliases }
+    }
+}
+
+const SIDES: [(&str, &str); 2] = [("b", "baseline"), ("c", "canary")];
+
+fn query(id: String, namespace: &str, metric: &str, dimensions: &BTreeMap<String, String>, stat: &str) -> MetricQuery {
+    MetricQuery {
+        id,
+        namespace: namespace.to_string(),
+        metric: metric.to_string(),
+        dimensions: dimensions.clone(),
+        stat: stat.to_string(),
+    }
+}
+
+/// Lambda one-box: per executed version of the alias, Invocations, Errors, Throttles and
+/// Duration. Throttled calls count as requests that failed.
+pub fn alias_queries(target: &LambdaAliasTarget, primary: &str, canary: &str) -> Vec<MetricQuery> {
+    let mut queries = Vec::new();
+    for ((side, _), version) in SIDES.iter().zip([primary, canary]) {
+        let dimensions = BTreeMap::from([
+            ("FunctionName".to_string(), target.function_name.clone()),
+            (
+                "Resource".to_string(),
+                format!("{}:{}", target.function_name, target.alias),
+            ),
+            ("ExecutedVersion".to_string(), version.to_string()),
+        ]);
+        queries.push(query(
+            format!("{side}_requests"),
+            "AWS/Lambda",
+            "Invocations",
+            &dimensions,
+            "Sum",
+        ));
+        queries.push(query(
+            format!("{side}_errors"),
+            "AWS/Lambda",
+            "Errors",
+            &dimensions,
+            "Sum",
+        ));
+        queries.push(query(
+            format!("{side}_throttles"),
+            "AWS/Lambda",
+            "Throttles",
+            &dimensions,
+            "Sum",
+        ));
+        queries.push(query(
+            format!("{side}_latency"),
+            "AWS/Lambda",
+            "Duration",
+            &dimensions,
+            &target.latency_stat,
+        ));
+    }
+    queries
+}
+
+/// Generic pair: the same metrics under the canary's and the baseline's dimensions.
+pub fn pair_queries(pair: &MetricPair) -> Vec<MetricQuery> {
+    let mut queries = Vec::new();
+    for ((side, _), dimensions) in SIDES.iter().zip([&pair.baseline, &pair.canary]) {
+        queries.push(query(
+            format!("{side}_requests"),
+            &pair.namespace,
+            &pair.requests.metric,
+            dimensions,
+            &pair.requests.stat,
+        ));
+        queries.push(query(
+            format!("{side}_errors"),
+            &pair.namespace,
+            &pair.errors.metric,
+            dimensions,
+            &pair.errors.stat,
+        ));
+        if let Some(latency) = &pair.latency {
+            queries.push(query(
+                format!("{side}_latency"),
+                &pair.namespace,
+                &latency.metric,
+                dimensions,
+                &latency.stat,
+            ));
+        }
+    }
+    queries
+}
+
+/// Baseline and canary samples from the series: counts are sums over the periods (a period
+/// without a datapoint counts as zero), latency is one value per period that has one.
+pub fn samples(data: &MetricData) -> (Sample, Sample) {
+    let sum = |id: String| -> u64 {
+        data.series
+            .get(&id)
+            .map_or(0.0, |series| {
+                series.iter().map(|(_, value)| value.max(0.0)).sum::<f64>()
+            })
+            .round() as u64
+    };
+    let side = |side: &str| {
+        let throttles = sum(format!("{side}_throttles"));
+        let requests = sum(format!("{side}_requests")) + throttles;
+        let errors = (sum(format!("{side}_errors")) + throttles).min(requests);
+        let latency_ms = data
+            .series
+            .get(&format!("{side}_latency"))
+            .map(|series| {
+                series
+                    .iter()
+                    .map(|(_, value)| *value)
+                    .filter(|value| value.is_finite() && *value >= 0.0)
+                    .collect()
+            })
+            .unwrap_or_default();
+        Sample {
+            requests,
+            errors,
+            latency_ms,
+        }
+    };
+    (side("b"), side("c"))
+}
+
+/// The decision for a judgement (pure).
+pub fn decision_of(
+    judgement: &Judgement,
+    canary: &Sample,
+    now: Timestamp,
+    period_secs: i64,
+    evidence: serde_json::Value,
+) -> Decision {
+    let failing: Vec<String> = judgement
+        .checks
+        .iter()
+        .filter(|check| check.verdict == CanaryVerdict::Fail)
+        .map(|check| format!("{}: {}", check.name, check.reason))
+        .collect();
+    let mut decision = match judgement.verdict {
+        CanaryVerdict::Fail => {
+            let mut decision = Decision::new(
+                NAME,
+                Verdict::Fail,
+                format!("canary is worse than the baseline: {}", failing.join("; ")),
+            );
+            decision.reasons.extend(failing);
+            decision
+        }
+        CanaryVerdict::Inconclusive => {
+            let open: Vec<String> = judgement
+                .checks
+                .iter()
+                .filter(|check| check.verdict == CanaryVerdict::Inconclusive)
+                .map(|check| format!("{}: {}", check.name, check.reason))
+                .collect();
+            let needed = judgement
+                .needed_requests
+                .map(|needed| format!("; needs about {needed} canary requests (has {})", canary.requests))
+                .unwrap_or_default();
+            let next = now.checked_add(SignedDuration::from_secs(period_secs)).ok();
+            Decision::new(
+                NAME,
+                Verdict::Inconclusive,
+                format!("inconclusive: {}{needed}", open.join("; ")),
+            )
+            .waiting_until(next)
+        }
+        CanaryVerdict::Pass | CanaryVerdict::Skipped => {
+            let summary: Vec<String> = judgement
+                .checks
+                .iter()
+                .map(|check| format!("{}: {}", check.name, check.reason))
+                .collect();
+            Decision::new(
+                NAME,
+                Verdict::Pass,
+                format!("canary is no worse than the baseline ({})", summary.join("; ")),
+            )
+        }
+    };
+    if let Some(needed) = judgement.needed_requests {
+        decision = decision.with_output("needed_requests", needed.to_string());
+    }
+    decision.with_evidence(evidence)
+}
+
+fn routing_canary(target: &LambdaAliasTarget, routing: &AliasRouting) -> Result<(String, f64), GateError> {
+    routing.canary.clone().ok_or_else(|| {
+        GateError::InvalidInput(format!(
+            "alias {} of {} sends all traffic to version {}: there is no canary version to judge (set its routing config)",
+            target.alias, target.function_name, routing.primary_version
+        ))
+    })
+}
+
+impl<M: MetricsSource, L: AliasReader> CanaryEvaluator<M, L> {
+    async fn queries(
+        &self,
+        policy: &CanaryPolicy,
+    ) -> Result<(Vec<MetricQuery>, Option<f64>, serde_json::Value), GateError> {
+        if let Some(target) = &policy.lambda_alias {
+            let routing = self
+                .aliases
+                .routing(&target.function_name, &target.alias)
+                .await
+                .map_err(GateError::DependencyUnavailable)?;
+            let (canary_version, weight) = routing_canary(target, &routing)?;
+            let target_evidence = json!({
+                "function_name": target.function_name, "alias": target.alias,
+                "baseline_version": routing.primary_version, "canary_version": canary_version, "canary_weight": weight,
+            });
+            return Ok((
+                alias_queries(target, &routing.primary_version, &canary_version),
+                Some(weight),
+                target_evidence,
+            ));
+        }
+        let pair = policy
+            .pair
+            .as_ref()
+            .ok_or_else(|| GateError::InvalidInput("canary: give `lambda_alias` or `pair`".into()))?;
+        Ok((
+            pair_queries(pair),
+            policy.expected_canary_share,
+            json!({"namespace": pair.namespace, "canary": pair.canary, "baseline": pair.baseline}),
+        ))
+    }
+}
+
+impl<M: MetricsSource, L: AliasReader> Gate for CanaryEvaluator<M, L> {
+    fn name(&self) -> &'static str {
+        NAME
+    }
+
+    async fn decide(&self, request: &GateRequest) -> Result<Decision, GateError> {
+        let policy = request.policy.canary().map_err(GateError::PolicyInvalid)?;
+        let (queries, expected_canary_share, target) = self.queries(policy).await?;
+        let period = policy.period.as_secs_i64();
+        // Whole periods only: the current, still-filling one would read low.
+        let end = Timestamp::from_second(request.now.as_second() - request.now.as_second().rem_euclid(period))
+            .map_err(|error| GateError::InvalidInput(error.to_string()))?;
+        let start = Timestamp::from_second(end.as_second() - policy.lookback.as_secs_i64())
+            .map_err(|error| GateError::InvalidInput(error.to_string()))?;
+        let data = self
+            .metrics
+            .metric_data(&queries, start, end, i32::try_from(period).unwrap_or(60))
+            .await
+            .map_err(GateError::DependencyUnavailable)?;
+        let (baseline, canary) = samples(&data);
+        let input = JudgeInput {
+            baseline,
+            canary,
+            expected_canary_share,
+            config: policy.judge.clone(),
+        };
+        let judgement = judge(&input);
+        let evidence = json!({
+            "target": target,
+            "window": {"start": start, "end": end, "period": policy.period},
+            "get_metric_data_calls": data.calls,
+            "judgement": judgement,
+        });
+        Ok(decision_of(&judgement, &input.canary, request.now, period, evidence))
+    }
+}
