@@ -67,6 +67,9 @@ pub struct Decision {
     #[serde(skip_serializing_if = "Option::is_none")]
     pub wait_until: Option<Timestamp>,
     pub evidence: serde_json::Value,
+    /// How far along a long wait is, 0-100 (CodePipeline `percentComplete`).
+    #[serde(skip_serializing_if = "Option::is_none", rename = "percent_complete")]
+    pub progress: Option<i32>,
     /// Extra CodePipeline output variables beside `decision` and `reason`.
     #[serde(skip)]
     pub outputs: BTreeMap<String, String>,
@@ -80,6 +83,7 @@ impl Decision {
             reasons: vec![reason.into()],
             wait_until: None,
             evidence: serde_json::Value::Object(serde_json::Map::new()),
+            progress: None,
             outputs: BTreeMap::new(),
         }
     }

@@ -9,6 +9,7 @@
 pub mod alarms;
 pub mod audit;
 pub mod aws;
+pub mod bake;
 pub mod canary;
 pub mod decision;
 pub mod duration;

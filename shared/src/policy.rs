@@ -6,6 +6,7 @@ use serde::{Deserialize, Serialize};
 use thiserror::Error;
 
 use crate::alarms::AlarmPolicy;
+use crate::bake::BakePolicy;
 use crate::canary::CanaryPolicy;
 use crate::window::WindowPolicy;
 
@@ -54,6 +55,9 @@ pub struct Policy {
     /// How the one-box is judged against the fleet (the canary evaluator).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub canary: Option<CanaryPolicy>,
+    /// How long and how much traffic to bake for (the bake-time waiter).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub bake: Option<BakePolicy>,
 }
 
 impl Policy {
@@ -124,6 +128,18 @@ impl Policy {
     }
 }
 
+impl Policy {
+    /// The `bake` section, which the bake-time waiter cannot do without.
+    pub fn bake(&self) -> Result<&BakePolicy, PolicyError> {
+        self.bake.as_ref().ok_or_else(|| {
+            PolicyError::new(
+                "bake",
+                "missing: the bake-time waiter needs a `bake` section with at least `duration`",
+            )
+        })
+    }
+}
+
 fn path_error<E: std::fmt::Display>(error: serde_path_to_error::Error<E>) -> PolicyError {
     let path = error.path().to_string();
     let path = if path == "." { ROOT.to_string() } else { path };
@@ -141,7 +157,7 @@ mod tests {
         assert!(
             error
                 .message
-                .contains("unknown field `window`, expected one of `windows`, `alarms`, `canary`"),
+                .contains("unknown field `window`, expected one of `windows`, `alarms`, `canary`, `bake`"),
             "{error}"
         );
     }

@@ -219,3 +219,37 @@ async fn a_rollback_block_stays_until_a_person_clears_it() {
         .collect();
     assert_eq!(kinds, ["blocked_after_rollback", "unblocked"]);
 }
+
+#[tokio::test]
+async fn a_bake_session_starts_once_under_twenty_concurrent_polls() {
+    let moto = Moto::start();
+    let store = Arc::new(store(&moto).await);
+    let tasks: Vec<_> = (0..20)
+        .map(|i| {
+            let store = Arc::clone(&store);
+            let now = Timestamp::from_second(at("2026-11-24T17:00:00Z").as_second() + i).unwrap();
+            tokio::spawn(async move { store.start_bake("orders", "Prod", "exec-1", now).await })
+        })
+        .collect();
+    let mut starts = Vec::new();
+    for task in tasks {
+        starts.push(task.await.unwrap().unwrap());
+    }
+    starts.dedup();
+    assert_eq!(starts.len(), 1, "every poll sees the one start: {starts:?}");
+    // A later poll of the same deployment keeps the start; another deployment gets its own.
+    assert_eq!(
+        store
+            .start_bake("orders", "Prod", "exec-1", at("2026-11-24T18:00:00Z"))
+            .await
+            .unwrap(),
+        starts[0]
+    );
+    assert_eq!(
+        store
+            .start_bake("orders", "Prod", "exec-2", at("2026-11-24T18:00:00Z"))
+            .await
+            .unwrap(),
+        at("2026-11-24T18:00:00Z")
+    );
+}

@@ -1,13 +1,21 @@
-//! bake-time-waiter: not built yet. Until it is, it fails closed: every call blocks (Step Functions) or fails
-//! the CodePipeline job with a message that says so.
+//! bake-time-waiter: waits out the bake time and the traffic floors after a stage deploys, and
+//! calls for a rollback if a watched alarm fired meanwhile.
 
-use handsoff::gates::NotImplementedGate;
+use handsoff::gates::bake_time_waiter::BakeTimeWaiter;
+use handsoff::ports::alarms::CloudWatchAlarms;
+use handsoff::ports::metrics::CloudWatchMetrics;
 use handsoff::ports::pipeline_jobs::CodePipelineJobs;
+use handsoff::ports::store::DynamoStore;
 
 #[tokio::main(flavor = "current_thread")]
 async fn main() -> Result<(), lambda_runtime::Error> {
     handsoff::telemetry::init_logging();
+    let table = handsoff::aws::table_from_env()?;
+    // Clients are built once per cold start, not per invocation.
     let config = handsoff::aws::load_config().await;
+    let alarms = CloudWatchAlarms::new(&config);
+    let metrics = CloudWatchMetrics::new(aws_sdk_cloudwatch::Client::new(&config));
+    let store = DynamoStore::new(aws_sdk_dynamodb::Client::new(&config), table);
     let jobs = CodePipelineJobs::new(aws_sdk_codepipeline::Client::new(&config));
-    handsoff::invoke::run(NotImplementedGate("bake-time-waiter"), jobs).await
+    handsoff::invoke::run(BakeTimeWaiter::new(alarms, metrics, store), jobs).await
 }

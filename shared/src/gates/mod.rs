@@ -12,6 +12,7 @@ use crate::invoke::event::InvocationContext;
 use crate::policy::Policy;
 
 pub mod alarm_blocker;
+pub mod bake_time_waiter;
 pub mod canary_evaluator;
 pub mod time_window;
 

@@ -92,7 +92,7 @@ pub fn answer_for(
     JobAnswer::Continue {
         summary: format!("{gate}: waiting: {}", decision.reason()),
         continuation_token: token,
-        percent_complete: None,
+        percent_complete: decision.progress,
     }
 }
 

@@ -8,11 +8,12 @@ use std::sync::Mutex;
 use aws_config::SdkConfig;
 use aws_sdk_cloudwatch::Client;
 use aws_sdk_cloudwatch::operation::describe_alarms::DescribeAlarmsOutput;
-use aws_sdk_cloudwatch::types::{AlarmType, StateValue};
+use aws_sdk_cloudwatch::types::{AlarmType, HistoryItemType, StateValue};
 use jiff::Timestamp;
 
 use super::PortError;
 use crate::alarms::{AlarmKind, AlarmReading, AlarmSelection, AlarmState};
+use crate::bake::AlarmEpisode;
 
 /// `DescribeAlarms` takes at most 100 names per call.
 pub const NAMES_PER_CALL: usize = 100;
@@ -36,6 +37,17 @@ pub trait AlarmSource: Send + Sync {
 
 /// Where alarms are read from: (role to assume, region).
 type Place = (Option<String>, Option<String>);
+
+/// What alarms did over a span of time.
+pub trait AlarmHistory: Send + Sync {
+    /// Every transition to ALARM of the selected alarms in [since, until), and the calls it took.
+    fn alarm_episodes(
+        &self,
+        selection: &AlarmSelection,
+        since: Timestamp,
+        until: Timestamp,
+    ) -> impl Future<Output = Result<(Vec<AlarmEpisode>, usize), PortError>> + Send;
+}
 
 /// The real adapter, on aws-sdk-cloudwatch.
 #[derive(Debug)]
@@ -111,7 +123,7 @@ fn state(value: Option<&StateValue>) -> AlarmState {
     }
 }
 
-fn since(value: Option<&aws_sdk_cloudwatch::primitives::DateTime>) -> Option<Timestamp> {
+fn since_of(value: Option<&aws_sdk_cloudwatch::primitives::DateTime>) -> Option<Timestamp> {
     value.and_then(|at| Timestamp::from_second(at.secs()).ok())
 }
 
@@ -122,7 +134,7 @@ fn collect(output: &DescribeAlarmsOutput, index: usize, into: &mut Vec<AlarmRead
             kind: AlarmKind::Metric,
             state: state(alarm.state_value()),
             reason: alarm.state_reason().unwrap_or_default().to_string(),
-            since: since(alarm.state_updated_timestamp()),
+            since: since_of(alarm.state_updated_timestamp()),
             selection: index,
         });
     }
@@ -132,7 +144,7 @@ fn collect(output: &DescribeAlarmsOutput, index: usize, into: &mut Vec<AlarmRead
             kind: AlarmKind::Composite,
             state: state(alarm.state_value()),
             reason: alarm.state_reason().unwrap_or_default().to_string(),
-            since: since(alarm.state_updated_timestamp()),
+            since: since_of(alarm.state_updated_timestamp()),
             selection: index,
         });
     }
@@ -184,5 +196,74 @@ impl AlarmSource for CloudWatchAlarms {
             }
         }
         Ok(read)
+    }
+}
+
+/// Whether a history item's JSON says the alarm went to ALARM.
+fn entered_alarm(history_data: &str) -> bool {
+    serde_json::from_str::<serde_json::Value>(history_data)
+        .ok()
+        .and_then(|data| data["newState"]["stateValue"].as_str().map(|state| state == "ALARM"))
+        .unwrap_or(false)
+}
+
+impl AlarmHistory for CloudWatchAlarms {
+    async fn alarm_episodes(
+        &self,
+        selection: &AlarmSelection,
+        since: Timestamp,
+        until: Timestamp,
+    ) -> Result<(Vec<AlarmEpisode>, usize), PortError> {
+        const HISTORY: &str = "cloudwatch:DescribeAlarmHistory";
+        let client = self.client_for(selection).await?;
+        // One call per named alarm, and one account-wide call filtered by prefix if any.
+        let mut targets: Vec<Option<&str>> = selection.names.iter().map(|name| Some(name.as_str())).collect();
+        if !selection.prefixes.is_empty() {
+            targets.push(None);
+        }
+        let mut episodes = Vec::new();
+        let mut calls = 0;
+        for target in targets {
+            let mut token = None;
+            loop {
+                let output = client
+                    .describe_alarm_history()
+                    .set_alarm_name(target.map(str::to_string))
+                    .alarm_types(AlarmType::MetricAlarm)
+                    .alarm_types(AlarmType::CompositeAlarm)
+                    .history_item_type(HistoryItemType::StateUpdate)
+                    .start_date(aws_sdk_cloudwatch::primitives::DateTime::from_secs(since.as_second()))
+                    .end_date(aws_sdk_cloudwatch::primitives::DateTime::from_secs(until.as_second()))
+                    .max_records(100)
+                    .set_next_token(token)
+                    .send()
+                    .await
+                    .map_err(|error| PortError::from_sdk(HISTORY, &error))?;
+                calls += 1;
+                for item in output.alarm_history_items() {
+                    let name = item.alarm_name().unwrap_or_default();
+                    let wanted = match target {
+                        Some(_) => true,
+                        None => selection
+                            .prefixes
+                            .iter()
+                            .any(|prefix| name.starts_with(prefix.as_str())),
+                    };
+                    if wanted && entered_alarm(item.history_data().unwrap_or_default()) {
+                        episodes.push(AlarmEpisode {
+                            alarm: name.to_string(),
+                            at: since_of(item.timestamp()),
+                            summary: item.history_summary().unwrap_or_default().to_string(),
+                        });
+                    }
+                }
+                token = output.next_token().map(str::to_string);
+                if token.is_none() {
+                    break;
+                }
+            }
+        }
+        episodes.sort_by_key(|episode| episode.at);
+        Ok((episodes, calls))
     }
 }

@@ -56,6 +56,14 @@ pub trait StateStore: Send + Sync {
         now: Timestamp,
     ) -> impl Future<Output = Result<BlockMarker, StoreError>> + Send;
     fn audit(&self, record: &AuditRecord) -> impl Future<Output = Result<(), StoreError>> + Send;
+    /// Starts the bake of one deployment once; every later call returns the first start.
+    fn start_bake(
+        &self,
+        pipeline: &str,
+        stage: &str,
+        execution_id: &str,
+        now: Timestamp,
+    ) -> impl Future<Output = Result<Timestamp, StoreError>> + Send;
     fn audit_trail(
         &self,
         pipeline: &str,
@@ -496,6 +504,45 @@ impl StateStore for DynamoStore {
         {
             Err(StoreError::Conflict(_)) => Err(not_blocked()),
             other => other.map(|()| marker),
+        }
+    }
+
+    async fn start_bake(
+        &self,
+        pipeline: &str,
+        stage: &str,
+        execution_id: &str,
+        now: Timestamp,
+    ) -> Result<Timestamp, StoreError> {
+        let pk = format!("BAKE#{pipeline}#{stage}");
+        let mut item = Item::new();
+        item.insert("pk".into(), s(pk.clone()));
+        item.insert("sk".into(), s(execution_id));
+        item.insert("started_at".into(), s(now.to_string()));
+        item.insert("expires_at".into(), n(now.as_second() + AUDIT_RETENTION_DAYS * 86_400));
+        let written = self
+            .client
+            .put_item()
+            .table_name(&self.table)
+            .set_item(Some(item))
+            .condition_expression("attribute_not_exists(pk)")
+            .send()
+            .await;
+        match written {
+            Ok(_) => Ok(now),
+            Err(error)
+                if error
+                    .as_service_error()
+                    .is_some_and(|e| e.is_conditional_check_failed_exception()) =>
+            {
+                let call = "dynamodb:GetItem";
+                let existing = self
+                    .get(pk, execution_id, call)
+                    .await?
+                    .ok_or_else(|| malformed(call, "the bake session vanished"))?;
+                instant(&existing, "started_at", call)
+            }
+            Err(error) => Err(StoreError::Port(PortError::from_sdk("dynamodb:PutItem", &error))),
         }
     }
 

@@ -1,0 +1,133 @@
+//! The bake-time waiter: after a stage deploys, wait until the bake time has passed and the
+//! traffic floors are met; roll back if a watched alarm went to ALARM at any point meanwhile,
+//! even if it has recovered since (read from the alarm history, not only the state now).
+
+use jiff::Timestamp;
+use serde_json::json;
+
+use super::alarm_blocker::store_error;
+use super::{Gate, GateRequest};
+use crate::alarms::AlarmState;
+use crate::audit::AuditRecord;
+use crate::bake::{AlarmEpisode, NAME, decide};
+use crate::decision::Decision;
+use crate::error::GateError;
+use crate::ports::alarms::{AlarmHistory, AlarmSource};
+use crate::ports::metrics::{MetricQuery, MetricsSource};
+use crate::ports::store::StateStore;
+
+pub struct BakeTimeWaiter<A, M, S> {
+    alarms: A,
+    metrics: M,
+    store: S,
+}
+
+impl<A: AlarmSource + AlarmHistory, M: MetricsSource, S: StateStore> BakeTimeWaiter<A, M, S> {
+    pub fn new(alarms: A, metrics: M, store: S) -> Self {
+        BakeTimeWaiter { alarms, metrics, store }
+    }
+}
+
+impl<A: AlarmSource + AlarmHistory, M: MetricsSource, S: StateStore> Gate for BakeTimeWaiter<A, M, S> {
+    fn name(&self) -> &'static str {
+        NAME
+    }
+
+    fn needs_context(&self) -> bool {
+        true
+    }
+
+    async fn decide(&self, request: &GateRequest) -> Result<Decision, GateError> {
+        let policy = request.policy.bake().map_err(GateError::PolicyInvalid)?;
+        let context = &request.context;
+        let (Some(pipeline), Some(stage), Some(execution)) = (
+            context.pipeline.as_deref(),
+            context.stage.as_deref(),
+            context.execution_id.as_deref(),
+        ) else {
+            return Err(GateError::InvalidInput(
+                "context.pipeline, context.stage and context.execution_id are required: a bake belongs to one deployment".to_string(),
+            ));
+        };
+        let now = request.now;
+        let started_at = self
+            .store
+            .start_bake(pipeline, stage, execution, now)
+            .await
+            .map_err(store_error)?;
+
+        // Traffic since the bake started, all floors in one GetMetricData call.
+        let queries: Vec<MetricQuery> = policy
+            .min_datapoints
+            .iter()
+            .enumerate()
+            .map(|(index, floor)| MetricQuery {
+                id: format!("floor{index}"),
+                namespace: floor.namespace.clone(),
+                metric: floor.metric.clone(),
+                dimensions: floor.dimensions.clone(),
+                stat: floor.stat.clone(),
+            })
+            .collect();
+        let mut metric_calls = 0;
+        let mut counts = vec![0u64; queries.len()];
+        if !queries.is_empty() {
+            let start = Timestamp::from_second(started_at.as_second() - started_at.as_second().rem_euclid(60))
+                .unwrap_or(started_at);
+            let data = self
+                .metrics
+                .metric_data(&queries, start, now, 60)
+                .await
+                .map_err(GateError::DependencyUnavailable)?;
+            metric_calls = data.calls;
+            for (index, count) in counts.iter_mut().enumerate() {
+                let sum: f64 = data
+                    .series
+                    .get(&format!("floor{index}"))
+                    .map_or(0.0, |series| series.iter().map(|(_, value)| value.max(0.0)).sum());
+                *count = sum.round() as u64;
+            }
+        }
+
+        // Every transition to ALARM since the start, and anything in ALARM now.
+        let mut episodes: Vec<AlarmEpisode> = Vec::new();
+        let mut alarm_calls = 0;
+        for (index, selection) in policy.alarms.iter().enumerate() {
+            let (found, calls) = self
+                .alarms
+                .alarm_episodes(selection, started_at, now)
+                .await
+                .map_err(GateError::DependencyUnavailable)?;
+            alarm_calls += calls;
+            episodes.extend(found);
+            let read = self
+                .alarms
+                .read(selection, index)
+                .await
+                .map_err(GateError::DependencyUnavailable)?;
+            alarm_calls += read.calls;
+            for reading in read
+                .readings
+                .into_iter()
+                .filter(|reading| reading.state == AlarmState::Alarm)
+            {
+                if !episodes.iter().any(|episode| episode.alarm == reading.name) {
+                    episodes.push(AlarmEpisode {
+                        alarm: reading.name,
+                        at: None,
+                        summary: reading.reason,
+                    });
+                }
+            }
+        }
+
+        let mut decision = decide(policy, started_at, now, &counts, &episodes);
+        decision.evidence["get_metric_data_calls"] = json!(metric_calls);
+        decision.evidence["alarm_calls"] = json!(alarm_calls);
+        self.store
+            .audit(&AuditRecord::of_decision(&decision, pipeline, stage, now))
+            .await
+            .map_err(store_error)?;
+        Ok(decision)
+    }
+}

@@ -1,0 +1,286 @@
+//! The bake-time waiter on aws-sdk-cloudwatch and aws-sdk-dynamodb clients answered by
+//! aws-smithy-mocks: every outcome, with the calls it costs.
+
+use std::collections::HashMap;
+
+use aws_sdk_cloudwatch::operation::describe_alarm_history::DescribeAlarmHistoryOutput;
+use aws_sdk_cloudwatch::operation::describe_alarms::DescribeAlarmsOutput;
+use aws_sdk_cloudwatch::operation::get_metric_data::GetMetricDataOutput;
+use aws_sdk_cloudwatch::primitives::DateTime;
+use aws_sdk_cloudwatch::types::{AlarmHistoryItem, HistoryItemType, MetricAlarm, MetricDataResult, StateValue};
+use aws_sdk_dynamodb::operation::get_item::GetItemOutput;
+use aws_sdk_dynamodb::operation::put_item::{PutItemError, PutItemOutput};
+use aws_sdk_dynamodb::types::AttributeValue;
+use aws_sdk_dynamodb::types::error::ConditionalCheckFailedException;
+use aws_smithy_mocks::{Rule, RuleMode, mock, mock_client};
+use handsoff::decision::{Decision, Verdict};
+use handsoff::error::GateError;
+use handsoff::gates::bake_time_waiter::BakeTimeWaiter;
+use handsoff::gates::{Gate, GateRequest, Mode};
+use handsoff::invoke::codepipeline::answer_for;
+use handsoff::invoke::event::InvocationContext;
+use handsoff::policy::Policy;
+use handsoff::ports::alarms::CloudWatchAlarms;
+use handsoff::ports::metrics::CloudWatchMetrics;
+use handsoff::ports::pipeline_jobs::JobAnswer;
+use handsoff::ports::store::DynamoStore;
+use jiff::Timestamp;
+
+const POLICY: &str = r#"{"bake": {"duration": "1h", "max_duration": "3h",
+    "min_datapoints": [
+        {"namespace": "AWS/Lambda", "metric": "Invocations", "dimensions": {"FunctionName": "orders-api", "Resource": "orders-api:live"}, "min": 100},
+        {"namespace": "AWS/ApiGateway", "metric": "Count", "dimensions": {"ApiName": "orders"}, "stat": "SampleCount", "min": 50}],
+    "alarms": [{"names": ["orders-high-sev"]}]}}"#;
+const START: &str = "2026-11-24T17:00:00Z";
+
+fn ts(text: &str) -> Timestamp {
+    text.parse().unwrap()
+}
+
+struct World {
+    /// Per floor, the value each minute.
+    per_minute: [f64; 2],
+    /// (when, new state) transitions of orders-high-sev.
+    history: Vec<(&'static str, &'static str)>,
+    state_now: StateValue,
+}
+
+struct Setup {
+    waiter: BakeTimeWaiter<CloudWatchAlarms, CloudWatchMetrics, DynamoStore>,
+    metric_rule: Rule,
+    history_rule: Rule,
+}
+
+fn setup(world: World) -> Setup {
+    let World {
+        per_minute,
+        history,
+        state_now,
+    } = world;
+    let metric_rule = mock!(aws_sdk_cloudwatch::Client::get_metric_data).then_compute_output(move |request| {
+        let (start, end) = (request.start_time().unwrap().secs(), request.end_time().unwrap().secs());
+        let mut output = GetMetricDataOutput::builder();
+        for query in request.metric_data_queries() {
+            let id = query.id().unwrap();
+            let value = per_minute[id.trim_start_matches("floor").parse::<usize>().unwrap()];
+            let mut result = MetricDataResult::builder().id(id);
+            let mut at = start;
+            while at + 60 <= end {
+                result = result.timestamps(DateTime::from_secs(at)).values(value);
+                at += 60;
+            }
+            output = output.metric_data_results(result.build());
+        }
+        output.build()
+    });
+    let history_rule = mock!(aws_sdk_cloudwatch::Client::describe_alarm_history)
+        .match_requests(|request| {
+            request.alarm_name() == Some("orders-high-sev")
+                && request.history_item_type() == Some(&HistoryItemType::StateUpdate)
+        })
+        .then_compute_output(move |request| {
+            let since = request.start_date().unwrap().secs();
+            let mut output = DescribeAlarmHistoryOutput::builder();
+            for (at, state) in &history {
+                let at = ts(at).as_second();
+                if at >= since {
+                    output = output.alarm_history_items(
+                        AlarmHistoryItem::builder()
+                            .alarm_name("orders-high-sev")
+                            .timestamp(DateTime::from_secs(at))
+                            .history_item_type(HistoryItemType::StateUpdate)
+                            .history_summary(format!("Alarm updated to {state}"))
+                            .history_data(format!(r#"{{"version":"1.0","newState":{{"stateValue":"{state}"}}}}"#))
+                            .build(),
+                    );
+                }
+            }
+            output.build()
+        });
+    let state_rule = mock!(aws_sdk_cloudwatch::Client::describe_alarms).then_output(move || {
+        DescribeAlarmsOutput::builder()
+            .metric_alarms(
+                MetricAlarm::builder()
+                    .alarm_name("orders-high-sev")
+                    .state_value(state_now.clone())
+                    .state_reason("Threshold Crossed")
+                    .build(),
+            )
+            .build()
+    });
+    let cloudwatch = mock_client!(
+        aws_sdk_cloudwatch,
+        RuleMode::MatchAny,
+        [&metric_rule, &history_rule, &state_rule]
+    );
+    // The bake session exists already: the conditional write fails and the first start is read.
+    let put = mock!(aws_sdk_dynamodb::Client::put_item)
+        .match_requests(|request| request.condition_expression() == Some("attribute_not_exists(pk)"))
+        .then_error(|| {
+            PutItemError::ConditionalCheckFailedException(ConditionalCheckFailedException::builder().build())
+        });
+    let audit = mock!(aws_sdk_dynamodb::Client::put_item).then_output(|| PutItemOutput::builder().build());
+    let get = mock!(aws_sdk_dynamodb::Client::get_item)
+        .match_requests(|request| {
+            request
+                .key()
+                .is_some_and(|key| key["pk"] == AttributeValue::S("BAKE#orders#Prod".into()))
+        })
+        .then_output(|| {
+            GetItemOutput::builder()
+                .set_item(Some(HashMap::from([(
+                    "started_at".to_string(),
+                    AttributeValue::S(START.into()),
+                )])))
+                .build()
+        });
+    let dynamodb = mock_client!(aws_sdk_dynamodb, RuleMode::MatchAny, [&put, &audit, &get], |config| {
+        config.retry_config(aws_sdk_dynamodb::config::retry::RetryConfig::disabled())
+    });
+    let waiter = BakeTimeWaiter::new(
+        CloudWatchAlarms::with_client(cloudwatch.clone()),
+        CloudWatchMetrics::new(cloudwatch),
+        DynamoStore::new(dynamodb, "handsoff"),
+    );
+    Setup {
+        waiter,
+        metric_rule,
+        history_rule,
+    }
+}
+
+fn request(now: &str) -> GateRequest {
+    GateRequest {
+        policy: Policy::from_json(POLICY).unwrap(),
+        context: InvocationContext {
+            pipeline: Some("orders".into()),
+            stage: Some("Prod".into()),
+            execution_id: Some("exec-1".into()),
+            action: None,
+        },
+        now: ts(now),
+        waiting_since: None,
+        mode: Mode::Direct,
+    }
+}
+
+async fn poll(setup: &Setup, now: &str) -> Result<Decision, GateError> {
+    setup.waiter.decide(&request(now)).await
+}
+
+fn quiet() -> World {
+    World {
+        per_minute: [2.0, 1.0],
+        history: Vec::new(),
+        state_now: StateValue::Ok,
+    }
+}
+
+#[tokio::test]
+async fn waits_with_progress_and_reads_all_floors_in_one_call() {
+    let setup = setup(quiet());
+    let decision = poll(&setup, "2026-11-24T17:42:10Z").await.unwrap();
+    assert_eq!(decision.decision, Verdict::Wait);
+    assert_eq!(decision.reason(), "baked 42m of 1h; 84/100 Invocations, 42/50 Count");
+    assert_eq!(decision.progress, Some(70));
+    assert_eq!(setup.metric_rule.num_calls(), 1, "both floors in one GetMetricData");
+    assert_eq!(decision.evidence["started_at"], START);
+    // In CodePipeline the wait shows as percentComplete and a summary.
+    let JobAnswer::Continue {
+        summary,
+        percent_complete,
+        ..
+    } = answer_for("bake-time-waiter", &Ok(decision), None, ts("2026-11-24T17:42:10Z"))
+    else {
+        panic!("continue")
+    };
+    assert_eq!(percent_complete, Some(70));
+    assert_eq!(
+        summary,
+        "bake-time-waiter: waiting: baked 42m of 1h; 84/100 Invocations, 42/50 Count"
+    );
+}
+
+#[tokio::test]
+async fn completes_when_time_and_every_floor_are_met() {
+    let decision = poll(&setup(quiet()), "2026-11-24T18:00:00Z").await.unwrap();
+    assert_eq!(decision.decision, Verdict::Proceed);
+    assert_eq!(
+        decision.reason(),
+        "bake complete: baked 1h of 1h; 120/100 Invocations, 60/50 Count"
+    );
+}
+
+#[tokio::test]
+async fn floors_met_before_time_keep_waiting() {
+    let busy = World {
+        per_minute: [50.0, 50.0],
+        ..quiet()
+    };
+    let decision = poll(&setup(busy), "2026-11-24T17:10:00Z").await.unwrap();
+    assert_eq!(decision.decision, Verdict::Wait);
+    assert_eq!(decision.progress, Some(16));
+}
+
+#[tokio::test]
+async fn an_alarm_that_fired_and_recovered_between_polls_rolls_back() {
+    let flapped = World {
+        history: vec![("2026-11-24T17:20:00Z", "ALARM"), ("2026-11-24T17:24:00Z", "OK")],
+        ..quiet()
+    };
+    let setup = setup(flapped);
+    let decision = poll(&setup, "2026-11-24T17:30:00Z").await.unwrap();
+    assert_eq!(decision.decision, Verdict::Rollback);
+    assert!(
+        decision
+            .reason()
+            .starts_with("roll back: orders-high-sev went to ALARM at 2026-11-24T17:20:00Z"),
+        "{}",
+        decision.reason()
+    );
+    assert_eq!(setup.history_rule.num_calls(), 1);
+    assert_eq!(decision.evidence["alarm_episodes"][0]["alarm"], "orders-high-sev");
+}
+
+#[tokio::test]
+async fn an_alarm_in_alarm_now_rolls_back_even_without_history() {
+    let firing = World {
+        state_now: StateValue::Alarm,
+        ..quiet()
+    };
+    let decision = poll(&setup(firing), "2026-11-24T17:30:00Z").await.unwrap();
+    assert_eq!(decision.decision, Verdict::Rollback);
+    assert!(
+        decision
+            .reason()
+            .contains("orders-high-sev is in ALARM: Threshold Crossed"),
+        "{}",
+        decision.reason()
+    );
+}
+
+#[tokio::test]
+async fn max_duration_without_the_floor_fails_with_the_counts() {
+    let trickle = World {
+        per_minute: [0.25, 1.0],
+        ..quiet()
+    };
+    let decision = poll(&setup(trickle), "2026-11-24T20:00:00Z").await.unwrap();
+    assert_eq!(decision.decision, Verdict::Block);
+    assert!(
+        decision.reason().contains("only 45 of 100 Invocations arrived"),
+        "{}",
+        decision.reason()
+    );
+    assert!(decision.reason().contains("synthetic traffic"));
+}
+
+#[tokio::test]
+async fn a_bake_needs_to_know_its_deployment() {
+    let setup = setup(quiet());
+    let mut request = request("2026-11-24T17:30:00Z");
+    request.context.execution_id = None;
+    let error = setup.waiter.decide(&request).await.unwrap_err();
+    assert_eq!(error.error_type(), "InvalidInput");
+    assert!(error.to_string().contains("context.execution_id"));
+}
