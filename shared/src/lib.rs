@@ -18,5 +18,6 @@ pub mod gates;
 pub mod invoke;
 pub mod policy;
 pub mod ports;
+pub mod rollback;
 pub mod telemetry;
 pub mod window;

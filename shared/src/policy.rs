@@ -8,6 +8,7 @@ use thiserror::Error;
 use crate::alarms::AlarmPolicy;
 use crate::bake::BakePolicy;
 use crate::canary::CanaryPolicy;
+use crate::rollback::RollbackPolicy;
 use crate::window::WindowPolicy;
 
 /// A policy problem, with the path of the field at fault (`windows.allow[0].days`) and what is
@@ -58,6 +59,9 @@ pub struct Policy {
     /// How long and how much traffic to bake for (the bake-time waiter).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub bake: Option<BakePolicy>,
+    /// What to undo when a deployment goes bad (the rollback trigger).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub rollback: Option<RollbackPolicy>,
 }
 
 impl Policy {
@@ -92,6 +96,18 @@ impl Policy {
     pub fn validate(&self) -> Result<(), PolicyError> {
         if let Some(windows) = &self.windows {
             windows.validate().map_err(|error| error.within("windows"))?;
+        }
+        if let Some(alarms) = &self.alarms {
+            alarms.validate().map_err(|error| error.within("alarms"))?;
+        }
+        if let Some(canary) = &self.canary {
+            canary.validate().map_err(|error| error.within("canary"))?;
+        }
+        if let Some(bake) = &self.bake {
+            bake.validate().map_err(|error| error.within("bake"))?;
+        }
+        if let Some(rollback) = &self.rollback {
+            rollback.validate().map_err(|error| error.within("rollback"))?;
         }
         Ok(())
     }
@@ -140,6 +156,18 @@ impl Policy {
     }
 }
 
+impl Policy {
+    /// The `rollback` section, which the rollback trigger cannot do without.
+    pub fn rollback(&self) -> Result<&RollbackPolicy, PolicyError> {
+        self.rollback.as_ref().ok_or_else(|| {
+            PolicyError::new(
+                "rollback",
+                "missing: the rollback trigger needs a `rollback` section with `actions`",
+            )
+        })
+    }
+}
+
 fn path_error<E: std::fmt::Display>(error: serde_path_to_error::Error<E>) -> PolicyError {
     let path = error.path().to_string();
     let path = if path == "." { ROOT.to_string() } else { path };
@@ -157,7 +185,7 @@ mod tests {
         assert!(
             error
                 .message
-                .contains("unknown field `window`, expected one of `windows`, `alarms`, `canary`, `bake`"),
+                .contains("unknown field `window`, expected one of `windows`, `alarms`, `canary`, `bake`, `rollback`"),
             "{error}"
         );
     }
@@ -170,6 +198,50 @@ mod tests {
         .unwrap_err();
         assert_eq!(error.path, "windows.allow[1].start");
         assert!(error.message.contains("`9am` is not a time of day"), "{error}");
+    }
+
+    #[test]
+    fn every_section_is_checked_and_names_its_path() {
+        for (text, expected) in [
+            (r#"{"alarms": {"watch": []}}"#, "alarms.watch: empty"),
+            (
+                r#"{"alarms": {"watch": [{"names": ["a"], "role_arn": "role/x"}]}}"#,
+                "alarms.watch[0].role_arn: `role/x` is not an IAM role ARN",
+            ),
+            (
+                r#"{"alarms": {"watch": [{"names": ["a"]}], "max_override_ttl": "30d"}}"#,
+                "alarms.max_override_ttl: `30d` is not allowed",
+            ),
+            (r#"{"canary": {"period": "1m"}}"#, "canary: give `lambda_alias`"),
+            (
+                r#"{"canary": {"lambda_alias": {"function_name": "f", "alias": "a"}, "period": "90s"}}"#,
+                "canary.period: `1m30s` is not allowed",
+            ),
+            (
+                r#"{"canary": {"lambda_alias": {"function_name": "f", "alias": "a"}, "judge": {"confidence": 2}}}"#,
+                "canary.judge.confidence: 2 is not allowed",
+            ),
+            (r#"{"bake": {"duration": "0s"}}"#, "bake.duration: 0s is no bake"),
+            (
+                r#"{"bake": {"duration": "1h", "max_duration": "30m"}}"#,
+                "bake.max_duration: `30m` is shorter",
+            ),
+            (
+                r#"{"bake": {"duration": "1h", "min_datapoints": [{"namespace": "n", "metric": "m", "stat": "Average", "min": 1}]}}"#,
+                "bake.min_datapoints[0].stat: `Average` is not allowed",
+            ),
+            (r#"{"rollback": {"actions": []}}"#, "rollback.actions: empty"),
+            (
+                r#"{"rollback": {"actions": [{"lambda": {}}]}}"#,
+                "rollback.actions[0]: unknown variant `lambda`",
+            ),
+        ] {
+            let error = Policy::from_json(text).unwrap_err().to_string();
+            assert!(
+                error.starts_with(expected),
+                "{text}\n  got: {error}\n  want: {expected}"
+            );
+        }
     }
 
     #[test]

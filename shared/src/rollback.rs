@@ -1,0 +1,139 @@
+//! Rollback (pure): what to undo, in which order, and how to report it.
+
+use jiff::Timestamp;
+use serde::{Deserialize, Serialize};
+
+use crate::policy::PolicyError;
+
+pub const NAME: &str = "rollback-trigger";
+
+#[derive(Debug, Clone, PartialEq, Eq, Deserialize, Serialize)]
+#[serde(deny_unknown_fields)]
+pub struct RollbackPolicy {
+    /// Run in order; each is reported.
+    pub actions: Vec<RollbackAction>,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Deserialize, Serialize)]
+#[serde(rename_all = "snake_case", deny_unknown_fields)]
+pub enum RollbackAction {
+    /// Point the alias back at its primary (stable) version and clear its routing weights.
+    LambdaAlias { function_name: String, alias: String },
+    /// Stop the group's running deployments with automatic rollback.
+    Codedeploy {
+        application: String,
+        deployment_group: String,
+    },
+    /// `rollback_stage`: roll the stage back to its last successful execution; `stop`: stop
+    /// this execution.
+    Pipeline { mode: PipelineMode },
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum PipelineMode {
+    RollbackStage,
+    Stop,
+}
+
+impl RollbackAction {
+    /// A stable name for reports and for skipping what already succeeded on a retry.
+    pub fn label(&self) -> String {
+        match self {
+            RollbackAction::LambdaAlias { function_name, alias } => format!("lambda_alias {function_name}:{alias}"),
+            RollbackAction::Codedeploy {
+                application,
+                deployment_group,
+            } => format!("codedeploy {application}/{deployment_group}"),
+            RollbackAction::Pipeline {
+                mode: PipelineMode::RollbackStage,
+            } => "pipeline rollback_stage".to_string(),
+            RollbackAction::Pipeline {
+                mode: PipelineMode::Stop,
+            } => "pipeline stop".to_string(),
+        }
+    }
+}
+
+impl RollbackPolicy {
+    pub fn validate(&self) -> Result<(), PolicyError> {
+        if self.actions.is_empty() {
+            return Err(PolicyError::new(
+                "actions",
+                "empty: list what to undo, e.g. [{\"lambda_alias\": {\"function_name\": \"orders-api\", \"alias\": \"live\"}}]",
+            ));
+        }
+        Ok(())
+    }
+}
+
+/// What one action did.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct StepResult {
+    pub action: String,
+    pub ok: bool,
+    pub detail: String,
+}
+
+/// The outcome of a deployment's rollback, stored once it ran.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct RollbackRecord {
+    /// `done` when every action succeeded, `partial` otherwise (a later call retries the rest).
+    pub status: String,
+    pub steps: Vec<StepResult>,
+    pub reason: String,
+    pub finished_at: Timestamp,
+}
+
+impl RollbackRecord {
+    pub fn is_done(&self) -> bool {
+        self.status == "done"
+    }
+
+    pub fn summary(&self) -> String {
+        let steps: Vec<String> = self
+            .steps
+            .iter()
+            .map(|step| {
+                format!(
+                    "{} {}: {}",
+                    step.action,
+                    if step.ok { "ok" } else { "FAILED" },
+                    step.detail
+                )
+            })
+            .collect();
+        steps.join("; ")
+    }
+}
+
+/// Merges this run's results over an earlier partial run's: an action that succeeded before
+/// is not run again.
+pub fn record_of(
+    policy: &RollbackPolicy,
+    previous: &[StepResult],
+    ran: Vec<StepResult>,
+    reason: &str,
+    now: Timestamp,
+) -> RollbackRecord {
+    let mut steps = Vec::new();
+    let mut ran = ran.into_iter();
+    for action in &policy.actions {
+        let label = action.label();
+        match previous.iter().find(|step| step.action == label && step.ok) {
+            Some(done) => steps.push(done.clone()),
+            None => steps.extend(ran.next()),
+        }
+    }
+    let status = if steps.iter().all(|step| step.ok) && steps.len() == policy.actions.len() {
+        "done"
+    } else {
+        "partial"
+    };
+    RollbackRecord {
+        status: status.to_string(),
+        steps,
+        reason: reason.to_string(),
+        finished_at: now,
+    }
+}
