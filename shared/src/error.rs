@@ -17,6 +17,8 @@ pub enum GateError {
     DependencyUnavailable(PortError),
     #[error("{0}")]
     Blocked(String),
+    #[error("rollback incomplete (call again to retry what failed): {0}")]
+    RollbackIncomplete(String),
     #[error("{0} is not implemented yet: it blocks every deployment until it is")]
     NotImplemented(&'static str),
 }
@@ -30,6 +32,7 @@ impl GateError {
             GateError::DependencyUnavailable(error) if error.is_access_denied() => "AccessDenied",
             GateError::DependencyUnavailable(_) => "DependencyUnavailable",
             GateError::Blocked(_) => "Blocked",
+            GateError::RollbackIncomplete(_) => "RollbackIncomplete",
             GateError::NotImplemented(_) => "NotImplemented",
         }
     }

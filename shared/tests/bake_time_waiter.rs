@@ -157,6 +157,7 @@ fn request(now: &str) -> GateRequest {
             stage: Some("Prod".into()),
             execution_id: Some("exec-1".into()),
             action: None,
+            reason: None,
         },
         now: ts(now),
         waiting_since: None,

@@ -84,3 +84,27 @@ impl Drop for Moto {
         let _ = self.child.wait();
     }
 }
+
+impl Moto {
+    /// Creates an IAM role (moto's Lambda wants its role to exist) through IAM's query API;
+    /// returns its ARN. moto routes by the credential scope, not the signature.
+    pub fn create_iam_role(&self, name: &str) -> String {
+        let body = format!("Action=CreateRole&Version=2010-05-08&RoleName={name}&AssumeRolePolicyDocument=%7B%7D");
+        let request = format!(
+            "POST / HTTP/1.1\r\nHost: 127.0.0.1:{port}\r\nContent-Type: application/x-www-form-urlencoded\r\n\
+             Authorization: AWS4-HMAC-SHA256 Credential=test/20260101/us-east-1/iam/aws4_request, SignedHeaders=host, Signature=0\r\n\
+             Content-Length: {}\r\nConnection: close\r\n\r\n{body}",
+            body.len(),
+            port = self.port
+        );
+        let mut stream = TcpStream::connect(("127.0.0.1", self.port)).expect("connect to moto");
+        stream.write_all(request.as_bytes()).expect("send CreateRole");
+        let mut response = String::new();
+        let _ = stream.read_to_string(&mut response);
+        assert!(
+            response.starts_with("HTTP/1.1 200") || response.starts_with("HTTP/1.0 200"),
+            "CreateRole failed: {response}"
+        );
+        format!("arn:aws:iam::123456789012:role/{name}")
+    }
+}

@@ -1,13 +1,27 @@
-//! rollback-trigger: not built yet. Until it is, it fails closed: every call blocks (Step Functions) or fails
-//! the CodePipeline job with a message that says so.
+//! rollback-trigger: undoes a deployment exactly once (alias, CodeDeploy, pipeline), then
+//! blocks the stage until a person clears it.
 
-use handsoff::gates::NotImplementedGate;
+use handsoff::gates::rollback_trigger::RollbackTrigger;
+use handsoff::ports::deployments::AwsDeploymentControl;
 use handsoff::ports::pipeline_jobs::CodePipelineJobs;
+use handsoff::ports::store::DynamoStore;
 
 #[tokio::main(flavor = "current_thread")]
 async fn main() -> Result<(), lambda_runtime::Error> {
     handsoff::telemetry::init_logging();
+    let table = handsoff::aws::table_from_env()?;
+    // Clients are built once per cold start, not per invocation.
     let config = handsoff::aws::load_config().await;
-    let jobs = CodePipelineJobs::new(aws_sdk_codepipeline::Client::new(&config));
-    handsoff::invoke::run(NotImplementedGate("rollback-trigger"), jobs).await
+    let codepipeline = aws_sdk_codepipeline::Client::new(&config);
+    let control = AwsDeploymentControl::new(
+        aws_sdk_lambda::Client::new(&config),
+        aws_sdk_codedeploy::Client::new(&config),
+        codepipeline.clone(),
+    );
+    let store = DynamoStore::new(aws_sdk_dynamodb::Client::new(&config), table);
+    handsoff::invoke::run(
+        RollbackTrigger::new(control, store),
+        CodePipelineJobs::new(codepipeline),
+    )
+    .await
 }

@@ -14,6 +14,7 @@ use crate::policy::Policy;
 pub mod alarm_blocker;
 pub mod bake_time_waiter;
 pub mod canary_evaluator;
+pub mod rollback_trigger;
 pub mod time_window;
 
 /// A function whose gate is not built yet. It decides nothing and so blocks every deployment:

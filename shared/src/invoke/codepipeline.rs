@@ -101,7 +101,9 @@ fn failure_for(gate: &str, error: &GateError) -> JobAnswer {
         GateError::PolicyInvalid(_) | GateError::InvalidInput(_) => JobFailureKind::ConfigurationError,
         GateError::DependencyUnavailable(port) if port.is_access_denied() => JobFailureKind::PermissionError,
         GateError::DependencyUnavailable(_) => JobFailureKind::SystemUnavailable,
-        GateError::Blocked(_) | GateError::NotImplemented(_) => JobFailureKind::JobFailed,
+        GateError::Blocked(_) | GateError::RollbackIncomplete(_) | GateError::NotImplemented(_) => {
+            JobFailureKind::JobFailed
+        }
     };
     let message = match error {
         GateError::PolicyInvalid(_) => format!("{gate}: UserParameters: {error}"),

@@ -19,6 +19,9 @@ pub struct InvocationContext {
     pub execution_id: Option<String>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub action: Option<String>,
+    /// Why this is happening (the rollback trigger records it), e.g. the failing verdict.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub reason: Option<String>,
 }
 
 /// A CodePipeline Lambda invoke job, as much of it as a gate uses.

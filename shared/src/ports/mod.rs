@@ -7,6 +7,7 @@ use aws_smithy_runtime_api::client::result::SdkError;
 use aws_smithy_types::error::metadata::ProvideErrorMetadata;
 
 pub mod alarms;
+pub mod deployments;
 pub mod lambda_alias;
 pub mod metrics;
 pub mod pipeline_jobs;

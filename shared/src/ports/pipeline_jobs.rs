@@ -103,6 +103,7 @@ impl PipelineJobs for CodePipelineJobs {
             stage: context.stage().and_then(|stage| stage.name()).map(str::to_string),
             execution_id: context.pipeline_execution_id().map(str::to_string),
             action: context.action().and_then(|action| action.name()).map(str::to_string),
+            reason: None,
         })
     }
 

@@ -11,6 +11,18 @@ use jiff::Timestamp;
 use super::{PortError, PortErrorKind};
 use crate::alarms::{BlockMarker, Override};
 use crate::audit::AuditRecord;
+use crate::rollback::{RollbackRecord, StepResult};
+
+/// Whether this invocation may run a deployment's rollback.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum RollbackClaim {
+    /// Yes; `previous` are the steps of an earlier partial run (those that succeeded are skipped).
+    Claimed { previous: Vec<StepResult> },
+    /// It ran already: here is its result.
+    Done(RollbackRecord),
+    /// Another invocation is running it now.
+    InProgress { since: Timestamp },
+}
 
 /// How long audit records are kept (DynamoDB TTL).
 pub const AUDIT_RETENTION_DAYS: i64 = 400;
@@ -56,6 +68,24 @@ pub trait StateStore: Send + Sync {
         now: Timestamp,
     ) -> impl Future<Output = Result<BlockMarker, StoreError>> + Send;
     fn audit(&self, record: &AuditRecord) -> impl Future<Output = Result<(), StoreError>> + Send;
+    /// Claims a deployment's rollback: the first caller runs it; a claim older than `lease_secs`
+    /// or a partial result can be taken over.
+    fn claim_rollback(
+        &self,
+        pipeline: &str,
+        stage: &str,
+        execution_id: &str,
+        now: Timestamp,
+        lease_secs: i64,
+    ) -> impl Future<Output = Result<RollbackClaim, StoreError>> + Send;
+    /// Records what the rollback did.
+    fn finish_rollback(
+        &self,
+        pipeline: &str,
+        stage: &str,
+        execution_id: &str,
+        record: &RollbackRecord,
+    ) -> impl Future<Output = Result<(), StoreError>> + Send;
     /// Starts the bake of one deployment once; every later call returns the first start.
     fn start_bake(
         &self,
@@ -505,6 +535,112 @@ impl StateStore for DynamoStore {
             Err(StoreError::Conflict(_)) => Err(not_blocked()),
             other => other.map(|()| marker),
         }
+    }
+
+    async fn claim_rollback(
+        &self,
+        pipeline: &str,
+        stage: &str,
+        execution_id: &str,
+        now: Timestamp,
+        lease_secs: i64,
+    ) -> Result<RollbackClaim, StoreError> {
+        let pk = format!("ROLLBACK#{pipeline}#{stage}");
+        let mut item = Item::new();
+        item.insert("pk".into(), s(pk.clone()));
+        item.insert("sk".into(), s(execution_id));
+        item.insert("status".into(), s("in_progress"));
+        item.insert("claimed_at".into(), n(now.as_second()));
+        item.insert("expires_at".into(), n(now.as_second() + AUDIT_RETENTION_DAYS * 86_400));
+        let written = self
+            .client
+            .put_item()
+            .table_name(&self.table)
+            .set_item(Some(item))
+            .condition_expression("attribute_not_exists(pk)")
+            .send()
+            .await;
+        match written {
+            Ok(_) => return Ok(RollbackClaim::Claimed { previous: Vec::new() }),
+            Err(error)
+                if error
+                    .as_service_error()
+                    .is_some_and(|e| e.is_conditional_check_failed_exception()) => {}
+            Err(error) => return Err(StoreError::Port(PortError::from_sdk("dynamodb:PutItem", &error))),
+        }
+        let call = "dynamodb:GetItem";
+        let existing = self
+            .get(pk.clone(), execution_id, call)
+            .await?
+            .ok_or_else(|| malformed(call, "the rollback record vanished"))?;
+        let status = text(&existing, "status", call)?;
+        let claimed_at = seconds(&existing, "claimed_at", call)?;
+        let record: Option<RollbackRecord> =
+            optional_text(&existing, "record").and_then(|json| serde_json::from_str(&json).ok());
+        if status == "done" {
+            return record
+                .map(RollbackClaim::Done)
+                .ok_or_else(|| malformed(call, "a done rollback without its record"));
+        }
+        let stale = now.as_second() - claimed_at.as_second() >= lease_secs;
+        if status == "in_progress" && !stale {
+            return Ok(RollbackClaim::InProgress { since: claimed_at });
+        }
+        // Take over a partial or abandoned run, once: the condition pins what we read.
+        let key = HashMap::from([("pk".to_string(), s(pk)), ("sk".to_string(), s(execution_id))]);
+        let taken = self
+            .client
+            .update_item()
+            .table_name(&self.table)
+            .set_key(Some(key))
+            .update_expression("SET #status = :claimed, claimed_at = :now")
+            .condition_expression("#status = :status AND claimed_at = :claimed_at")
+            .expression_attribute_names("#status", "status")
+            .expression_attribute_values(":claimed", s("in_progress"))
+            .expression_attribute_values(":now", n(now.as_second()))
+            .expression_attribute_values(":status", s(status))
+            .expression_attribute_values(":claimed_at", n(claimed_at.as_second()))
+            .send()
+            .await;
+        match taken {
+            Ok(_) => Ok(RollbackClaim::Claimed {
+                previous: record.map(|record| record.steps).unwrap_or_default(),
+            }),
+            Err(error)
+                if error
+                    .as_service_error()
+                    .is_some_and(|e| e.is_conditional_check_failed_exception()) =>
+            {
+                Ok(RollbackClaim::InProgress { since: now })
+            }
+            Err(error) => Err(StoreError::Port(PortError::from_sdk("dynamodb:UpdateItem", &error))),
+        }
+    }
+
+    async fn finish_rollback(
+        &self,
+        pipeline: &str,
+        stage: &str,
+        execution_id: &str,
+        record: &RollbackRecord,
+    ) -> Result<(), StoreError> {
+        let key = HashMap::from([
+            ("pk".to_string(), s(format!("ROLLBACK#{pipeline}#{stage}"))),
+            ("sk".to_string(), s(execution_id)),
+        ]);
+        self.client
+            .update_item()
+            .table_name(&self.table)
+            .set_key(Some(key))
+            .update_expression("SET #status = :status, #record = :record")
+            .expression_attribute_names("#status", "status")
+            .expression_attribute_names("#record", "record")
+            .expression_attribute_values(":status", s(&record.status))
+            .expression_attribute_values(":record", s(serde_json::to_string(record).unwrap_or_default()))
+            .send()
+            .await
+            .map_err(|error| StoreError::Port(PortError::from_sdk("dynamodb:UpdateItem", &error)))?;
+        Ok(())
     }
 
     async fn start_bake(

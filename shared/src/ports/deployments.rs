@@ -1,0 +1,181 @@
+//! Undoing a deployment: the Lambda alias, CodeDeploy, the pipeline itself.
+
+use std::future::Future;
+
+use aws_sdk_lambda::types::AliasRoutingConfiguration;
+
+use super::{PortError, PortErrorKind};
+
+pub trait DeploymentControl: Send + Sync {
+    /// Points the alias at its primary version and clears its routing weights; says what it did.
+    fn roll_back_alias(
+        &self,
+        function_name: &str,
+        alias: &str,
+    ) -> impl Future<Output = Result<String, PortError>> + Send;
+    /// Stops the group's running deployments with automatic rollback.
+    fn stop_codedeploy(
+        &self,
+        application: &str,
+        deployment_group: &str,
+    ) -> impl Future<Output = Result<String, PortError>> + Send;
+    /// Rolls the stage back to the last successful execution other than `execution_id`.
+    fn roll_back_stage(
+        &self,
+        pipeline: &str,
+        stage: &str,
+        execution_id: &str,
+    ) -> impl Future<Output = Result<String, PortError>> + Send;
+    fn stop_execution(
+        &self,
+        pipeline: &str,
+        execution_id: &str,
+        reason: &str,
+    ) -> impl Future<Output = Result<String, PortError>> + Send;
+}
+
+#[derive(Debug, Clone)]
+pub struct AwsDeploymentControl {
+    lambda: aws_sdk_lambda::Client,
+    codedeploy: aws_sdk_codedeploy::Client,
+    codepipeline: aws_sdk_codepipeline::Client,
+}
+
+impl AwsDeploymentControl {
+    pub fn new(
+        lambda: aws_sdk_lambda::Client,
+        codedeploy: aws_sdk_codedeploy::Client,
+        codepipeline: aws_sdk_codepipeline::Client,
+    ) -> Self {
+        AwsDeploymentControl {
+            lambda,
+            codedeploy,
+            codepipeline,
+        }
+    }
+}
+
+impl DeploymentControl for AwsDeploymentControl {
+    async fn roll_back_alias(&self, function_name: &str, alias: &str) -> Result<String, PortError> {
+        let current = self
+            .lambda
+            .get_alias()
+            .function_name(function_name)
+            .name(alias)
+            .send()
+            .await
+            .map_err(|error| PortError::from_sdk("lambda:GetAlias", &error))?;
+        let primary = current.function_version().unwrap_or_default().to_string();
+        let weights = current
+            .routing_config()
+            .and_then(|routing| routing.additional_version_weights())
+            .cloned()
+            .unwrap_or_default();
+        if weights.is_empty() {
+            return Err(PortError {
+                call: "lambda:UpdateAlias".to_string(),
+                kind: PortErrorKind::Rejected,
+                message: format!(
+                    "alias {alias} of {function_name} routes everything to version {primary}: no weighted new version to take away and no previous version recorded; point it back by hand"
+                ),
+            });
+        }
+        let new_versions: Vec<String> = weights.keys().cloned().collect();
+        self.lambda
+            .update_alias()
+            .function_name(function_name)
+            .name(alias)
+            .function_version(&primary)
+            .routing_config(
+                AliasRoutingConfiguration::builder()
+                    .set_additional_version_weights(Some(Default::default()))
+                    .build(),
+            )
+            .send()
+            .await
+            .map_err(|error| PortError::from_sdk("lambda:UpdateAlias", &error))?;
+        Ok(format!(
+            "alias {alias} of {function_name} is back on version {primary} only (took away {})",
+            new_versions.join(", ")
+        ))
+    }
+
+    async fn stop_codedeploy(&self, application: &str, deployment_group: &str) -> Result<String, PortError> {
+        use aws_sdk_codedeploy::types::DeploymentStatus;
+        let listed = self
+            .codedeploy
+            .list_deployments()
+            .application_name(application)
+            .deployment_group_name(deployment_group)
+            .include_only_statuses(DeploymentStatus::InProgress)
+            .include_only_statuses(DeploymentStatus::Queued)
+            .include_only_statuses(DeploymentStatus::Ready)
+            .send()
+            .await
+            .map_err(|error| PortError::from_sdk("codedeploy:ListDeployments", &error))?;
+        let ids: Vec<String> = listed.deployments().to_vec();
+        for id in &ids {
+            self.codedeploy
+                .stop_deployment()
+                .deployment_id(id)
+                .auto_rollback_enabled(true)
+                .send()
+                .await
+                .map_err(|error| PortError::from_sdk("codedeploy:StopDeployment", &error))?;
+        }
+        Ok(if ids.is_empty() {
+            format!("no running deployment in {application}/{deployment_group}")
+        } else {
+            format!("stopped {} with automatic rollback", ids.join(", "))
+        })
+    }
+
+    async fn roll_back_stage(&self, pipeline: &str, stage: &str, execution_id: &str) -> Result<String, PortError> {
+        use aws_sdk_codepipeline::types::PipelineExecutionStatus;
+        let executions = self
+            .codepipeline
+            .list_pipeline_executions()
+            .pipeline_name(pipeline)
+            .send()
+            .await
+            .map_err(|error| PortError::from_sdk("codepipeline:ListPipelineExecutions", &error))?;
+        let target = executions
+            .pipeline_execution_summaries()
+            .iter()
+            .find(|summary| {
+                summary.status() == Some(&PipelineExecutionStatus::Succeeded)
+                    && summary.pipeline_execution_id() != Some(execution_id)
+            })
+            .and_then(|summary| summary.pipeline_execution_id())
+            .map(str::to_string)
+            .ok_or_else(|| PortError {
+                call: "codepipeline:RollbackStage".to_string(),
+                kind: PortErrorKind::Rejected,
+                message: format!("{pipeline} has no earlier successful execution to roll stage {stage} back to"),
+            })?;
+        self.codepipeline
+            .rollback_stage()
+            .pipeline_name(pipeline)
+            .stage_name(stage)
+            .target_pipeline_execution_id(&target)
+            .send()
+            .await
+            .map_err(|error| PortError::from_sdk("codepipeline:RollbackStage", &error))?;
+        Ok(format!(
+            "stage {stage} of {pipeline} rolling back to execution {target}"
+        ))
+    }
+
+    async fn stop_execution(&self, pipeline: &str, execution_id: &str, reason: &str) -> Result<String, PortError> {
+        self.codepipeline
+            .stop_pipeline_execution()
+            .pipeline_name(pipeline)
+            .pipeline_execution_id(execution_id)
+            .abandon(false)
+            .reason(crate::ports::pipeline_jobs::clip(reason, 200))
+            .send()
+            .await
+            .map_err(|error| PortError::from_sdk("codepipeline:StopPipelineExecution", &error))?;
+        Ok(format!("execution {execution_id} of {pipeline} is stopping"))
+    }
+}
