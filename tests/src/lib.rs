@@ -41,6 +41,7 @@ struct State {
     replies: Vec<(String, Reply)>,
     aws_calls: Vec<AwsCall>,
     raw_requests: Vec<String>,
+    first_poll: Option<Instant>,
 }
 
 pub struct LocalRuntime {
@@ -49,6 +50,8 @@ pub struct LocalRuntime {
     stop: Arc<AtomicBool>,
     child: Option<Child>,
     output: Arc<Mutex<Vec<u8>>>,
+    spawned_at: Option<Instant>,
+    extra_env: Vec<(String, String)>,
 }
 
 struct Request {
@@ -142,6 +145,9 @@ fn serve(stream: TcpStream, state: Arc<Mutex<State>>, stop: Arc<AtomicBool>) {
                 .push(String::from_utf8_lossy(&request.body).into_owned());
         }
         let result = if request.path.ends_with("/runtime/invocation/next") {
+            if let Ok(mut state) = state.lock() {
+                state.first_poll.get_or_insert_with(Instant::now);
+            }
             // Long poll, like the real API: wait for an event or for the harness to stop.
             loop {
                 if stop.load(Ordering::SeqCst) {
@@ -226,6 +232,8 @@ impl LocalRuntime {
             stop,
             child: None,
             output: Arc::new(Mutex::new(Vec::new())),
+            spawned_at: None,
+            extra_env: Vec::new(),
         }
     }
 
@@ -254,6 +262,7 @@ impl LocalRuntime {
             .env("AWS_EC2_METADATA_DISABLED", "true")
             .env("AWS_ENDPOINT_URL", endpoint)
             .env("RUST_LOG", "info")
+            .envs(self.extra_env.iter().map(|(key, value)| (key.as_str(), value.as_str())))
             .stdout(Stdio::piped())
             .stderr(Stdio::piped())
             .spawn()
@@ -279,7 +288,36 @@ impl LocalRuntime {
                 }
             });
         }
+        self.spawned_at = Some(Instant::now());
         self.child = Some(child);
+    }
+
+    /// Sets an environment variable for the next `spawn`.
+    pub fn env(&mut self, key: &str, value: &str) {
+        self.extra_env.push((key.to_string(), value.to_string()));
+    }
+
+    /// Time from process start to its first request for work (the cold start), waiting at most
+    /// `within`.
+    pub fn wait_for_first_poll(&self, within: Duration) -> Option<Duration> {
+        let spawned = self.spawned_at?;
+        let started = Instant::now();
+        loop {
+            if let Some(first) = self.state.lock().ok().and_then(|state| state.first_poll) {
+                return Some(first.duration_since(spawned));
+            }
+            if started.elapsed() > within {
+                return None;
+            }
+            thread::sleep(Duration::from_micros(200));
+        }
+    }
+
+    /// Peak resident memory of the function process so far, in KiB (Linux `VmHWM`).
+    pub fn peak_rss_kib(&self) -> Option<u64> {
+        let pid = self.child.as_ref()?.id();
+        let status = std::fs::read_to_string(format!("/proc/{pid}/status")).ok()?;
+        status.lines().find(|line| line.starts_with("VmHWM:"))?.split_whitespace().nth(1)?.parse().ok()
     }
 
     /// Waits (bounded) until `count` replies arrived; returns them in arrival order.
