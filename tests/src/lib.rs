@@ -213,16 +213,13 @@ impl LocalRuntime {
         let state = Arc::new(Mutex::new(State::default()));
         let stop = Arc::new(AtomicBool::new(false));
         let (accept_state, accept_stop) = (Arc::clone(&state), Arc::clone(&stop));
-        listener.set_nonblocking(true).expect("nonblocking listener");
         thread::spawn(move || {
             while !accept_stop.load(Ordering::SeqCst) {
-                match listener.accept() {
-                    Ok((stream, _)) => {
-                        let _ = stream.set_nonblocking(false);
-                        let (state, stop) = (Arc::clone(&accept_state), Arc::clone(&accept_stop));
-                        thread::spawn(move || serve(stream, state, stop));
-                    }
-                    Err(_) => thread::sleep(Duration::from_millis(5)),
+                // Blocking accept: a request is served the moment it arrives (cold starts are
+                // timed by it); Drop wakes the loop with a connection of its own.
+                if let Ok((stream, _)) = listener.accept() {
+                    let (state, stop) = (Arc::clone(&accept_state), Arc::clone(&accept_stop));
+                    thread::spawn(move || serve(stream, state, stop));
                 }
             }
         });
@@ -250,6 +247,7 @@ impl LocalRuntime {
     /// credentials, a region, and every AWS endpoint pointed here.
     pub fn spawn(&mut self, binary: &Path, function_name: &str) {
         let endpoint = format!("http://127.0.0.1:{}", self.port);
+        let spawned_at = Instant::now();
         let mut child = Command::new(binary)
             .env_clear()
             .env("AWS_LAMBDA_RUNTIME_API", format!("127.0.0.1:{}", self.port))
@@ -288,7 +286,7 @@ impl LocalRuntime {
                 }
             });
         }
-        self.spawned_at = Some(Instant::now());
+        self.spawned_at = Some(spawned_at);
         self.child = Some(child);
     }
 
@@ -317,7 +315,13 @@ impl LocalRuntime {
     pub fn peak_rss_kib(&self) -> Option<u64> {
         let pid = self.child.as_ref()?.id();
         let status = std::fs::read_to_string(format!("/proc/{pid}/status")).ok()?;
-        status.lines().find(|line| line.starts_with("VmHWM:"))?.split_whitespace().nth(1)?.parse().ok()
+        status
+            .lines()
+            .find(|line| line.starts_with("VmHWM:"))?
+            .split_whitespace()
+            .nth(1)?
+            .parse()
+            .ok()
     }
 
     /// Waits (bounded) until `count` replies arrived; returns them in arrival order.
@@ -345,6 +349,7 @@ impl LocalRuntime {
 impl Drop for LocalRuntime {
     fn drop(&mut self) {
         self.stop.store(true, Ordering::SeqCst);
+        let _ = TcpStream::connect(("127.0.0.1", self.port));
         if let Some(mut child) = self.child.take() {
             let _ = child.kill();
             let _ = child.wait();

@@ -20,7 +20,9 @@ const MAX_RSS_MB: f64 = 40.0;
 fn event(function: &str) -> Value {
     let context = json!({"pipeline": "orders", "stage": "Prod", "execution_id": "exec-1", "reason": "perf"});
     let policy = match function {
-        "time-window-gate" => json!({"windows": {"timezone": "America/Los_Angeles", "allow": [{"days": "Mon-Thu", "start": "09:00", "end": "16:00"}]}}),
+        "time-window-gate" => {
+            json!({"windows": {"timezone": "America/Los_Angeles", "allow": [{"days": "Mon-Thu", "start": "09:00", "end": "16:00"}]}})
+        }
         "alarm-blocker" => json!({"alarms": {"watch": [{"names": ["orders-high-sev"]}]}}),
         "bake-time-waiter" => json!({"bake": {"duration": "1h", "alarms": [{"names": ["orders-high-sev"]}]}}),
         "canary-evaluator" => json!({"canary": {"lambda_alias": {"function_name": "orders-api", "alias": "live"}}}),
@@ -43,30 +45,61 @@ struct Row {
 }
 
 fn measure(name: &str, lambda_dir: &Path) -> Result<Row, String> {
-    let bootstrap = lambda_dir.join(name).join("bootstrap");
     let zip = lambda_dir.join(name).join("bootstrap.zip");
-    let binary = if bootstrap.exists() { bootstrap.clone() } else { return Err(format!("{} is missing: run cargo lambda build --release", bootstrap.display())) };
-    let zip_bytes = std::fs::metadata(&zip).map(|meta| meta.len()).map_err(|error| format!("{}: {error}", zip.display()))?;
+    // The zip holds the same binary cargo lambda left beside the target directory's release build.
+    let target = lambda_dir.parent().map(Path::to_path_buf).unwrap_or_default();
+    let candidates = [
+        lambda_dir.join(name).join("bootstrap"),
+        target.join("x86_64-unknown-linux-gnu/release").join(name),
+        target.join("release").join(name),
+    ];
+    let binary =
+        candidates.iter().find(|path| path.exists()).cloned().ok_or_else(|| {
+            format!("no release binary of {name}: run cargo lambda build --release --output-format zip")
+        })?;
+    let zip_bytes = std::fs::metadata(&zip)
+        .map(|meta| meta.len())
+        .map_err(|error| format!("{}: {error}", zip.display()))?;
     let mut starts = Vec::new();
     for _ in 0..RUNS {
         let mut runtime = LocalRuntime::start();
         runtime.env("HANDSOFF_TABLE", "handsoff");
         runtime.spawn(&binary, name);
-        starts.push(runtime.wait_for_first_poll(Duration::from_secs(10)).ok_or_else(|| format!("{name} never asked for work:\n{}", runtime.output()))?);
+        starts.push(
+            runtime
+                .wait_for_first_poll(Duration::from_secs(10))
+                .ok_or_else(|| format!("{name} never asked for work:\n{}", runtime.output()))?,
+        );
     }
     let mut runtime = LocalRuntime::start();
     runtime.env("HANDSOFF_TABLE", "handsoff");
-    runtime.push_event("perf-1", if name == "hello-world" { json!({"hello": "world"}) } else { event(name) });
+    runtime.push_event(
+        "perf-1",
+        if name == "hello-world" {
+            json!({"hello": "world"})
+        } else {
+            event(name)
+        },
+    );
     runtime.spawn(&binary, name);
     runtime.wait_for_replies(1, Duration::from_secs(30));
     let peak_rss_kib = runtime.peak_rss_kib();
-    Ok(Row { name: name.to_string(), cold_start: median(starts), zip_bytes, peak_rss_kib })
+    Ok(Row {
+        name: name.to_string(),
+        cold_start: median(starts),
+        zip_bytes,
+        peak_rss_kib,
+    })
 }
 
 fn machine() -> String {
     let cpu = std::fs::read_to_string("/proc/cpuinfo")
         .ok()
-        .and_then(|text| text.lines().find(|line| line.starts_with("model name")).map(|line| line.split(':').nth(1).unwrap_or("").trim().to_string()))
+        .and_then(|text| {
+            text.lines()
+                .find(|line| line.starts_with("model name"))
+                .map(|line| line.split(':').nth(1).unwrap_or("").trim().to_string())
+        })
         .unwrap_or_else(|| "unknown CPU".to_string());
     let cores = std::thread::available_parallelism().map(|n| n.get()).unwrap_or(0);
     format!("{cpu}, {cores} cores, {}", std::env::consts::ARCH)
@@ -74,8 +107,19 @@ fn machine() -> String {
 
 fn main() {
     let root = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("..");
-    let lambda_dir = std::env::var("CARGO_TARGET_DIR").map(PathBuf::from).unwrap_or_else(|_| root.join("target")).join("lambda");
-    let names = ["hello-world", "time-window-gate", "alarm-blocker", "bake-time-waiter", "canary-evaluator", "rollback-trigger", "validation-test-runner"];
+    let lambda_dir = std::env::var("CARGO_TARGET_DIR")
+        .map(PathBuf::from)
+        .unwrap_or_else(|_| root.join("target"))
+        .join("lambda");
+    let names = [
+        "hello-world",
+        "time-window-gate",
+        "alarm-blocker",
+        "bake-time-waiter",
+        "canary-evaluator",
+        "rollback-trigger",
+        "validation-test-runner",
+    ];
     let mut rows = Vec::new();
     for name in names {
         match measure(name, &lambda_dir) {
@@ -96,7 +140,8 @@ fn main() {
         let start_ratio = row.cold_start.as_secs_f64() / hello.0.as_secs_f64();
         let size_ratio = row.zip_bytes as f64 / hello.1 as f64;
         let rss_mb = row.peak_rss_kib.map(|kib| kib as f64 / 1024.0);
-        let ok = row.name == "hello-world" || (start_ratio <= COLD_START_RATIO && rss_mb.is_some_and(|mb| mb < MAX_RSS_MB));
+        let ok =
+            row.name == "hello-world" || (start_ratio <= COLD_START_RATIO && rss_mb.is_some_and(|mb| mb < MAX_RSS_MB));
         missed |= !ok;
         table.push(format!(
             "| {} | {:.2} ms | {start_ratio:.2}x | {:.1} MiB | {size_ratio:.2}x | {} | {} |",
@@ -116,7 +161,10 @@ fn main() {
     println!("{report}");
     let docs = root.join("docs/performance.md");
     let text = std::fs::read_to_string(&docs).unwrap_or_default();
-    let (head, tail) = match (text.find("<!-- lambda-perf:start -->"), text.find("<!-- lambda-perf:end -->")) {
+    let (head, tail) = match (
+        text.find("<!-- lambda-perf:start -->"),
+        text.find("<!-- lambda-perf:end -->"),
+    ) {
         (Some(start), Some(end)) => (text[..start].to_string(), text[end..].to_string()),
         _ => (text.clone(), "<!-- lambda-perf:end -->\n".to_string()),
     };
