@@ -18,6 +18,7 @@ pub fn timeouts() -> TimeoutConfig {
 pub async fn load_config() -> SdkConfig {
     aws_config::defaults(BehaviorVersion::latest())
         .timeout_config(timeouts())
+        .http_client(crate::lazy_http::LazyHttpsClient::shared())
         .load()
         .await
 }

@@ -1,0 +1,56 @@
+//! An HTTPS client that builds its TLS connector on the first request, not at cold start.
+//!
+//! The SDK's default client loads the platform's root certificates (hundreds of files) when a
+//! service client is built: several milliseconds before the function can ask for its first
+//! event, for a gate that in Step Functions mode may never call AWS at all. This wraps the same
+//! connector (rustls with aws-lc, proxy settings from the environment) and defers it.
+
+use std::sync::{Arc, OnceLock};
+
+use aws_smithy_http_client::proxy::ProxyConfig;
+use aws_smithy_http_client::{ConnectorBuilder, tls};
+use aws_smithy_runtime_api::client::http::{
+    HttpClient, HttpConnector, HttpConnectorFuture, HttpConnectorSettings, SharedHttpClient, SharedHttpConnector,
+};
+use aws_smithy_runtime_api::client::orchestrator::HttpRequest;
+use aws_smithy_runtime_api::client::runtime_components::RuntimeComponents;
+
+#[derive(Debug, Default)]
+pub struct LazyHttpsClient;
+
+impl LazyHttpsClient {
+    pub fn shared() -> SharedHttpClient {
+        SharedHttpClient::new(LazyHttpsClient)
+    }
+}
+
+impl HttpClient for LazyHttpsClient {
+    fn http_connector(&self, settings: &HttpConnectorSettings, components: &RuntimeComponents) -> SharedHttpConnector {
+        SharedHttpConnector::new(LazyConnector {
+            settings: settings.clone(),
+            components: components.clone(),
+            inner: Arc::new(OnceLock::new()),
+        })
+    }
+}
+
+#[derive(Debug)]
+struct LazyConnector {
+    settings: HttpConnectorSettings,
+    components: RuntimeComponents,
+    inner: Arc<OnceLock<SharedHttpConnector>>,
+}
+
+impl HttpConnector for LazyConnector {
+    fn call(&self, request: HttpRequest) -> HttpConnectorFuture {
+        let connector = self.inner.get_or_init(|| {
+            let mut builder = ConnectorBuilder::default()
+                .tls_provider(tls::Provider::Rustls(tls::rustls_provider::CryptoMode::AwsLc));
+            builder.set_connector_settings(Some(self.settings.clone()));
+            builder.set_sleep_impl(self.components.sleep_impl());
+            builder.set_proxy_config(Some(ProxyConfig::from_env()));
+            SharedHttpConnector::new(builder.build())
+        });
+        connector.call(request)
+    }
+}
