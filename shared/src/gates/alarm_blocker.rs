@@ -52,13 +52,9 @@ impl<A: AlarmSource, S: StateStore> Gate for AlarmBlocker<A, S> {
 
     async fn decide(&self, request: &GateRequest) -> Result<Decision, GateError> {
         let policy = request.policy.alarms().map_err(GateError::PolicyInvalid)?;
-        let (Some(pipeline), Some(stage)) = (request.context.pipeline.as_deref(), request.context.stage.as_deref())
-        else {
-            return Err(GateError::InvalidInput(
-                "context.pipeline and context.stage are required: overrides and rollback blocks belong to a stage"
-                    .to_string(),
-            ));
-        };
+        let (pipeline, stage) = request
+            .context
+            .stage("overrides and rollback blocks belong to a stage")?;
         let here = Stage { pipeline, stage };
         let marker = self.store.block_marker(pipeline, stage).await.map_err(store_error)?;
         let (readings, overrides, calls) = if marker.is_some() {

@@ -40,15 +40,7 @@ impl<A: AlarmSource + AlarmHistory, M: MetricsSource, S: StateStore> Gate for Ba
     async fn decide(&self, request: &GateRequest) -> Result<Decision, GateError> {
         let policy = request.policy.bake().map_err(GateError::PolicyInvalid)?;
         let context = &request.context;
-        let (Some(pipeline), Some(stage), Some(execution)) = (
-            context.pipeline.as_deref(),
-            context.stage.as_deref(),
-            context.execution_id.as_deref(),
-        ) else {
-            return Err(GateError::InvalidInput(
-                "context.pipeline, context.stage and context.execution_id are required: a bake belongs to one deployment".to_string(),
-            ));
-        };
+        let (pipeline, stage, execution) = context.deployment("a bake belongs to one deployment")?;
         let now = request.now;
         let started_at = self
             .store

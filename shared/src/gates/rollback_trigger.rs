@@ -79,15 +79,7 @@ impl<D: DeploymentControl, S: StateStore> Gate for RollbackTrigger<D, S> {
     async fn decide(&self, request: &GateRequest) -> Result<Decision, GateError> {
         let policy = request.policy.rollback().map_err(GateError::PolicyInvalid)?;
         let context = &request.context;
-        let (Some(pipeline), Some(stage), Some(execution)) = (
-            context.pipeline.as_deref(),
-            context.stage.as_deref(),
-            context.execution_id.as_deref(),
-        ) else {
-            return Err(GateError::InvalidInput(
-                "context.pipeline, context.stage and context.execution_id are required: a rollback happens once per deployment".to_string(),
-            ));
-        };
+        let (pipeline, stage, execution) = context.deployment("a rollback happens once per deployment")?;
         let reason = context
             .reason
             .clone()

@@ -24,6 +24,32 @@ pub struct InvocationContext {
     pub reason: Option<String>,
 }
 
+impl InvocationContext {
+    /// The stage a decision is for; `why` says to the caller why it is needed.
+    pub fn stage(&self, why: &str) -> Result<(&str, &str), GateError> {
+        match (self.pipeline.as_deref(), self.stage.as_deref()) {
+            (Some(pipeline), Some(stage)) => Ok((pipeline, stage)),
+            _ => Err(GateError::InvalidInput(format!(
+                "context.pipeline and context.stage are required: {why}"
+            ))),
+        }
+    }
+
+    /// The deployment (pipeline, stage, execution) a decision is for.
+    pub fn deployment(&self, why: &str) -> Result<(&str, &str, &str), GateError> {
+        match (
+            self.pipeline.as_deref(),
+            self.stage.as_deref(),
+            self.execution_id.as_deref(),
+        ) {
+            (Some(pipeline), Some(stage), Some(execution)) => Ok((pipeline, stage, execution)),
+            _ => Err(GateError::InvalidInput(format!(
+                "context.pipeline, context.stage and context.execution_id are required: {why}"
+            ))),
+        }
+    }
+}
+
 /// A CodePipeline Lambda invoke job, as much of it as a gate uses.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct PipelineJob {

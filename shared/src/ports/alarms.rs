@@ -154,35 +154,22 @@ impl AlarmSource for CloudWatchAlarms {
     async fn read(&self, selection: &AlarmSelection, index: usize) -> Result<AlarmRead, PortError> {
         let client = self.client_for(selection).await?;
         let mut read = AlarmRead::default();
-        let describe = || {
-            client
-                .describe_alarms()
-                .alarm_types(AlarmType::MetricAlarm)
-                .alarm_types(AlarmType::CompositeAlarm)
-                .max_records(100)
-        };
-        for names in selection.names.chunks(NAMES_PER_CALL) {
+        // Names in batches of 100, then each prefix: the fewest calls the API allows.
+        let filters = selection
+            .names
+            .chunks(NAMES_PER_CALL)
+            .map(|names| (Some(names.to_vec()), None))
+            .chain(selection.prefixes.iter().map(|prefix| (None, Some(prefix.clone()))));
+        for (names, prefix) in filters {
             let mut token = None;
             loop {
-                let output = describe()
-                    .set_alarm_names(Some(names.to_vec()))
-                    .set_next_token(token)
-                    .send()
-                    .await
-                    .map_err(|error| PortError::from_sdk(CALL, &error))?;
-                read.calls += 1;
-                collect(&output, index, &mut read.readings);
-                token = output.next_token().map(str::to_string);
-                if token.is_none() {
-                    break;
-                }
-            }
-        }
-        for prefix in &selection.prefixes {
-            let mut token = None;
-            loop {
-                let output = describe()
-                    .alarm_name_prefix(prefix)
+                let output = client
+                    .describe_alarms()
+                    .alarm_types(AlarmType::MetricAlarm)
+                    .alarm_types(AlarmType::CompositeAlarm)
+                    .max_records(100)
+                    .set_alarm_names(names.clone())
+                    .set_alarm_name_prefix(prefix.clone())
                     .set_next_token(token)
                     .send()
                     .await
