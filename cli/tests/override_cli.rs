@@ -3,7 +3,6 @@
 
 use std::process::Command;
 
-use aws_sdk_dynamodb::config::{BehaviorVersion, Credentials, Region};
 use handsoff::alarms::BlockMarker;
 use handsoff::ports::store::{DynamoStore, StateStore};
 use handsoff_e2e::Moto;
@@ -42,13 +41,7 @@ impl Cli<'_> {
 }
 
 fn store(moto: &Moto) -> DynamoStore {
-    let config = aws_sdk_dynamodb::Config::builder()
-        .behavior_version(BehaviorVersion::latest())
-        .region(Region::new("us-east-1"))
-        .endpoint_url(moto.endpoint())
-        .credentials_provider(Credentials::new("test", "test", None, None, "test"))
-        .build();
-    DynamoStore::new(aws_sdk_dynamodb::Client::from_conf(config), "handsoff")
+    DynamoStore::new(aws_sdk_dynamodb::Client::new(&moto.sdk_config()), "handsoff")
 }
 
 #[test]

@@ -4,7 +4,6 @@
 
 use std::sync::Arc;
 
-use aws_sdk_lambda::config::{BehaviorVersion, Credentials, Region};
 use aws_sdk_lambda::primitives::Blob;
 use aws_sdk_lambda::types::{AliasRoutingConfiguration, FunctionCode, Runtime};
 use handsoff::decision::Verdict;
@@ -23,17 +22,9 @@ const EMPTY_ZIP: &[u8] = &[
 
 macro_rules! client {
     ($sdk:ident, $moto:expr) => {
-        $sdk::Client::from_conf(
-            $sdk::Config::builder()
-                .behavior_version(BehaviorVersion::latest())
-                .region(Region::new("us-east-1"))
-                .endpoint_url($moto.endpoint())
-                .credentials_provider(Credentials::new("test", "test", None, None, "test"))
-                .build(),
-        )
+        $sdk::Client::new(&$moto.sdk_config())
     };
 }
-
 struct World {
     _moto: Moto,
     lambda: aws_sdk_lambda::Client,

@@ -4,7 +4,6 @@
 
 use std::sync::Arc;
 
-use aws_sdk_dynamodb::config::{BehaviorVersion, Credentials, Region};
 use handsoff::alarms::{AlarmKind, AlarmReading, AlarmState, BlockMarker, Override};
 use handsoff::decision::Verdict;
 use handsoff::gates::alarm_blocker::{Stage, decide};
@@ -14,13 +13,7 @@ use handsoff_e2e::Moto;
 use jiff::Timestamp;
 
 async fn store(moto: &Moto) -> DynamoStore {
-    let config = aws_sdk_dynamodb::Config::builder()
-        .behavior_version(BehaviorVersion::latest())
-        .region(Region::new("us-east-1"))
-        .endpoint_url(moto.endpoint())
-        .credentials_provider(Credentials::new("test", "test", None, None, "test"))
-        .build();
-    let client = aws_sdk_dynamodb::Client::from_conf(config);
+    let client = aws_sdk_dynamodb::Client::new(&moto.sdk_config());
     create_table(&client, "handsoff").await.unwrap();
     DynamoStore::new(client, "handsoff")
 }

@@ -108,3 +108,17 @@ impl Moto {
         format!("arn:aws:iam::123456789012:role/{name}")
     }
 }
+
+impl Moto {
+    /// An SDK configuration for this moto: its endpoint, us-east-1, test credentials.
+    pub fn sdk_config(&self) -> aws_config::SdkConfig {
+        aws_config::SdkConfig::builder()
+            .behavior_version(aws_config::BehaviorVersion::latest())
+            .region(aws_config::Region::new("us-east-1"))
+            .endpoint_url(self.endpoint())
+            .credentials_provider(aws_credential_types::provider::SharedCredentialsProvider::new(
+                aws_credential_types::Credentials::new("test", "test", None, None, "moto"),
+            ))
+            .build()
+    }
+}
