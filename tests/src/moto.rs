@@ -1,5 +1,7 @@
 //! moto_server (PyPI `moto[server]`, installed into `.venv/` by `scripts/python-tools`) on
 //! 127.0.0.1 and a free port, started by the test and stopped when dropped, even on failure.
+//! It runs through `moto_serial.py`, which serializes requests so that conditional writes are
+//! atomic, as DynamoDB's are.
 
 use std::io::{Read, Write};
 use std::net::{TcpListener, TcpStream};
@@ -12,12 +14,12 @@ pub struct Moto {
     child: Child,
 }
 
-/// Where moto_server is: `HANDSOFF_MOTO_SERVER`, else the workspace's `.venv/bin/moto_server`.
-pub fn moto_server_path() -> PathBuf {
-    if let Ok(path) = std::env::var("HANDSOFF_MOTO_SERVER") {
+/// The Python with moto installed: `HANDSOFF_PYTHON`, else the workspace's `.venv/bin/python`.
+pub fn python_path() -> PathBuf {
+    if let Ok(path) = std::env::var("HANDSOFF_PYTHON") {
         return PathBuf::from(path);
     }
-    PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../.venv/bin/moto_server")
+    PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../.venv/bin/python")
 }
 
 fn free_port() -> u16 {
@@ -43,7 +45,9 @@ fn answers(port: u16) -> bool {
 impl Moto {
     /// Starts moto_server and waits (at most 60 s) until it answers.
     pub fn start() -> Moto {
-        let path = moto_server_path();
+        let path = python_path();
+        // moto_server's own app, one request at a time (see moto_serial.py).
+        let launcher = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("moto_serial.py");
         assert!(
             path.exists(),
             "{} is missing: run scripts/test (it installs moto into .venv/)",
@@ -52,6 +56,7 @@ impl Moto {
         for _ in 0..5 {
             let port = free_port();
             let child = Command::new(&path)
+                .arg(&launcher)
                 .args(["-H", "127.0.0.1", "-p", &port.to_string()])
                 .stdout(Stdio::null())
                 .stderr(Stdio::null())
