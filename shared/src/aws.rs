@@ -15,48 +15,7 @@ pub fn timeouts() -> TimeoutConfig {
         .build()
 }
 
-/// The configuration from the environment Lambda gives every function (region and the
-/// execution role's credentials in environment variables), built directly: the general provider
-/// chains (profile files, SSO, IMDS, ECS) cost a cold start and find nothing more there.
-/// Elsewhere, the usual chain. `AWS_ENDPOINT_URL` is honoured either way.
 pub async fn load_config() -> SdkConfig {
-    match lambda_environment_config() {
-        Some(config) => config,
-        None => load_default_config().await,
-    }
-}
-
-fn lambda_environment_config() -> Option<SdkConfig> {
-    let region = std::env::var("AWS_REGION").ok().filter(|region| !region.is_empty())?;
-    let has_keys = ["AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY"]
-        .iter()
-        .all(|key| std::env::var(key).is_ok_and(|value| !value.is_empty()));
-    if !has_keys {
-        return None;
-    }
-    let credentials = aws_config::environment::EnvironmentVariableCredentialsProvider::new();
-    let mut config = SdkConfig::builder()
-        .behavior_version(BehaviorVersion::latest())
-        .region(aws_config::Region::new(region))
-        .credentials_provider(aws_credential_types::provider::SharedCredentialsProvider::new(
-            credentials,
-        ))
-        .timeout_config(timeouts())
-        .retry_config(aws_config::retry::RetryConfig::standard())
-        .sleep_impl(aws_smithy_async::rt::sleep::SharedAsyncSleep::new(
-            aws_smithy_async::rt::sleep::TokioSleep::new(),
-        ))
-        .time_source(aws_smithy_async::time::SharedTimeSource::default())
-        .http_client(crate::lazy_http::LazyHttpsClient::shared());
-    if let Ok(url) = std::env::var("AWS_ENDPOINT_URL")
-        && !url.is_empty()
-    {
-        config = config.endpoint_url(url);
-    }
-    Some(config.build())
-}
-
-async fn load_default_config() -> SdkConfig {
     aws_config::defaults(BehaviorVersion::latest())
         .timeout_config(timeouts())
         .http_client(crate::lazy_http::LazyHttpsClient::shared())
