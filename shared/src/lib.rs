@@ -20,5 +20,6 @@ pub mod lazy_http;
 pub mod policy;
 pub mod ports;
 pub mod rollback;
+pub mod suite;
 pub mod telemetry;
 pub mod window;

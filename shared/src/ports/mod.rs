@@ -8,10 +8,13 @@ use aws_smithy_types::error::metadata::ProvideErrorMetadata;
 
 pub mod alarms;
 pub mod deployments;
+pub mod http_client;
 pub mod lambda_alias;
+pub mod lambda_invoke;
 pub mod metrics;
 pub mod pipeline_jobs;
 pub mod store;
+pub mod suites;
 
 /// A failed call to an outside system, named so a person knows what to fix.
 #[derive(Debug, Clone, PartialEq, Eq)]

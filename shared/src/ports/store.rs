@@ -108,13 +108,13 @@ pub struct DynamoStore {
     table: String,
 }
 
-type Item = HashMap<String, AttributeValue>;
+pub(super) type Item = HashMap<String, AttributeValue>;
 
-fn s(value: impl Into<String>) -> AttributeValue {
+pub(super) fn s(value: impl Into<String>) -> AttributeValue {
     AttributeValue::S(value.into())
 }
 
-fn n(value: i64) -> AttributeValue {
+pub(super) fn n(value: i64) -> AttributeValue {
     AttributeValue::N(value.to_string())
 }
 
@@ -134,7 +134,7 @@ fn audit_key(pipeline: &str, stage: &str) -> String {
     format!("AUDIT#{pipeline}#{stage}")
 }
 
-fn malformed(call: &str, what: &str) -> StoreError {
+pub(super) fn malformed(call: &str, what: &str) -> StoreError {
     StoreError::Port(PortError {
         call: call.to_string(),
         kind: PortErrorKind::Unavailable,
@@ -142,7 +142,7 @@ fn malformed(call: &str, what: &str) -> StoreError {
     })
 }
 
-fn text(item: &Item, field: &str, call: &str) -> Result<String, StoreError> {
+pub(super) fn text(item: &Item, field: &str, call: &str) -> Result<String, StoreError> {
     match item.get(field) {
         Some(AttributeValue::S(value)) => Ok(value.clone()),
         _ => Err(malformed(call, &format!("`{field}` is missing or not a string"))),
@@ -238,12 +238,16 @@ fn marker_item(marker: &BlockMarker) -> Item {
     map
 }
 
-fn json_field<T: serde::de::DeserializeOwned>(item: &Item, field: &str, call: &str) -> Result<T, StoreError> {
+pub(super) fn json_field<T: serde::de::DeserializeOwned>(
+    item: &Item,
+    field: &str,
+    call: &str,
+) -> Result<T, StoreError> {
     serde_json::from_str(&text(item, field, call)?)
         .map_err(|_| malformed(call, &format!("`{field}` is not the expected JSON")))
 }
 
-fn built<T, E: std::fmt::Display>(result: Result<T, E>, call: &str) -> Result<T, StoreError> {
+pub(super) fn built<T, E: std::fmt::Display>(result: Result<T, E>, call: &str) -> Result<T, StoreError> {
     result.map_err(|error| {
         StoreError::Port(PortError {
             call: call.to_string(),
@@ -285,7 +289,11 @@ impl DynamoStore {
         &self.table
     }
 
-    async fn get(&self, pk: String, sk: &str, call: &str) -> Result<Option<Item>, StoreError> {
+    pub(super) fn client(&self) -> &Client {
+        &self.client
+    }
+
+    pub(super) async fn get(&self, pk: String, sk: &str, call: &str) -> Result<Option<Item>, StoreError> {
         let output = self
             .client
             .get_item()
@@ -299,17 +307,26 @@ impl DynamoStore {
         Ok(output.item)
     }
 
-    async fn query_all(&self, pk: String) -> Result<Vec<Item>, StoreError> {
+    /// Every item under `pk` (whose sort key starts with `prefix`, if given), all pages.
+    pub(super) async fn query_all(&self, pk: String, prefix: Option<&str>) -> Result<Vec<Item>, StoreError> {
         let call = "dynamodb:Query";
         let mut items = Vec::new();
         let mut start = None;
+        let mut values = Item::from([(":pk".to_string(), s(pk))]);
+        if let Some(prefix) = prefix {
+            values.insert(":prefix".to_string(), s(prefix));
+        }
+        let condition = match prefix {
+            Some(_) => "pk = :pk AND begins_with(sk, :prefix)",
+            None => "pk = :pk",
+        };
         loop {
             let output = self
                 .client
                 .query()
                 .table_name(&self.table)
-                .key_condition_expression("pk = :pk")
-                .expression_attribute_values(":pk", s(pk.clone()))
+                .key_condition_expression(condition)
+                .set_expression_attribute_values(Some(values.clone()))
                 .consistent_read(true)
                 .set_exclusive_start_key(start)
                 .send()
@@ -323,7 +340,7 @@ impl DynamoStore {
         }
     }
 
-    async fn transact(&self, items: Vec<TransactWriteItem>, conflict: String) -> Result<(), StoreError> {
+    pub(super) async fn transact(&self, items: Vec<TransactWriteItem>, conflict: String) -> Result<(), StoreError> {
         let call = "dynamodb:TransactWriteItems";
         match self
             .client
@@ -353,7 +370,7 @@ impl DynamoStore {
 
 impl StateStore for DynamoStore {
     async fn overrides(&self, pipeline: &str, stage: &str) -> Result<Vec<Override>, StoreError> {
-        let items = self.query_all(override_key(pipeline, stage)).await?;
+        let items = self.query_all(override_key(pipeline, stage), None).await?;
         items.iter().map(|item| override_from(item, "dynamodb:Query")).collect()
     }
 
@@ -694,7 +711,7 @@ impl StateStore for DynamoStore {
     }
 
     async fn audit_trail(&self, pipeline: &str, stage: &str) -> Result<Vec<AuditRecord>, StoreError> {
-        let items = self.query_all(audit_key(pipeline, stage)).await?;
+        let items = self.query_all(audit_key(pipeline, stage), None).await?;
         items
             .iter()
             .map(|item| json_field(item, "record", "dynamodb:Query"))

@@ -1,0 +1,170 @@
+//! HTTP for validation tests, on the SDK's own connector (hyper, rustls with aws-lc, proxy
+//! settings from the environment): no second HTTP or TLS stack in the binary. Requests that
+//! ask for it are signed with SigV4 using the function's own credentials.
+
+use std::future::Future;
+use std::sync::OnceLock;
+use std::time::{Instant, SystemTime};
+
+use aws_credential_types::provider::{ProvideCredentials, SharedCredentialsProvider};
+use aws_sigv4::http_request::{SignableBody, SignableRequest, SigningSettings, sign};
+use aws_sigv4::sign::v4;
+use aws_smithy_http_client::proxy::ProxyConfig;
+use aws_smithy_http_client::{Connector, tls};
+use aws_smithy_runtime_api::client::http::HttpConnector;
+use aws_smithy_runtime_api::client::identity::Identity;
+use aws_smithy_runtime_api::client::orchestrator::HttpRequest;
+use aws_smithy_types::body::SdkBody;
+use aws_smithy_types::byte_stream::ByteStream;
+
+use crate::suite::expect::HttpObservation;
+use crate::suite::model::SignSpec;
+
+/// A request with its variables filled in.
+#[derive(Debug, Clone, PartialEq)]
+pub struct OutgoingRequest {
+    pub method: String,
+    pub url: String,
+    /// Names in lower case.
+    pub headers: Vec<(String, String)>,
+    pub body: Option<Vec<u8>>,
+    pub sign: Option<SignSpec>,
+}
+
+pub trait HttpSender: Send + Sync {
+    /// Sends one request; an error is a request that got no response (connection, TLS, signing).
+    fn send(&self, request: &OutgoingRequest) -> impl Future<Output = Result<HttpObservation, String>> + Send;
+}
+
+/// Most of a response body that is read; validation needs the start, not a download.
+const MAX_BODY: usize = 1 << 20;
+
+pub struct SdkHttpSender {
+    connector: OnceLock<Connector>,
+    credentials: Option<SharedCredentialsProvider>,
+    region: Option<String>,
+}
+
+impl SdkHttpSender {
+    pub fn new(config: &aws_config::SdkConfig) -> Self {
+        SdkHttpSender {
+            connector: OnceLock::new(),
+            credentials: config.credentials_provider(),
+            region: config.region().map(|region| region.to_string()),
+        }
+    }
+
+    fn connector(&self) -> &Connector {
+        // Built on first use: a cold start that runs no HTTP test pays nothing for TLS roots.
+        self.connector.get_or_init(|| {
+            Connector::builder()
+                .proxy_config(ProxyConfig::from_env())
+                .tls_provider(tls::Provider::Rustls(tls::rustls_provider::CryptoMode::AwsLc))
+                .build()
+        })
+    }
+
+    async fn signed_headers(
+        &self,
+        request: &OutgoingRequest,
+        spec: &SignSpec,
+    ) -> Result<Vec<(String, String)>, String> {
+        let provider = self
+            .credentials
+            .as_ref()
+            .ok_or("SigV4 signing needs AWS credentials, and none are configured")?;
+        let credentials = provider
+            .provide_credentials()
+            .await
+            .map_err(|error| format!("could not load AWS credentials to sign the request: {error}"))?;
+        let region = spec
+            .region
+            .clone()
+            .or_else(|| self.region.clone())
+            .ok_or("SigV4 signing needs a region: set sign.region or AWS_REGION")?;
+        let identity: Identity = credentials.into();
+        let params = v4::SigningParams::builder()
+            .identity(&identity)
+            .region(&region)
+            .name(&spec.service)
+            .time(SystemTime::now())
+            .settings(SigningSettings::default())
+            .build()
+            .map_err(|error| format!("could not sign the request: {error}"))?
+            .into();
+        let body = request.body.as_deref().unwrap_or_default();
+        let signable = SignableRequest::new(
+            &request.method,
+            request.url.as_str(),
+            request
+                .headers
+                .iter()
+                .map(|(name, value)| (name.as_str(), value.as_str())),
+            SignableBody::Bytes(body),
+        )
+        .map_err(|error| format!("could not sign the request: {error}"))?;
+        let (instructions, _signature) = sign(signable, &params)
+            .map_err(|error| format!("could not sign the request: {error}"))?
+            .into_parts();
+        Ok(instructions
+            .headers()
+            .map(|(name, value)| (name.to_string(), value.to_string()))
+            .collect())
+    }
+}
+
+impl HttpSender for SdkHttpSender {
+    async fn send(&self, request: &OutgoingRequest) -> Result<HttpObservation, String> {
+        let mut headers = request.headers.clone();
+        if let Some(spec) = &request.sign {
+            headers.extend(self.signed_headers(request, spec).await?);
+        }
+        let mut builder = http::Request::builder()
+            .method(request.method.as_str())
+            .uri(&request.url);
+        for (name, value) in &headers {
+            builder = builder.header(name, value);
+        }
+        let body = request.body.clone().map(SdkBody::from).unwrap_or_else(SdkBody::empty);
+        let built = builder
+            .body(body)
+            .map_err(|error| format!("not a valid request: {error}"))?;
+        let built = HttpRequest::try_from(built).map_err(|error| format!("not a valid request: {error}"))?;
+        let started = Instant::now();
+        let response = self
+            .connector()
+            .call(built)
+            .await
+            .map_err(|error| error_chain(&error))?;
+        let status = response.status().as_u16();
+        let response_headers = response
+            .headers()
+            .iter()
+            .map(|(name, value)| (name.to_ascii_lowercase(), value.to_string()))
+            .collect();
+        let bytes = ByteStream::new(response.into_body())
+            .collect()
+            .await
+            .map_err(|error| format!("the response body could not be read: {error}"))?
+            .into_bytes();
+        let latency = started.elapsed();
+        let body = String::from_utf8_lossy(&bytes[..bytes.len().min(MAX_BODY)]).into_owned();
+        Ok(HttpObservation {
+            status,
+            headers: response_headers,
+            body,
+            latency,
+        })
+    }
+}
+
+fn error_chain(error: &dyn std::error::Error) -> String {
+    let mut text = error.to_string();
+    let mut source = error.source();
+    while let Some(cause) = source {
+        text.push_str(": ");
+        text.push_str(&cause.to_string());
+        source = cause.source();
+    }
+    text
+}

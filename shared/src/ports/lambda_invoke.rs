@@ -1,0 +1,52 @@
+//! Lambda-invoke validation tests, on aws-sdk-lambda.
+
+use std::future::Future;
+use std::time::Duration;
+
+use aws_sdk_lambda::Client;
+use aws_sdk_lambda::primitives::Blob;
+
+use super::PortError;
+use crate::suite::expect::LambdaObservation;
+
+pub trait FunctionInvoker: Send + Sync {
+    /// Invokes `function` synchronously; an error is an invocation that did not happen.
+    fn invoke(
+        &self,
+        function: &str,
+        payload: Vec<u8>,
+    ) -> impl Future<Output = Result<LambdaObservation, String>> + Send;
+}
+
+#[derive(Debug, Clone)]
+pub struct LambdaInvoker {
+    client: Client,
+}
+
+impl LambdaInvoker {
+    pub fn new(client: Client) -> Self {
+        LambdaInvoker { client }
+    }
+}
+
+impl FunctionInvoker for LambdaInvoker {
+    async fn invoke(&self, function: &str, payload: Vec<u8>) -> Result<LambdaObservation, String> {
+        let output = self
+            .client
+            .invoke()
+            .function_name(function)
+            .payload(Blob::new(payload))
+            .send()
+            .await
+            .map_err(|error| PortError::from_sdk("lambda:InvokeFunction", &error).to_string())?;
+        Ok(LambdaObservation {
+            function_error: output.function_error().map(str::to_string),
+            payload: output
+                .payload()
+                .map(|blob| String::from_utf8_lossy(blob.as_ref()).into_owned())
+                .unwrap_or_default(),
+            // The runner measures the latency around the call.
+            latency: Duration::ZERO,
+        })
+    }
+}
