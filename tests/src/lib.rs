@@ -19,7 +19,9 @@ use std::time::{Duration, Instant};
 use serde_json::Value;
 
 pub mod moto;
+pub mod target_server;
 pub use moto::Moto;
+pub use target_server::TargetServer;
 
 /// What the function sent back for one event.
 #[derive(Debug, Clone, PartialEq)]

@@ -116,8 +116,16 @@ impl SdkHttpSender {
 impl HttpSender for SdkHttpSender {
     async fn send(&self, request: &OutgoingRequest) -> Result<HttpObservation, String> {
         let mut headers = request.headers.clone();
+        let mut added_secrets = Vec::new();
         if let Some(spec) = &request.sign {
-            headers.extend(self.signed_headers(request, spec).await?);
+            let signed = self.signed_headers(request, spec).await?;
+            added_secrets.extend(
+                signed
+                    .iter()
+                    .filter(|(name, _)| crate::suite::redact::is_secret_header(name))
+                    .map(|(_, value)| value.clone()),
+            );
+            headers.extend(signed);
         }
         let mut builder = http::Request::builder()
             .method(request.method.as_str())
@@ -154,6 +162,7 @@ impl HttpSender for SdkHttpSender {
             headers: response_headers,
             body,
             latency,
+            added_secrets,
         })
     }
 }

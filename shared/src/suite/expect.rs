@@ -16,6 +16,9 @@ pub struct HttpObservation {
     pub headers: Vec<(String, String)>,
     pub body: String,
     pub latency: Duration,
+    /// Credentials the transport added (SigV4 signature, session token): an endpoint that
+    /// echoes its request must not get them into results.
+    pub added_secrets: Vec<String>,
 }
 
 /// What a Lambda invocation returned.
@@ -190,6 +193,7 @@ mod tests {
             headers: vec![("content-type".into(), "application/json".into())],
             body: body.into(),
             latency: Duration::from_millis(millis),
+            added_secrets: Vec::new(),
         }
     }
 

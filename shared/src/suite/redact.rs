@@ -52,6 +52,15 @@ impl Redactor {
         self.secrets.dedup();
     }
 
+    /// This redactor and more secrets.
+    pub fn with(&self, values: &[String]) -> Redactor {
+        let mut redactor = self.clone();
+        for value in values {
+            redactor.add(value.clone());
+        }
+        redactor
+    }
+
     pub fn redact(&self, text: &str) -> String {
         let mut out = text.to_string();
         for secret in &self.secrets {

@@ -111,6 +111,11 @@ impl<H: HttpSender, L: FunctionInvoker> Runner<H, L> {
         if Instant::now() >= deadline {
             return not_run(&test.case, "not started: the deadline came first");
         }
+        // Credentials in the request's own headers are secrets too, wherever they turn up.
+        let redactor = &match &test.action {
+            Action::Http(request) | Action::Traffic(request, _) => redactor.with(&secret_header_values(request)),
+            Action::Lambda { .. } => redactor.clone(),
+        };
         match &test.action {
             Action::Traffic(request, spec) => self.run_traffic(&test, request, spec, redactor, deadline).await,
             _ => self.run_with_retries(&test, redactor, deadline).await,
@@ -176,8 +181,12 @@ impl<H: HttpSender, L: FunctionInvoker> Runner<H, L> {
                         .failures
                         .push(format!("request failed: {}", redactor.redact(&error))),
                     Ok(Ok(seen)) => {
-                        result.failures = check_http(&test.case.expect, &seen);
-                        result.received = Some(received(&seen, redactor));
+                        let with_transport = redactor.with(&seen.added_secrets);
+                        result.failures = check_http(&test.case.expect, &seen)
+                            .iter()
+                            .map(|failure| with_transport.redact(failure))
+                            .collect();
+                        result.received = Some(received(&seen, &with_transport));
                     }
                 }
             }
@@ -251,7 +260,11 @@ impl<H: HttpSender, L: FunctionInvoker> Runner<H, L> {
             latencies.push(millis(latency));
             let failures = match outcome {
                 Ok(seen) => {
-                    let failures = check_http(expect, &seen);
+                    let with_transport = redactor.with(&seen.added_secrets);
+                    let failures: Vec<String> = check_http(expect, &seen)
+                        .iter()
+                        .map(|failure| with_transport.redact(failure))
+                        .collect();
                     if !failures.is_empty() && sample.is_none() {
                         sample = Some(seen);
                     }
@@ -280,7 +293,9 @@ impl<H: HttpSender, L: FunctionInvoker> Runner<H, L> {
             duration_ms: millis(started.elapsed()),
             failures: Vec::new(),
             sent: Some(sent(request, redactor)),
-            received: sample.as_ref().map(|seen| received(seen, redactor)),
+            received: sample
+                .as_ref()
+                .map(|seen| received(seen, &redactor.with(&seen.added_secrets))),
             traffic: Some(TrafficStats {
                 planned: spec.requests,
                 sent: sent_count,
@@ -322,6 +337,15 @@ fn unreachable_traffic(result: &mut TestResult) {
     result
         .failures
         .push("internal error: traffic test run as a single request".to_string());
+}
+
+fn secret_header_values(request: &OutgoingRequest) -> Vec<String> {
+    request
+        .headers
+        .iter()
+        .filter(|(name, _)| super::redact::is_secret_header(name))
+        .map(|(_, value)| value.clone())
+        .collect()
 }
 
 fn kind(case: &TestCase) -> &'static str {
