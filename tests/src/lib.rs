@@ -44,6 +44,8 @@ struct State {
     aws_calls: Vec<AwsCall>,
     raw_requests: Vec<String>,
     first_poll: Option<Instant>,
+    /// How long each invocation may run (the deadline header); 30 s unless set.
+    timeout: Option<Duration>,
 }
 
 pub struct LocalRuntime {
@@ -155,9 +157,12 @@ fn serve(stream: TcpStream, state: Arc<Mutex<State>>, stop: Arc<AtomicBool>) {
                 if stop.load(Ordering::SeqCst) {
                     return;
                 }
-                let next = state.lock().ok().and_then(|mut state| state.events.pop_front());
-                if let Some((id, event)) = next {
-                    let deadline = (std::time::SystemTime::now() + Duration::from_secs(30))
+                let next = state
+                    .lock()
+                    .ok()
+                    .and_then(|mut state| Some((state.events.pop_front()?, state.timeout)));
+                if let Some(((id, event), timeout)) = next {
+                    let deadline = (std::time::SystemTime::now() + timeout.unwrap_or(Duration::from_secs(30)))
                         .duration_since(std::time::UNIX_EPOCH)
                         .map(|since| since.as_millis())
                         .unwrap_or(0);
@@ -290,6 +295,11 @@ impl LocalRuntime {
         }
         self.spawned_at = Some(spawned_at);
         self.child = Some(child);
+    }
+
+    /// Sets how long each invocation may run from now on (the runtime's deadline header).
+    pub fn set_timeout(&self, timeout: Duration) {
+        self.state.lock().expect("state").timeout = Some(timeout);
     }
 
     /// Sets an environment variable for the next `spawn`.

@@ -1,13 +1,37 @@
-//! validation-test-runner: not built yet. Until it is, it fails closed: every call blocks (Step Functions) or fails
-//! the CodePipeline job with a message that says so.
+//! validation-test-runner: runs a stage's validation suites after it deploys — one suite per
+//! call from the post-stage-validation state machine, or every current suite of the stage
+//! from a CodePipeline Lambda action — stores each run, and stops before its deadline.
 
-use handsoff::gates::NotImplementedGate;
+use std::sync::Arc;
+
+use handsoff::invoke::validation::{ValidationHandler, deadline_from};
+use handsoff::ports::http_client::SdkHttpSender;
+use handsoff::ports::lambda_invoke::LambdaInvoker;
 use handsoff::ports::pipeline_jobs::CodePipelineJobs;
+use handsoff::ports::store::DynamoStore;
+use handsoff::suite::Runner;
+use lambda_runtime::{Diagnostic, LambdaEvent, service_fn};
+use serde_json::Value;
 
 #[tokio::main(flavor = "current_thread")]
 async fn main() -> Result<(), lambda_runtime::Error> {
     handsoff::telemetry::init_logging();
+    let table = handsoff::aws::table_from_env()?;
+    // Clients are built once per cold start, not per invocation.
     let config = handsoff::aws::load_config().await;
+    let runner = Runner::new(
+        SdkHttpSender::new(&config),
+        LambdaInvoker::new(aws_sdk_lambda::Client::new(&config)),
+    );
+    let store = DynamoStore::new(aws_sdk_dynamodb::Client::new(&config), table);
     let jobs = CodePipelineJobs::new(aws_sdk_codepipeline::Client::new(&config));
-    handsoff::invoke::run(NotImplementedGate("validation-test-runner"), jobs).await
+    let handler = Arc::new(ValidationHandler::new(runner, store, jobs));
+    lambda_runtime::run(service_fn(move |event: LambdaEvent<Value>| {
+        let handler = Arc::clone(&handler);
+        async move {
+            let deadline = deadline_from(event.context.deadline);
+            handler.handle(event.payload, deadline).await.map_err(Diagnostic::from)
+        }
+    }))
+    .await
 }

@@ -96,7 +96,7 @@ pub fn answer_for(
     }
 }
 
-fn failure_for(gate: &str, error: &GateError) -> JobAnswer {
+pub(crate) fn failure_for(gate: &str, error: &GateError) -> JobAnswer {
     let kind = match error {
         GateError::PolicyInvalid(_) | GateError::InvalidInput(_) => JobFailureKind::ConfigurationError,
         GateError::DependencyUnavailable(port) if port.is_access_denied() => JobFailureKind::PermissionError,

@@ -17,6 +17,7 @@ use crate::telemetry::{MetricSink, StdoutMetrics, record_decision, record_error}
 
 pub mod codepipeline;
 pub mod event;
+pub mod validation;
 
 use codepipeline::{Continuation, answer_for};
 use event::{DirectRequest, Invocation, InvocationContext, PipelineJob};

@@ -1,0 +1,245 @@
+//! The validation-test runner's invocation layer. Step Functions (the post-stage-validation
+//! Map) sends one suite with the stage's variables and gets the run's summary back; a
+//! CodePipeline Lambda action runs every current suite of its stage and passes or fails the job.
+//! Either way every run is stored, and the answer comes before the Lambda deadline.
+
+use std::collections::BTreeMap;
+use std::time::Duration;
+
+use serde::Deserialize;
+use serde_json::{Value, json};
+use tokio::time::Instant;
+
+use super::event::{CODEPIPELINE_KEY, Invocation};
+use crate::error::GateError;
+use crate::ports::http_client::HttpSender;
+use crate::ports::lambda_invoke::FunctionInvoker;
+use crate::ports::pipeline_jobs::{JobAnswer, JobFailureKind, PipelineJobs};
+use crate::ports::store::StoreError;
+use crate::ports::suites::SuiteStore;
+use crate::suite::{RunSummary, Runner, Suite, SuiteError};
+
+/// Time kept back from the Lambda deadline to store the results and answer.
+pub const ANSWER_MARGIN: Duration = Duration::from_secs(3);
+
+/// CodePipeline failure messages are at most 5,000 characters.
+const JOB_MESSAGE_LIMIT: usize = 4_000;
+
+/// One suite to run, as the state machine sends it.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct SuiteRequest {
+    /// The suite document, or its JSON text (as stored in the table's `body`).
+    pub suite: Value,
+    #[serde(default)]
+    pub vars: BTreeMap<String, Value>,
+    #[serde(default)]
+    pub pipeline: Option<String>,
+    #[serde(default)]
+    pub stage: Option<String>,
+    #[serde(default)]
+    pub execution_id: Option<String>,
+}
+
+/// A CodePipeline action's `UserParameters`.
+#[derive(Debug, Clone, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct JobParameters {
+    #[serde(default)]
+    vars: BTreeMap<String, Value>,
+}
+
+const RUNNER: &str = "validation-test-runner";
+
+pub struct ValidationHandler<H, L, S, J> {
+    runner: Runner<H, L>,
+    store: S,
+    jobs: J,
+}
+
+fn invalid(error: SuiteError, within: &str) -> GateError {
+    GateError::InvalidInput(format!("{within}.{}: {}", error.path, error.message).replace(".suite.", "."))
+}
+
+fn store_failed(error: StoreError) -> GateError {
+    match error {
+        StoreError::Port(error) => GateError::DependencyUnavailable(error),
+        other => GateError::InvalidInput(other.to_string()),
+    }
+}
+
+/// Stage variables as text: strings as they are, numbers and booleans written out.
+fn stage_vars(vars: &BTreeMap<String, Value>, at: &str) -> Result<BTreeMap<String, String>, GateError> {
+    vars.iter()
+        .map(|(name, value)| {
+            let text = match value {
+                Value::String(text) => text.clone(),
+                Value::Number(_) | Value::Bool(_) => value.to_string(),
+                _ => {
+                    return Err(GateError::InvalidInput(format!(
+                        "{at}.{name}: a variable is a string, number or boolean"
+                    )));
+                }
+            };
+            Ok((name.clone(), text))
+        })
+        .collect()
+}
+
+fn parse_suite(value: Value) -> Result<Suite, GateError> {
+    match value {
+        Value::String(text) => Suite::from_json(&text),
+        other => Suite::from_value(other),
+    }
+    .map_err(|error| invalid(error, "suite"))
+}
+
+impl<H: HttpSender, L: FunctionInvoker, S: SuiteStore, J: PipelineJobs> ValidationHandler<H, L, S, J> {
+    pub fn new(runner: Runner<H, L>, store: S, jobs: J) -> Self {
+        ValidationHandler { runner, store, jobs }
+    }
+
+    /// Handles one event; `deadline` is when the answer must be back (Lambda's deadline less
+    /// [`ANSWER_MARGIN`]).
+    pub async fn handle(&self, event: Value, deadline: Instant) -> Result<Value, GateError> {
+        if event.get(CODEPIPELINE_KEY).is_some() {
+            let Invocation::CodePipeline(job) = Invocation::parse(event)? else {
+                return Err(GateError::InvalidInput("not a CodePipeline job".into()));
+            };
+            return self.handle_job(&job.id, job.user_parameters.as_deref(), deadline).await;
+        }
+        let request: SuiteRequest = serde_path_to_error::deserialize(event).map_err(|error| {
+            GateError::InvalidInput(format!(
+                "{}: {} (send {{\"suite\": {{...}}, \"vars\": {{...}}, \"pipeline\": ..., \"stage\": ...}})",
+                error.path(),
+                error.inner()
+            ))
+        })?;
+        let suite = parse_suite(request.suite)?;
+        let vars = stage_vars(&request.vars, "vars")?;
+        let summary = self.run_one(&suite, &vars, deadline).await?;
+        if let (Some(pipeline), Some(stage)) = (&request.pipeline, &request.stage) {
+            self.store
+                .record_run(pipeline, stage, request.execution_id.as_deref(), &summary)
+                .await
+                .map_err(store_failed)?;
+        }
+        Ok(summary.compact())
+    }
+
+    async fn run_one(
+        &self,
+        suite: &Suite,
+        vars: &BTreeMap<String, String>,
+        deadline: Instant,
+    ) -> Result<RunSummary, GateError> {
+        let summary = self
+            .runner
+            .run(suite, vars, deadline, uuid::Uuid::new_v4().to_string())
+            .await
+            .map_err(|error| invalid(error, "suite"))?;
+        tracing::info!(
+            suite = %summary.suite,
+            run_id = %summary.run_id,
+            passed = summary.passed,
+            failed = summary.failed,
+            not_run = summary.not_run,
+            ok = summary.ok,
+            failures = ?summary.failure_lines(),
+            "validation run"
+        );
+        Ok(summary)
+    }
+
+    async fn handle_job(&self, job_id: &str, parameters: Option<&str>, deadline: Instant) -> Result<Value, GateError> {
+        let answer = match self.run_stage(job_id, parameters, deadline).await {
+            Ok(answer) => answer,
+            // Nothing could be validated: the job fails, with what to fix.
+            Err(error) => super::codepipeline::failure_for(RUNNER, &error),
+        };
+        self.jobs
+            .answer(job_id, &answer)
+            .await
+            .map_err(GateError::DependencyUnavailable)?;
+        let answered = match answer {
+            JobAnswer::Succeed { .. } => "succeeded",
+            JobAnswer::Continue { .. } => "continued",
+            JobAnswer::Fail { .. } => "failed",
+        };
+        Ok(json!({"job_id": job_id, "answer": answered}))
+    }
+
+    async fn run_stage(
+        &self,
+        job_id: &str,
+        parameters: Option<&str>,
+        deadline: Instant,
+    ) -> Result<JobAnswer, GateError> {
+        let parameters: JobParameters = match parameters.filter(|text| !text.trim().is_empty()) {
+            None => JobParameters::default(),
+            Some(text) => {
+                let mut deserializer = serde_json::Deserializer::from_str(text);
+                serde_path_to_error::deserialize(&mut deserializer).map_err(|error| {
+                    GateError::InvalidInput(format!(
+                        "UserParameters.{}: {} (write {{\"vars\": {{\"base_url\": \"https://...\"}}}})",
+                        error.path(),
+                        error.inner()
+                    ))
+                })?
+            }
+        };
+        let vars = stage_vars(&parameters.vars, "UserParameters.vars")?;
+        let context = self
+            .jobs
+            .job_context(job_id)
+            .await
+            .map_err(GateError::DependencyUnavailable)?;
+        let (pipeline, stage) = context.stage("the stage's suites are looked up by pipeline and stage")?;
+        let suites = self.store.suites(pipeline, stage).await.map_err(store_failed)?;
+        if suites.is_empty() {
+            return Err(GateError::InvalidInput(format!(
+                "no validation suites are configured for {pipeline}/{stage}: add one with `handsoff suite put FILE --pipeline {pipeline} --stage {stage}` (a stage with nothing to validate does not pass)"
+            )));
+        }
+        let mut failures = Vec::new();
+        let mut tests = 0;
+        for stored in &suites {
+            let summary = self.run_one(&stored.suite, &vars, deadline).await?;
+            self.store
+                .record_run(pipeline, stage, context.execution_id.as_deref(), &summary)
+                .await
+                .map_err(store_failed)?;
+            tests += summary.results.len();
+            failures.extend(summary.failure_lines());
+        }
+        if failures.is_empty() {
+            return Ok(JobAnswer::Succeed {
+                summary: format!("{} suites passed ({tests} tests)", suites.len()),
+                output_variables: BTreeMap::from([("validation".to_string(), "passed".to_string())]),
+            });
+        }
+        let mut message = format!("validation failed: {}", failures.join(" | "));
+        if message.len() > JOB_MESSAGE_LIMIT {
+            let mut end = JOB_MESSAGE_LIMIT;
+            while !message.is_char_boundary(end) {
+                end -= 1;
+            }
+            message.truncate(end);
+            message.push_str("… (all results are in the table, under RUN#pipeline#stage)");
+        }
+        Ok(JobAnswer::Fail {
+            kind: JobFailureKind::JobFailed,
+            message,
+        })
+    }
+}
+
+/// How long until Lambda's deadline (epoch milliseconds), less the answer margin, as an instant.
+pub fn deadline_from(deadline_ms: u64) -> Instant {
+    let now_ms = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map(|since| since.as_millis())
+        .unwrap_or(0);
+    let left = Duration::from_millis(u64::try_from(u128::from(deadline_ms).saturating_sub(now_ms)).unwrap_or(0));
+    Instant::now() + left.saturating_sub(ANSWER_MARGIN)
+}
