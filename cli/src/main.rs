@@ -9,6 +9,7 @@ mod aws;
 mod canary;
 mod check;
 mod overrides;
+mod suites;
 mod window;
 
 #[derive(Debug, Parser)]
@@ -43,9 +44,13 @@ enum Command {
     /// The state table.
     #[command(subcommand)]
     Table(overrides::TableCommand),
+    /// Validation suites: validate, run, put, list.
+    #[command(subcommand)]
+    Suite(suites::SuiteCommand),
 }
 
-/// Exit status when `check` finds a blocker (errors exit 1, usage errors 2).
+/// Exit status when `check` finds a blocker or `suite run` a failed test (errors exit 1, usage
+/// errors 2).
 const BLOCKED: u8 = 3;
 
 async fn run(cli: Cli) -> Result<(String, u8), String> {
@@ -63,6 +68,13 @@ async fn run(cli: Cli) -> Result<(String, u8), String> {
         Command::Unblock(args) => overrides::unblock(args, aws).await?,
         Command::Audit(args) => overrides::audit(args, aws).await?,
         Command::Table(overrides::TableCommand::Create(args)) => overrides::create_table(args, aws).await?,
+        Command::Suite(suites::SuiteCommand::Validate(args)) => suites::validate(args)?,
+        Command::Suite(suites::SuiteCommand::Run(args)) => {
+            let (text, passed) = suites::run(args, aws).await?;
+            return Ok((text, if passed { 0 } else { BLOCKED }));
+        }
+        Command::Suite(suites::SuiteCommand::Put(args)) => suites::put(args, aws).await?,
+        Command::Suite(suites::SuiteCommand::List(args)) => suites::list(args, aws).await?,
     };
     Ok((text, 0))
 }

@@ -1,0 +1,211 @@
+//! `handsoff suite`: lint a suite, run it from a laptop, and manage the versions a stage runs.
+
+use std::collections::BTreeMap;
+use std::time::Duration;
+
+use clap::{Args, Subcommand};
+use handsoff::ports::http_client::SdkHttpSender;
+use handsoff::ports::lambda_invoke::LambdaInvoker;
+use handsoff::ports::suites::SuiteStore;
+use handsoff::suite::model::ShortDuration;
+use handsoff::suite::{Runner, Suite};
+use jiff::Timestamp;
+
+use crate::aws::{AwsArgs, TableArgs, caller, check_name, config, store};
+
+#[derive(Debug, Subcommand)]
+pub enum SuiteCommand {
+    /// Check a suite file (JSON or YAML) without running it.
+    Validate(FileArgs),
+    /// Run a suite from here and show what was sent, what came back and what failed. Exit 3
+    /// when a test fails or does not run.
+    Run(RunArgs),
+    /// Store a suite as the next version for a stage (what its post-stage validation runs).
+    Put(PutArgs),
+    /// The suites a stage runs now.
+    List(ListArgs),
+}
+
+#[derive(Debug, Args)]
+pub struct FileArgs {
+    /// The suite file: JSON, or YAML when it ends in .yaml/.yml.
+    file: String,
+}
+
+#[derive(Debug, Args)]
+pub struct RunArgs {
+    file: String,
+    /// A variable for the suite, e.g. --var base_url=https://beta.example.com (repeatable).
+    #[arg(long = "var", value_name = "NAME=VALUE")]
+    vars: Vec<String>,
+    /// Stop after this long, reporting unfinished tests as not run.
+    #[arg(long, default_value = "15m")]
+    timeout: String,
+    /// The full results as JSON instead of text.
+    #[arg(long)]
+    json: bool,
+}
+
+#[derive(Debug, Args)]
+pub struct PutArgs {
+    file: String,
+    #[arg(long)]
+    pipeline: String,
+    #[arg(long)]
+    stage: String,
+    #[command(flatten)]
+    table: TableArgs,
+}
+
+#[derive(Debug, Args)]
+pub struct ListArgs {
+    #[arg(long)]
+    pipeline: String,
+    #[arg(long)]
+    stage: String,
+    #[arg(long)]
+    json: bool,
+    #[command(flatten)]
+    table: TableArgs,
+}
+
+/// Reads and checks a suite file; errors name the file and the field.
+pub fn load(file: &str) -> Result<Suite, String> {
+    let text = std::fs::read_to_string(file).map_err(|error| format!("{file}: cannot read it: {error}"))?;
+    let yaml = file.ends_with(".yaml") || file.ends_with(".yml");
+    let parsed = if yaml {
+        let value: serde_json::Value =
+            serde_yaml::from_str(&text).map_err(|error| format!("{file}: not valid YAML: {error}"))?;
+        Suite::from_value(value)
+    } else {
+        Suite::from_json(&text)
+    };
+    parsed.map_err(|error| format!("{file}: {error}"))
+}
+
+pub fn validate(args: &FileArgs) -> Result<String, String> {
+    let suite = load(&args.file)?;
+    let count =
+        |kind: fn(&handsoff::suite::model::TestCase) -> bool| suite.tests.iter().filter(|test| kind(test)).count();
+    let needed: Vec<&str> = suite
+        .vars
+        .iter()
+        .filter(|(_, default)| default.is_none())
+        .map(|(name, _)| name.as_str())
+        .collect();
+    Ok(format!(
+        "{}: suite `{}` is valid: {} tests ({} http, {} lambda, {} traffic); the stage must supply: {}",
+        args.file,
+        suite.name,
+        suite.tests.len(),
+        count(|test| test.http.is_some()),
+        count(|test| test.lambda.is_some()),
+        count(|test| test.traffic.is_some()),
+        if needed.is_empty() {
+            "nothing".to_string()
+        } else {
+            needed.join(", ")
+        }
+    ))
+}
+
+fn parse_vars(pairs: &[String]) -> Result<BTreeMap<String, String>, String> {
+    pairs
+        .iter()
+        .map(|pair| {
+            let (name, value) = pair
+                .split_once('=')
+                .filter(|(name, _)| !name.is_empty())
+                .ok_or_else(|| format!("--var: `{pair}` is not NAME=VALUE"))?;
+            Ok((name.to_string(), value.to_string()))
+        })
+        .collect()
+}
+
+/// Runs the suite; returns the report and whether it passed.
+pub async fn run(args: &RunArgs, aws: &AwsArgs) -> Result<(String, bool), String> {
+    let suite = load(&args.file)?;
+    let vars = parse_vars(&args.vars)?;
+    let timeout: ShortDuration = args.timeout.parse().map_err(|error| format!("--timeout: {error}"))?;
+    let config = config(aws).await;
+    let runner = Runner::new(
+        SdkHttpSender::new(&config),
+        LambdaInvoker::new(aws_sdk_lambda::Client::new(&config)),
+    );
+    let deadline = tokio::time::Instant::now() + Duration::max(timeout.0, Duration::from_millis(1));
+    let summary = runner
+        .run(&suite, &vars, deadline, uuid::Uuid::new_v4().to_string())
+        .await
+        .map_err(|error| format!("{}: {error}", args.file))?;
+    let text = if args.json {
+        serde_json::to_string_pretty(&summary).unwrap_or_default()
+    } else {
+        summary.render().trim_end().to_string()
+    };
+    Ok((text, summary.ok))
+}
+
+pub async fn put(args: &PutArgs, aws: &AwsArgs) -> Result<String, String> {
+    check_name("--pipeline", &args.pipeline)?;
+    check_name("--stage", &args.stage)?;
+    let suite = load(&args.file)?;
+    let store = store(aws, &args.table).await?;
+    let by = caller(aws).await?;
+    let version = store
+        .put_suite(&args.pipeline, &args.stage, &suite, &by, Timestamp::now())
+        .await
+        .map_err(|error| error.to_string())?;
+    Ok(format!(
+        "stored suite `{}` for {}/{} as version {version} ({} tests)",
+        suite.name,
+        args.pipeline,
+        args.stage,
+        suite.tests.len()
+    ))
+}
+
+pub async fn list(args: &ListArgs, aws: &AwsArgs) -> Result<String, String> {
+    check_name("--pipeline", &args.pipeline)?;
+    check_name("--stage", &args.stage)?;
+    let store = store(aws, &args.table).await?;
+    let suites = store
+        .suites(&args.pipeline, &args.stage)
+        .await
+        .map_err(|error| error.to_string())?;
+    if args.json {
+        let rows: Vec<serde_json::Value> = suites
+            .iter()
+            .map(|stored| {
+                serde_json::json!({
+                    "name": stored.name,
+                    "version": stored.version,
+                    "updated_at": stored.updated_at.to_string(),
+                    "updated_by": stored.updated_by,
+                    "tests": stored.suite.tests.len(),
+                })
+            })
+            .collect();
+        return Ok(serde_json::Value::Array(rows).to_string());
+    }
+    if suites.is_empty() {
+        return Ok(format!(
+            "no suites for {}/{}: its post-stage validation fails until one is put",
+            args.pipeline, args.stage
+        ));
+    }
+    let mut lines = vec![format!(
+        "{:<24} {:>7} {:>5} {:<22} UPDATED BY",
+        "NAME", "VERSION", "TESTS", "UPDATED"
+    )];
+    for stored in &suites {
+        lines.push(format!(
+            "{:<24} {:>7} {:>5} {:<22} {}",
+            stored.name,
+            stored.version,
+            stored.suite.tests.len(),
+            stored.updated_at.strftime("%Y-%m-%dT%H:%M:%SZ").to_string(),
+            stored.updated_by
+        ));
+    }
+    Ok(lines.join("\n"))
+}
