@@ -58,6 +58,8 @@ impl Moto {
             let child = Command::new(&path)
                 .arg(&launcher)
                 .args(["-H", "127.0.0.1", "-p", &port.to_string()])
+                // Step Functions' service integrations call back into moto on MOTO_PORT.
+                .env("MOTO_PORT", port.to_string())
                 .stdout(Stdio::null())
                 .stderr(Stdio::null())
                 .spawn()
@@ -111,6 +113,24 @@ impl Moto {
             "CreateRole failed: {response}"
         );
         format!("arn:aws:iam::123456789012:role/{name}")
+    }
+}
+
+impl Moto {
+    /// Makes moto's Step Functions interpret the ASL of executions (off by default).
+    pub fn execute_state_machines(&self) {
+        let body = r#"{"stepfunctions": {"execute_state_machine": true}}"#;
+        let request = format!(
+            "POST /moto-api/config HTTP/1.1\r\nHost: 127.0.0.1:{port}\r\nContent-Type: application/json\r\n\
+             Content-Length: {}\r\nConnection: close\r\n\r\n{body}",
+            body.len(),
+            port = self.port
+        );
+        let mut stream = TcpStream::connect(("127.0.0.1", self.port)).expect("connect to moto");
+        stream.write_all(request.as_bytes()).expect("send moto config");
+        let mut response = String::new();
+        let _ = stream.read_to_string(&mut response);
+        assert!(response.contains(" 20"), "moto config failed: {response}");
     }
 }
 
