@@ -18,8 +18,10 @@ use std::time::{Duration, Instant};
 
 use serde_json::Value;
 
+pub mod lambda_router;
 pub mod moto;
 pub mod target_server;
+pub use lambda_router::{Answer, MotoWithLambdas};
 pub use moto::Moto;
 pub use target_server::TargetServer;
 

@@ -45,6 +45,16 @@ fn answers(port: u16) -> bool {
 impl Moto {
     /// Starts moto_server and waits (at most 60 s) until it answers.
     pub fn start() -> Moto {
+        Moto::launch(None)
+    }
+
+    /// Starts moto_server with its Step Functions service integrations calling back on
+    /// `callbacks_port` instead of on moto itself (a router that sends Lambda invokes elsewhere).
+    pub fn start_with_callbacks_on(callbacks_port: u16) -> Moto {
+        Moto::launch(Some(callbacks_port))
+    }
+
+    fn launch(callbacks_port: Option<u16>) -> Moto {
         let path = python_path();
         // moto_server's own app, one request at a time (see moto_serial.py).
         let launcher = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("moto_serial.py");
@@ -59,7 +69,7 @@ impl Moto {
                 .arg(&launcher)
                 .args(["-H", "127.0.0.1", "-p", &port.to_string()])
                 // Step Functions' service integrations call back into moto on MOTO_PORT.
-                .env("MOTO_PORT", port.to_string())
+                .env("MOTO_PORT", callbacks_port.unwrap_or(port).to_string())
                 .stdout(Stdio::null())
                 .stderr(Stdio::null())
                 .spawn()

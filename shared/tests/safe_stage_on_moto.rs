@@ -1,0 +1,244 @@
+//! statemachines/safe-stage.asl.json on moto's Step Functions interpreter, with the gates'
+//! answers scripted behind moto's Lambda endpoint: each path of the wave ends as it should, and
+//! the gates get the policy and the context they need. (The real binaries behind it are the
+//! local-stack scenarios.)
+
+mod sfn;
+
+use std::collections::BTreeSet;
+use std::time::Duration;
+
+use handsoff_e2e::{Answer, MotoWithLambdas};
+use jiff::{SignedDuration, Timestamp};
+use serde_json::{Value, json};
+
+const ASL: &str = include_str!("../../statemachines/safe-stage.asl.json");
+
+const FUNCTIONS: [(&str, &str); 5] = [
+    ("AlarmBlockerArn", "alarm-blocker"),
+    ("TimeWindowGateArn", "time-window-gate"),
+    ("BakeTimeWaiterArn", "bake-time-waiter"),
+    ("CanaryEvaluatorArn", "canary-evaluator"),
+    ("RollbackTriggerArn", "rollback-trigger"),
+];
+
+fn definition() -> String {
+    FUNCTIONS.iter().fold(ASL.to_string(), |text, (key, name)| {
+        text.replace(
+            &format!("${{{key}}}"),
+            &format!("arn:aws:lambda:us-east-1:123456789012:function:{name}"),
+        )
+    })
+}
+
+fn input() -> Value {
+    json!({"pipeline": "orders", "stage": "Prod-1", "policy": {"bake": {"min_duration": "1h"}}})
+}
+
+fn decision(gate: &str, verdict: &str) -> Answer {
+    Answer::Ok(
+        json!({"gate": gate, "decision": verdict, "reasons": [format!("{gate} says {verdict}")], "evidence": {}}),
+    )
+}
+
+fn waiting(gate: &str, verdict: &str, seconds: i64) -> Answer {
+    let until = Timestamp::now() + SignedDuration::from_secs(seconds);
+    Answer::Ok(
+        json!({"gate": gate, "decision": verdict, "reasons": [format!("{gate} says {verdict}")],
+        "wait_until": until.to_string(), "evidence": {}}),
+    )
+}
+
+fn healthy(stack: &MotoWithLambdas) {
+    stack.script("alarm-blocker", vec![decision("alarm-blocker", "proceed")]);
+    stack.script("time-window-gate", vec![decision("time-window-gate", "proceed")]);
+    stack.script("bake-time-waiter", vec![decision("bake-time-waiter", "proceed")]);
+    stack.script("canary-evaluator", vec![decision("canary-evaluator", "pass")]);
+    stack.script("rollback-trigger", vec![decision("rollback-trigger", "proceed")]);
+}
+
+fn count(stack: &MotoWithLambdas, function: &str) -> usize {
+    stack.calls_to(function).len()
+}
+
+#[test]
+fn the_definition_is_well_formed_and_substitutes_only_the_five_functions() {
+    let parsed: Value = serde_json::from_str(ASL).unwrap();
+    sfn::check_targets(
+        parsed["States"].as_object().unwrap(),
+        parsed["StartAt"].as_str().unwrap(),
+    );
+    let expected: BTreeSet<String> = FUNCTIONS.iter().map(|(key, _)| key.to_string()).collect();
+    assert_eq!(sfn::substitutions(ASL), expected);
+}
+
+#[tokio::test]
+async fn a_healthy_wave_passes_every_gate_once_and_never_rolls_back() {
+    let stack = MotoWithLambdas::start();
+    healthy(&stack);
+    let ended = sfn::run(&stack.moto, "safe-stage", &definition(), &input()).await;
+    assert_eq!(ended.status, "SUCCEEDED", "{ended:?}");
+    for gate in [
+        "alarm-blocker",
+        "time-window-gate",
+        "bake-time-waiter",
+        "canary-evaluator",
+    ] {
+        assert_eq!(count(&stack, gate), 1, "{gate}");
+    }
+    assert_eq!(count(&stack, "rollback-trigger"), 0);
+    let sent = &stack.calls_to("bake-time-waiter")[0];
+    assert_eq!(sent["policy"], input()["policy"]);
+    assert_eq!(
+        (sent["context"]["pipeline"].clone(), sent["context"]["stage"].clone()),
+        (json!("orders"), json!("Prod-1"))
+    );
+    assert!(
+        sent["context"]["execution_id"]
+            .as_str()
+            .is_some_and(|id| !id.is_empty()),
+        "{sent}"
+    );
+}
+
+#[tokio::test]
+async fn a_closed_window_is_waited_out_and_the_blockers_asked_again() {
+    let stack = MotoWithLambdas::start();
+    healthy(&stack);
+    stack.script(
+        "time-window-gate",
+        vec![
+            waiting("time-window-gate", "wait", 2),
+            decision("time-window-gate", "proceed"),
+        ],
+    );
+    let ended = sfn::run(&stack.moto, "safe-stage", &definition(), &input()).await;
+    assert_eq!(ended.status, "SUCCEEDED", "{ended:?}");
+    assert!(
+        ended.took >= Duration::from_secs(1),
+        "waited on wait_until: {:?}",
+        ended.took
+    );
+    assert_eq!(
+        (count(&stack, "time-window-gate"), count(&stack, "alarm-blocker")),
+        (2, 2)
+    );
+    assert_eq!(count(&stack, "bake-time-waiter"), 1);
+}
+
+#[tokio::test]
+async fn a_blocked_stage_fails_before_anything_is_baked() {
+    let stack = MotoWithLambdas::start();
+    healthy(&stack);
+    stack.script(
+        "alarm-blocker",
+        vec![Answer::error(
+            "Blocked",
+            "alarm-blocker: orders-high-sev is in ALARM (when_blocked: fail)",
+        )],
+    );
+    let ended = sfn::run(&stack.moto, "safe-stage", &definition(), &input()).await;
+    assert_eq!(
+        (ended.status.as_str(), ended.error.as_deref()),
+        ("FAILED", Some("Handsoff.Blocked")),
+        "{ended:?}"
+    );
+    assert!(ended.cause.unwrap_or_default().contains("orders-high-sev is in ALARM"));
+    assert_eq!(count(&stack, "bake-time-waiter") + count(&stack, "rollback-trigger"), 0);
+}
+
+#[tokio::test]
+async fn an_alarm_during_bake_rolls_back_once_and_fails_with_the_reason() {
+    let stack = MotoWithLambdas::start();
+    healthy(&stack);
+    stack.script(
+        "bake-time-waiter",
+        vec![
+            waiting("bake-time-waiter", "wait", 1),
+            Answer::Ok(json!({"gate": "bake-time-waiter", "decision": "rollback",
+                "reasons": ["orders-5xx went to ALARM at 10:42 during the bake"], "evidence": {}})),
+        ],
+    );
+    let ended = sfn::run(&stack.moto, "safe-stage", &definition(), &input()).await;
+    assert_eq!(
+        (ended.status.as_str(), ended.error.as_deref()),
+        ("FAILED", Some("Handsoff.RolledBack")),
+        "{ended:?}"
+    );
+    let cause = ended.cause.unwrap_or_default();
+    assert!(
+        cause.starts_with("bake-time-waiter: ") && cause.contains("orders-5xx went to ALARM"),
+        "{cause}"
+    );
+    assert_eq!(count(&stack, "bake-time-waiter"), 2);
+    assert_eq!(count(&stack, "canary-evaluator"), 0);
+    let rollbacks = stack.calls_to("rollback-trigger");
+    assert_eq!(rollbacks.len(), 1);
+    assert_eq!(rollbacks[0]["context"]["reason"], json!(cause));
+    assert_eq!(rollbacks[0]["context"]["stage"], json!("Prod-1"));
+}
+
+#[tokio::test]
+async fn a_failing_canary_rolls_back_and_an_inconclusive_one_is_looked_at_a_bounded_number_of_times() {
+    let stack = MotoWithLambdas::start();
+    healthy(&stack);
+    stack.script("canary-evaluator", vec![decision("canary-evaluator", "fail")]);
+    let ended = sfn::run(&stack.moto, "safe-stage-fail", &definition(), &input()).await;
+    assert_eq!(ended.error.as_deref(), Some("Handsoff.RolledBack"), "{ended:?}");
+    assert!(ended.cause.unwrap_or_default().contains("canary-evaluator says fail"));
+    assert_eq!(count(&stack, "rollback-trigger"), 1);
+
+    let stack = MotoWithLambdas::start();
+    healthy(&stack);
+    stack.script("canary-evaluator", vec![waiting("canary-evaluator", "inconclusive", 0)]);
+    let ended = sfn::run(&stack.moto, "safe-stage-inconclusive", &definition(), &input()).await;
+    assert_eq!(ended.error.as_deref(), Some("Handsoff.RolledBack"), "{ended:?}");
+    assert!(
+        ended
+            .cause
+            .unwrap_or_default()
+            .contains("still inconclusive after 6 looks")
+    );
+    assert_eq!(count(&stack, "canary-evaluator"), 6);
+    assert_eq!(count(&stack, "rollback-trigger"), 1);
+}
+
+#[tokio::test]
+async fn a_gates_own_error_fails_without_rolling_back_and_transient_ones_are_retried() {
+    let stack = MotoWithLambdas::start();
+    healthy(&stack);
+    stack.script(
+        "canary-evaluator",
+        vec![Answer::error(
+            "PolicyInvalid",
+            "policy is invalid: canary.metrics: at least one metric",
+        )],
+    );
+    let ended = sfn::run(&stack.moto, "safe-stage", &definition(), &input()).await;
+    assert_eq!(ended.error.as_deref(), Some("Handsoff.GateFailed"), "{ended:?}");
+    assert!(ended.cause.unwrap_or_default().contains("canary.metrics"));
+    assert_eq!(count(&stack, "rollback-trigger"), 0);
+
+    let stack = MotoWithLambdas::start();
+    healthy(&stack);
+    stack.script(
+        "bake-time-waiter",
+        vec![
+            Answer::error("DependencyUnavailable", "cloudwatch:GetMetricData was throttled"),
+            decision("bake-time-waiter", "proceed"),
+        ],
+    );
+    let ended = sfn::run(&stack.moto, "safe-stage-retry", &definition(), &input()).await;
+    assert_eq!(ended.status, "SUCCEEDED", "{ended:?}");
+    assert_eq!(count(&stack, "bake-time-waiter"), 2);
+}
+
+#[tokio::test]
+async fn an_unknown_decision_never_proceeds() {
+    let stack = MotoWithLambdas::start();
+    healthy(&stack);
+    stack.script("time-window-gate", vec![decision("time-window-gate", "maybe")]);
+    let ended = sfn::run(&stack.moto, "safe-stage", &definition(), &input()).await;
+    assert_eq!(ended.error.as_deref(), Some("Handsoff.UnexpectedDecision"), "{ended:?}");
+    assert_eq!(count(&stack, "bake-time-waiter"), 0);
+}

@@ -1,0 +1,231 @@
+//! Lambda for moto's Step Functions interpreter. moto's Task states invoke Lambda through
+//! `localhost:$MOTO_PORT`, and moto's own Lambda would need Docker; this router sits on that
+//! port: `Invoke` requests go to a handler the test gives (scripted answers, or a real binary),
+//! everything else is passed through to moto unchanged. Every invocation is recorded.
+
+use std::collections::{HashMap, VecDeque};
+use std::io::{BufRead, BufReader, Read, Write};
+use std::net::{TcpListener, TcpStream};
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::{Arc, Mutex};
+use std::thread;
+use std::time::Duration;
+
+use serde_json::{Value, json};
+
+use crate::Moto;
+
+/// What a stubbed function answers.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Answer {
+    Ok(Value),
+    /// A function error, as the Lambda runtime reports a typed error.
+    Error {
+        error_type: String,
+        message: String,
+    },
+}
+
+impl Answer {
+    pub fn error(error_type: &str, message: &str) -> Answer {
+        Answer::Error {
+            error_type: error_type.into(),
+            message: message.into(),
+        }
+    }
+}
+
+/// One invocation: the function's name (last part of its ARN) and the payload.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Invocation {
+    pub function: String,
+    pub payload: Value,
+}
+
+type Responder = Arc<dyn Fn(&Value) -> Answer + Send + Sync>;
+
+#[derive(Default)]
+struct Script {
+    /// Answers per function, in order; the last one repeats.
+    answers: HashMap<String, VecDeque<Answer>>,
+    /// Functions that answer from their payload.
+    responders: HashMap<String, Responder>,
+    calls: Vec<Invocation>,
+}
+
+/// moto plus scripted Lambda functions, torn down on drop.
+pub struct MotoWithLambdas {
+    pub moto: Moto,
+    script: Arc<Mutex<Script>>,
+    stop: Arc<AtomicBool>,
+}
+
+impl MotoWithLambdas {
+    pub fn start() -> MotoWithLambdas {
+        let listener = TcpListener::bind("127.0.0.1:0").expect("bind 127.0.0.1");
+        listener.set_nonblocking(true).expect("nonblocking");
+        let router_port = listener.local_addr().expect("address").port();
+        let moto = Moto::start_with_callbacks_on(router_port);
+        moto.execute_state_machines();
+        let moto_port = moto.port;
+        let script = Arc::new(Mutex::new(Script::default()));
+        let stop = Arc::new(AtomicBool::new(false));
+        let (thread_script, thread_stop) = (script.clone(), stop.clone());
+        thread::spawn(move || {
+            while !thread_stop.load(Ordering::SeqCst) {
+                match listener.accept() {
+                    Ok((stream, _)) => {
+                        let script = thread_script.clone();
+                        thread::spawn(move || route(stream, moto_port, &script));
+                    }
+                    Err(_) => thread::sleep(Duration::from_millis(5)),
+                }
+            }
+        });
+        MotoWithLambdas { moto, script, stop }
+    }
+
+    /// Sets what `function` answers, call after call (the last answer repeats).
+    pub fn script(&self, function: &str, answers: Vec<Answer>) {
+        self.script
+            .lock()
+            .unwrap()
+            .answers
+            .insert(function.to_string(), answers.into());
+    }
+
+    /// Makes `function` answer each payload with `respond`.
+    pub fn respond(&self, function: &str, respond: impl Fn(&Value) -> Answer + Send + Sync + 'static) {
+        self.script
+            .lock()
+            .unwrap()
+            .responders
+            .insert(function.to_string(), Arc::new(respond));
+    }
+
+    pub fn calls(&self) -> Vec<Invocation> {
+        self.script.lock().unwrap().calls.clone()
+    }
+
+    pub fn calls_to(&self, function: &str) -> Vec<Value> {
+        self.calls()
+            .into_iter()
+            .filter(|call| call.function == function)
+            .map(|call| call.payload)
+            .collect()
+    }
+}
+
+impl Drop for MotoWithLambdas {
+    fn drop(&mut self) {
+        self.stop.store(true, Ordering::SeqCst);
+    }
+}
+
+fn percent_decode(text: &str) -> String {
+    let bytes = text.as_bytes();
+    let mut out = Vec::with_capacity(bytes.len());
+    let mut index = 0;
+    while index < bytes.len() {
+        if bytes[index] == b'%'
+            && index + 2 < bytes.len()
+            && let Ok(byte) = u8::from_str_radix(&text[index + 1..index + 3], 16)
+        {
+            out.push(byte);
+            index += 3;
+            continue;
+        }
+        out.push(bytes[index]);
+        index += 1;
+    }
+    String::from_utf8_lossy(&out).into_owned()
+}
+
+fn route(stream: TcpStream, moto_port: u16, script: &Mutex<Script>) {
+    let mut reader = BufReader::new(stream.try_clone().expect("clone"));
+    let mut head = String::new();
+    let mut line = String::new();
+    if reader.read_line(&mut line).unwrap_or(0) == 0 {
+        return;
+    }
+    let request_line = line.clone();
+    let mut length = 0;
+    let mut headers = Vec::new();
+    loop {
+        line.clear();
+        if reader.read_line(&mut line).unwrap_or(0) == 0 || line == "\r\n" {
+            break;
+        }
+        if let Some((name, value)) = line.trim_end().split_once(':') {
+            if name.eq_ignore_ascii_case("content-length") {
+                length = value.trim().parse().unwrap_or(0);
+            }
+            if !name.eq_ignore_ascii_case("connection") {
+                headers.push(line.clone());
+            }
+        }
+    }
+    let mut body = vec![0; length];
+    let _ = reader.read_exact(&mut body);
+    let mut parts = request_line.split_whitespace();
+    let (method, path) = (parts.next().unwrap_or_default(), parts.next().unwrap_or_default());
+    let invoke = path.strip_prefix("/2015-03-31/functions/").and_then(|rest| {
+        rest.split('/')
+            .next()
+            .map(str::to_string)
+            .filter(|_| rest.contains("/invocations"))
+    });
+    let mut stream = stream;
+    if let (Some(function), "POST") = (invoke, method) {
+        let function = percent_decode(&function);
+        let function = function.rsplit(':').next().unwrap_or(&function).to_string();
+        let payload: Value = serde_json::from_slice(&body).unwrap_or(Value::Null);
+        let responder = script.lock().unwrap().responders.get(&function).cloned();
+        let answered = responder.map(|respond| respond(&payload));
+        let answer = {
+            let mut script = script.lock().unwrap();
+            script.calls.push(Invocation {
+                function: function.clone(),
+                payload,
+            });
+            if let Some(answer) = answered {
+                answer
+            } else {
+                let queue = script.answers.entry(function.clone()).or_default();
+                match queue.len() {
+                    0 => Answer::error("NoStub", &format!("the test scripted no answer for {function}")),
+                    1 => queue[0].clone(),
+                    _ => queue.pop_front().unwrap(),
+                }
+            }
+        };
+        let (extra, body) = match answer {
+            Answer::Ok(value) => (String::new(), value.to_string()),
+            Answer::Error { error_type, message } => (
+                "X-Amz-Function-Error: Unhandled\r\n".to_string(),
+                json!({"errorType": error_type, "errorMessage": message}).to_string(),
+            ),
+        };
+        let response = format!(
+            "HTTP/1.1 200 OK\r\nContent-Type: application/json\r\nX-Amz-Executed-Version: $LATEST\r\n{extra}Content-Length: {}\r\nConnection: close\r\n\r\n{body}",
+            body.len()
+        );
+        let _ = stream.write_all(response.as_bytes());
+        return;
+    }
+    // Everything else is moto's: pass it through, one request per connection.
+    head.push_str(&request_line);
+    for header in &headers {
+        head.push_str(header);
+    }
+    head.push_str("Connection: close\r\n\r\n");
+    let Ok(mut upstream) = TcpStream::connect(("127.0.0.1", moto_port)) else {
+        return;
+    };
+    if upstream.write_all(head.as_bytes()).is_err() || upstream.write_all(&body).is_err() {
+        return;
+    }
+    let mut response = Vec::new();
+    let _ = upstream.read_to_end(&mut response);
+    let _ = stream.write_all(&response);
+}
