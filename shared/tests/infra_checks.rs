@@ -155,3 +155,98 @@ fn without_placeholders(text: &str) -> String {
     out.push_str(rest);
     out
 }
+
+/// The value a function gets for `key`: its own, else the template's Globals.
+fn function_setting(template: &Yaml, function: &Yaml, key: &str) -> u64 {
+    function["Properties"][key]
+        .as_u64()
+        .or_else(|| template["Globals"]["Function"][key].as_u64())
+        .unwrap()
+}
+
+#[test]
+fn cargo_lambda_deploys_each_function_as_the_template_does() {
+    let cargo_lambda = tool(".venv/bin/cargo-lambda", "scripts/python-tools");
+    // `--dry` packages without deploying; any x86_64 ELF file stands in for the binary.
+    let lambda_dir = std::env::temp_dir().join(format!("handsoff-deploy-dry-{}", std::process::id()));
+    let template = template("template.yaml");
+    let mut checked = 0;
+    for (_, function) in template["Resources"].as_mapping().unwrap() {
+        let Some(binary) = function["Metadata"]["BuildProperties"]["Binary"].as_str() else {
+            continue;
+        };
+        std::fs::create_dir_all(lambda_dir.join(binary)).unwrap();
+        std::fs::copy("/bin/true", lambda_dir.join(binary).join("bootstrap")).unwrap();
+        let output = Command::new(&cargo_lambda)
+            .current_dir(root())
+            .env("AWS_REGION", "us-east-1")
+            .env("AWS_ACCESS_KEY_ID", "test")
+            .env("AWS_SECRET_ACCESS_KEY", "test")
+            .args(["lambda", "deploy", "--dry", "--output-format", "json", "--iam-role"])
+            .arg(format!("arn:aws:iam::123456789012:role/handsoff-{binary}"))
+            .arg("--lambda-dir")
+            .arg(&lambda_dir)
+            .arg(binary)
+            .output()
+            .unwrap();
+        let stdout = String::from_utf8_lossy(&output.stdout);
+        assert!(
+            output.status.success(),
+            "{binary}: {stdout}{}",
+            String::from_utf8_lossy(&output.stderr)
+        );
+        // A progress line comes before the JSON.
+        let json: serde_json::Value = serde_json::from_str(&stdout[stdout.find('{').unwrap()..]).unwrap();
+        let config = &json["config"];
+        assert_eq!(
+            config["memory"].as_u64(),
+            Some(function_setting(&template, function, "MemorySize")),
+            "{binary}"
+        );
+        assert_eq!(
+            config["timeout"].as_u64(),
+            Some(function_setting(&template, function, "Timeout")),
+            "{binary}"
+        );
+        assert_eq!(config["runtime"], "provided.al2023");
+        assert_eq!(config["tracing"], "Active");
+        assert_eq!(json["tags"], format!("app=handsoff&component={binary}"));
+        let needs_table = std::fs::read_to_string(root().join("functions").join(binary).join("src/main.rs"))
+            .unwrap()
+            .contains("table_from_env");
+        let env = config["env_var"].as_array().unwrap();
+        assert_eq!(
+            env.contains(&"HANDSOFF_TABLE=handsoff".into()),
+            needs_table,
+            "{binary}: {env:?}"
+        );
+        checked += 1;
+    }
+    assert_eq!(checked, 6);
+
+    // The deploy script prints and runs one deploy per function.
+    let output = Command::new(root().join("scripts/deploy"))
+        .current_dir(root())
+        .env("AWS_REGION", "us-east-1")
+        .env("AWS_ACCESS_KEY_ID", "test")
+        .env("AWS_SECRET_ACCESS_KEY", "test")
+        .env("HANDSOFF_ROLE_ARN_PREFIX", "arn:aws:iam::123456789012:role/handsoff-")
+        .env("HANDSOFF_TABLE", "team-gates")
+        .env("HANDSOFF_LAMBDA_DIR", &lambda_dir)
+        .args(["--dry", "--skip-build"])
+        .output()
+        .unwrap();
+    let printed = String::from_utf8_lossy(&output.stdout);
+    assert!(
+        output.status.success(),
+        "{printed}{}",
+        String::from_utf8_lossy(&output.stderr)
+    );
+    let commands: Vec<&str> = printed.lines().filter(|line| line.starts_with("+ ")).collect();
+    assert_eq!(commands.len(), 6, "{printed}");
+    assert!(commands.iter().any(
+        |line| line.contains("--iam-role arn:aws:iam::123456789012:role/handsoff-alarm-blocker")
+            && line.contains("HANDSOFF_TABLE=team-gates")
+    ));
+    let _ = std::fs::remove_dir_all(&lambda_dir);
+}
