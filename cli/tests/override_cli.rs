@@ -14,6 +14,10 @@ struct Cli<'a> {
 
 impl Cli<'_> {
     fn run(&self, args: &[&str]) -> (i32, String, String) {
+        self.run_at(&self.moto.endpoint(), args)
+    }
+
+    fn run_at(&self, endpoint: &str, args: &[&str]) -> (i32, String, String) {
         let output = Command::new(env!("CARGO_BIN_EXE_handsoff"))
             .env_clear()
             .env("AWS_ACCESS_KEY_ID", "test")
@@ -22,7 +26,7 @@ impl Cli<'_> {
             .env("AWS_EC2_METADATA_DISABLED", "true")
             .env("HANDSOFF_TABLE", "handsoff")
             .arg("--endpoint-url")
-            .arg(self.moto.endpoint())
+            .arg(endpoint)
             .args(args)
             .output()
             .unwrap();
@@ -232,10 +236,18 @@ fn check_reports_each_blocker_and_fails_closed_when_it_cannot_read_alarms() {
         "{stdout}"
     );
 
-    // moto does not speak CloudWatch's rpc-v2-cbor: the alarm read fails, and check fails closed.
+    // A named alarm that does not exist blocks (read through the harness's CloudWatch bridge).
     let alarms = dir.join("alarms.json");
     std::fs::write(&alarms, r#"{"alarms": {"watch": [{"names": ["orders-high-sev"]}]}}"#).unwrap();
     let (code, stdout, stderr) = cli.run(&["check", "--policy", alarms.to_str().unwrap()]);
+    assert_eq!(code, 3, "{stdout}{stderr}");
+    assert!(
+        stdout.contains("alarm orders-high-sev not found in this account"),
+        "{stdout}"
+    );
+
+    // When CloudWatch cannot be reached, check fails closed and says which call failed.
+    let (code, stdout, stderr) = cli.run_at("http://127.0.0.1:9", &["check", "--policy", alarms.to_str().unwrap()]);
     assert_eq!(code, 1, "{stdout}{stderr}");
     assert!(
         stderr.contains("alarm-blocker: cannot decide, so it blocks: cloudwatch:DescribeAlarms"),
