@@ -50,12 +50,15 @@ struct Script {
     answers: HashMap<String, VecDeque<Answer>>,
     /// Functions that answer from their payload.
     responders: HashMap<String, Responder>,
+    /// How every other function answers (the local stack: the real binaries).
+    fallback: Option<Responder>,
     calls: Vec<Invocation>,
 }
 
 /// moto plus scripted Lambda functions, torn down on drop.
 pub struct MotoWithLambdas {
     pub moto: Moto,
+    router_port: u16,
     script: Arc<Mutex<Script>>,
     stop: Arc<AtomicBool>,
 }
@@ -82,7 +85,18 @@ impl MotoWithLambdas {
                 }
             }
         });
-        MotoWithLambdas { moto, script, stop }
+        MotoWithLambdas {
+            moto,
+            router_port,
+            script,
+            stop,
+        }
+    }
+
+    /// The port of the router (moto's `MOTO_PORT`): AWS calls sent here reach moto, and Lambda
+    /// invokes the functions.
+    pub fn router_port(&self) -> u16 {
+        self.router_port
     }
 
     /// Sets what `function` answers, call after call (the last answer repeats).
@@ -101,6 +115,15 @@ impl MotoWithLambdas {
             .unwrap()
             .responders
             .insert(function.to_string(), Arc::new(respond));
+    }
+
+    /// Makes every function without a script or responder of its own answer with `respond`.
+    pub fn respond_to_all(&self, respond: impl Fn(&str, &Value) -> Answer + Send + Sync + 'static) {
+        let respond = Arc::new(respond);
+        self.script.lock().unwrap().fallback = Some(Arc::new(move |payload: &Value| {
+            // The function's name travels in the payload wrapper below.
+            respond(payload["function"].as_str().unwrap_or_default(), &payload["payload"])
+        }));
     }
 
     pub fn calls(&self) -> Vec<Invocation> {
@@ -180,8 +203,19 @@ fn route(stream: TcpStream, moto_port: u16, script: &Mutex<Script>) {
         let function = percent_decode(&function);
         let function = function.rsplit(':').next().unwrap_or(&function).to_string();
         let payload: Value = serde_json::from_slice(&body).unwrap_or(Value::Null);
-        let responder = script.lock().unwrap().responders.get(&function).cloned();
-        let answered = responder.map(|respond| respond(&payload));
+        let (responder, fallback) = {
+            let script = script.lock().unwrap();
+            let scripted = script.answers.contains_key(&function);
+            (
+                script.responders.get(&function).cloned(),
+                script.fallback.clone().filter(|_| !scripted),
+            )
+        };
+        let answered = match (responder, fallback) {
+            (Some(respond), _) => Some(respond(&payload)),
+            (None, Some(fallback)) => Some(fallback(&json!({"function": function, "payload": payload}))),
+            (None, None) => None,
+        };
         let answer = {
             let mut script = script.lock().unwrap();
             script.calls.push(Invocation {

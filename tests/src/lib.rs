@@ -19,9 +19,12 @@ use std::time::{Duration, Instant};
 use serde_json::Value;
 
 pub mod lambda_router;
+pub mod local_stack;
 pub mod moto;
+pub mod scenarios;
 pub mod target_server;
 pub use lambda_router::{Answer, MotoWithLambdas};
+pub use local_stack::LocalStack;
 pub use moto::Moto;
 pub use target_server::TargetServer;
 

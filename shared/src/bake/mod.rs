@@ -106,8 +106,12 @@ pub struct AlarmEpisode {
     pub summary: String,
 }
 
-fn minutes(duration: SignedDuration) -> String {
-    HumanDuration::from_secs(u64::try_from(duration.as_secs().max(0)).unwrap_or(0) / 60 * 60).to_string()
+/// Elapsed time as a person reads it: whole minutes for bakes of ten minutes or more, seconds
+/// for shorter ones (a 10s bake is not "baked 0s").
+fn shown(elapsed: SignedDuration, of: HumanDuration) -> String {
+    let secs = u64::try_from(elapsed.as_secs().max(0)).unwrap_or(0);
+    let secs = if of.as_secs() >= 600 { secs / 60 * 60 } else { secs };
+    HumanDuration::from_secs(secs).to_string()
 }
 
 /// The poll's decision: rollback on any alarm episode; complete when time and every floor are
@@ -142,11 +146,11 @@ pub fn decide(
         .map(|(floor, count)| format!("{count}/{} {}", floor.min, floor.metric))
         .collect();
     let progress = if traffic.is_empty() {
-        format!("baked {} of {}", minutes(elapsed), policy.duration)
+        format!("baked {} of {}", shown(elapsed, policy.duration), policy.duration)
     } else {
         format!(
             "baked {} of {}; {}",
-            minutes(elapsed),
+            shown(elapsed, policy.duration),
             policy.duration,
             traffic.join(", ")
         )
@@ -219,6 +223,18 @@ mod tests {
     }
 
     const START: &str = "2026-11-24T17:00:00Z";
+
+    #[test]
+    fn short_bakes_show_seconds_and_long_ones_whole_minutes() {
+        let short = BakePolicy {
+            duration: HumanDuration::from_secs(30),
+            ..policy()
+        };
+        let decision = decide(&short, at(START), at("2026-11-24T17:00:17Z"), &[73], &[]);
+        assert_eq!(decision.reason(), "baked 17s of 30s; 73/100 Invocations");
+        let decision = decide(&policy(), at(START), at("2026-11-24T17:42:59Z"), &[73], &[]);
+        assert_eq!(decision.reason(), "baked 42m of 1h; 73/100 Invocations");
+    }
 
     #[test]
     fn waits_with_progress_until_time_and_floors_are_met() {
