@@ -24,7 +24,10 @@ use crate::local_stack::{FUNCTIONS, LocalStack, TABLE, binaries_dir};
 
 pub const PIPELINE: &str = "orders";
 pub const FUNCTION: &str = "orders-api";
+/// The aggregate alarm the alarm blocker watches before a wave starts.
 pub const ALARM: &str = "orders-high-sev";
+/// The one-box's own alarm the bake watches (an override of the blocker does not silence it).
+pub const ONEBOX_ALARM: &str = "orders-onebox-faults";
 
 const SAFE_STAGE: &str = include_str!("../../statemachines/safe-stage.asl.json");
 const POST_STAGE_VALIDATION: &str = include_str!("../../statemachines/post-stage-validation.asl.json");
@@ -85,21 +88,23 @@ impl World {
         let lambda = aws_sdk_lambda::Client::new(&config);
         let sfn = aws_sdk_sfn::Client::new(&config);
         create_table(&dynamodb).await?;
-        cloudwatch
-            .put_metric_alarm()
-            .alarm_name(ALARM)
-            .namespace("AWS/Lambda")
-            .metric_name("Errors")
-            .dimensions(Dimension::builder().name("FunctionName").value(FUNCTION).build())
-            .statistic(Statistic::Sum)
-            .period(60)
-            .evaluation_periods(1)
-            .threshold(10.0)
-            .comparison_operator(ComparisonOperator::GreaterThanThreshold)
-            .send()
-            .await
-            .map_err(|error| format!("PutMetricAlarm: {error:?}"))?;
-        set_alarm(&cloudwatch, StateValue::Ok, "errors under threshold").await?;
+        for alarm in [ALARM, ONEBOX_ALARM] {
+            cloudwatch
+                .put_metric_alarm()
+                .alarm_name(alarm)
+                .namespace("AWS/Lambda")
+                .metric_name("Errors")
+                .dimensions(Dimension::builder().name("FunctionName").value(FUNCTION).build())
+                .statistic(Statistic::Sum)
+                .period(60)
+                .evaluation_periods(1)
+                .threshold(10.0)
+                .comparison_operator(ComparisonOperator::GreaterThanThreshold)
+                .send()
+                .await
+                .map_err(|error| format!("PutMetricAlarm: {error:?}"))?;
+            set_alarm(&cloudwatch, alarm, StateValue::Ok, "errors under threshold").await?;
+        }
         let role = stack.aws.moto.create_iam_role("orders-api");
         let (old_version, new_version) = deploy_one_box(&lambda, &role).await?;
         let sfn_role = stack.aws.moto.create_iam_role("handsoff-state-machines");
@@ -182,8 +187,8 @@ impl World {
         Ok(())
     }
 
-    pub async fn set_alarm(&self, state: StateValue, reason: &str) -> Result<(), String> {
-        set_alarm(&self.cloudwatch, state, reason).await
+    pub async fn set_alarm(&self, alarm: &str, state: StateValue, reason: &str) -> Result<(), String> {
+        set_alarm(&self.cloudwatch, alarm, state, reason).await
     }
 
     /// Where the `live` alias points: (primary version, one-box version and weight if any).
@@ -368,10 +373,15 @@ async fn create_table(dynamodb: &aws_sdk_dynamodb::Client) -> Result<(), String>
     Ok(())
 }
 
-async fn set_alarm(cloudwatch: &aws_sdk_cloudwatch::Client, state: StateValue, reason: &str) -> Result<(), String> {
+async fn set_alarm(
+    cloudwatch: &aws_sdk_cloudwatch::Client,
+    alarm: &str,
+    state: StateValue,
+    reason: &str,
+) -> Result<(), String> {
     cloudwatch
         .set_alarm_state()
-        .alarm_name(ALARM)
+        .alarm_name(alarm)
         .state_value(state)
         .state_reason(reason)
         .send()
@@ -532,7 +542,7 @@ pub fn policy(windows: Option<Value>, when_blocked: &str) -> Value {
             "poll_interval": "10s",
             "min_datapoints": [{"namespace": "AWS/Lambda", "metric": "Invocations",
                 "dimensions": {"FunctionName": FUNCTION, "Resource": "orders-api:live"}, "stat": "Sum", "min": 100}],
-            "alarms": [{"names": [ALARM]}]
+            "alarms": [{"names": [ONEBOX_ALARM]}]
         },
         "canary": {
             "pair": {"namespace": "Orders", "canary": {"Version": "2"}, "baseline": {"Version": "1"},
@@ -585,7 +595,7 @@ pub async fn healthy(world: &World) -> Result<Run, String> {
     world.finish(&execution, Duration::from_secs(120)).await
 }
 
-/// Scenario 4: the alarm fires during the bake; the alias goes back to the old version and the
+/// Scenario 4: the one-box's alarm fires during the bake; the alias goes back to the old version and the
 /// stage stays blocked until someone unblocks it.
 pub async fn alarm_during_bake(world: &World) -> Result<Run, String> {
     world.serve_traffic(Canary::Healthy).await?;
@@ -603,7 +613,11 @@ pub async fn alarm_during_bake(world: &World) -> Result<Run, String> {
         return Err("the execution ended before its bake began".into());
     }
     world
-        .set_alarm(StateValue::Alarm, "Errors above 10 for 1 datapoint")
+        .set_alarm(
+            ONEBOX_ALARM,
+            StateValue::Alarm,
+            "one-box faults above 10 for 1 datapoint",
+        )
         .await?;
     world.finish(&execution, Duration::from_secs(120)).await
 }
@@ -634,4 +648,125 @@ pub fn verdicts(run: &Run) -> BTreeMap<String, Vec<String>> {
         }
     }
     verdicts
+}
+
+/// Scenario 2: the alarm is firing, so the wave waits; someone overrides that alarm with a
+/// reason, and the wave proceeds.
+pub async fn override_a_firing_alarm(world: &World) -> Result<(Run, String), String> {
+    world.serve_traffic(Canary::Healthy).await?;
+    world
+        .set_alarm(ALARM, StateValue::Alarm, "Errors above 10 for 1 datapoint")
+        .await?;
+    let execution = world
+        .start(
+            &world.safe_stage,
+            "prod-1-override",
+            &wave("Prod-1", policy(None, "wait")),
+        )
+        .await?;
+    if !world
+        .wait_for_state(&execution, "WaitForAlarms", Duration::from_secs(60))
+        .await?
+    {
+        return Err("the execution ended instead of waiting for the alarm".into());
+    }
+    let (code, output) = world.handsoff(&[
+        "override",
+        "create",
+        "--pipeline",
+        PIPELINE,
+        "--stage",
+        "Prod-1",
+        "--alarm",
+        ALARM,
+        "--reason",
+        "shipping the fix for INC-7",
+        "--ttl",
+        "1h",
+    ]);
+    if code != 0 {
+        return Err(format!("handsoff override create exited {code}: {output}"));
+    }
+    let run = world.finish(&execution, Duration::from_secs(120)).await?;
+    let (_, audit) = world.handsoff(&["audit", "--pipeline", PIPELINE, "--stage", "Prod-1"]);
+    Ok((run, audit))
+}
+
+/// Scenario 3: the window opens in a few seconds; the wave waits on `wait_until`, then goes on.
+pub async fn window_opening_shortly(world: &World) -> Result<(Run, Timestamp), String> {
+    world.serve_traffic(Canary::Healthy).await?;
+    let (windows, opens) = window_opening_soon(Duration::from_secs(5));
+    let execution = world
+        .start(
+            &world.safe_stage,
+            "prod-2-window",
+            &wave("Prod-2", policy(Some(windows), "wait")),
+        )
+        .await?;
+    Ok((world.finish(&execution, Duration::from_secs(180)).await?, opens))
+}
+
+/// Scenario 5: the one-box has five times the fleet's error rate.
+pub async fn bad_canary(world: &World) -> Result<Run, String> {
+    world.serve_traffic(Canary::FiveTimesTheErrors).await?;
+    let execution = world
+        .start(
+            &world.safe_stage,
+            "prod-1-bad-canary",
+            &wave("Prod-1", policy(None, "wait")),
+        )
+        .await?;
+    world.finish(&execution, Duration::from_secs(120)).await
+}
+
+/// Scenario 6: the Beta stage's suites come from the table; one test fails.
+pub async fn post_stage_validation(world: &World, base_url: &str, suites_dir: &std::path::Path) -> Result<Run, String> {
+    std::fs::create_dir_all(suites_dir).map_err(|error| error.to_string())?;
+    let suites = [
+        (
+            "smoke.json",
+            json!({
+                "name": "smoke",
+                "vars": {"base_url": null},
+                "tests": [
+                    {"name": "health", "http": {"url": "${base_url}/good"}, "expect": {"status": 200, "json": [{"path": "$.status", "equals": "ok"}]}},
+                    {"name": "refuses GET on orders", "http": {"url": "${base_url}/orders"}, "expect": {"status": "4xx"}}
+                ]
+            }),
+        ),
+        (
+            "dependencies.json",
+            json!({
+                "name": "dependencies",
+                "vars": {"base_url": null},
+                "tests": [
+                    {"name": "payments reachable", "http": {"url": "${base_url}/wrong-status"}, "expect": {"status": 200}}
+                ]
+            }),
+        ),
+    ];
+    for (file, suite) in &suites {
+        let path = suites_dir.join(file);
+        std::fs::write(&path, suite.to_string()).map_err(|error| error.to_string())?;
+        let (code, output) = world.handsoff(&[
+            "suite",
+            "put",
+            &path.to_string_lossy(),
+            "--pipeline",
+            PIPELINE,
+            "--stage",
+            "Beta",
+        ]);
+        if code != 0 {
+            return Err(format!("handsoff suite put exited {code}: {output}"));
+        }
+    }
+    let execution = world
+        .start(
+            &world.post_stage_validation,
+            "beta-validation",
+            &json!({"pipeline": PIPELINE, "stage": "Beta", "vars": {"base_url": base_url}}),
+        )
+        .await?;
+    world.finish(&execution, Duration::from_secs(120)).await
 }

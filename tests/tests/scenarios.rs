@@ -49,14 +49,17 @@ fn an_alarm_during_bake_rolls_back_and_blocks_the_stage_until_unblocked() {
             world.stack.output()
         );
         let cause = run.cause.clone().unwrap_or_default();
-        assert!(cause.contains(scenarios::ALARM), "{cause}");
+        assert!(cause.contains(scenarios::ONEBOX_ALARM), "{cause}");
         assert_eq!(verdicts(&run)["rollback-trigger"].len(), 1, "{}", run.timeline());
         // The alias is back on the old version, with no traffic to the new one.
         let (primary, one_box) = world.alias().await.unwrap();
         assert_eq!((primary, one_box), (world.old_version.clone(), None));
 
         // The alarm recovers, but the stage stays blocked until someone unblocks it.
-        world.set_alarm(StateValue::Ok, "recovered").await.unwrap();
+        world
+            .set_alarm(scenarios::ONEBOX_ALARM, StateValue::Ok, "recovered")
+            .await
+            .unwrap();
         let (error_type, message) = scenarios::alarm_blocker_says(&world, "Prod-1").unwrap_err();
         assert_eq!(error_type, "Blocked", "{message}");
         assert!(message.contains("rolled back"), "{message}");
@@ -73,5 +76,97 @@ fn an_alarm_during_bake_rolls_back_and_blocks_the_stage_until_unblocked() {
         let decision = scenarios::alarm_blocker_says(&world, "Prod-1").unwrap();
         assert_eq!(decision["decision"], "proceed", "{decision}");
         tokio::time::sleep(Duration::from_millis(10)).await;
+    });
+}
+
+#[test]
+fn a_firing_alarm_blocks_until_overridden_and_the_audit_trail_shows_both() {
+    runtime().block_on(async {
+        let world = World::prepare().await.unwrap();
+        let (run, audit) = scenarios::override_a_firing_alarm(&world).await.unwrap();
+        assert_eq!(run.status, "SUCCEEDED", "{}\n{}", run.timeline(), world.stack.output());
+        let blocker = run.decisions_of("alarm-blocker");
+        assert_eq!(blocker[0]["decision"], "wait", "{}", run.timeline());
+        assert!(
+            blocker[0]["reasons"][0]
+                .as_str()
+                .unwrap()
+                .contains("orders-high-sev is ALARM"),
+            "{}",
+            run.timeline()
+        );
+        let last = blocker.last().unwrap();
+        assert_eq!(last["decision"], "proceed", "{}", run.timeline());
+        assert!(last.to_string().contains("shipping the fix for INC-7"), "{last}");
+        // The audit trail has the block, the override with its reason, and the decision it allowed.
+        assert!(audit.contains("wait"), "{audit}");
+        assert!(audit.contains("override"), "{audit}");
+        assert!(audit.contains("shipping the fix for INC-7"), "{audit}");
+        assert!(audit.contains("proceed"), "{audit}");
+    });
+}
+
+#[test]
+fn a_window_opening_shortly_is_waited_for_then_the_wave_proceeds() {
+    runtime().block_on(async {
+        let world = World::prepare().await.unwrap();
+        let (run, opens) = scenarios::window_opening_shortly(&world).await.unwrap();
+        assert_eq!(run.status, "SUCCEEDED", "{}\n{}", run.timeline(), world.stack.output());
+        let window = run.decisions_of("time-window-gate");
+        assert_eq!(window[0]["decision"], "wait", "{}", run.timeline());
+        assert_eq!(
+            window[0]["wait_until"]
+                .as_str()
+                .unwrap()
+                .parse::<jiff::Timestamp>()
+                .unwrap(),
+            opens
+        );
+        assert_eq!(window.last().unwrap()["decision"], "proceed");
+        assert!(run.entered.iter().any(|state| state == "WaitForWindow"));
+        assert!(jiff::Timestamp::now() >= opens);
+    });
+}
+
+#[test]
+fn a_canary_with_five_times_the_errors_fails_and_is_rolled_back() {
+    runtime().block_on(async {
+        let world = World::prepare().await.unwrap();
+        let run = scenarios::bad_canary(&world).await.unwrap();
+        assert_eq!(
+            run.error.as_deref(),
+            Some("Handsoff.RolledBack"),
+            "{}\n{}",
+            run.timeline(),
+            world.stack.output()
+        );
+        assert_eq!(verdicts(&run)["canary-evaluator"], ["fail"], "{}", run.timeline());
+        assert!(run.cause.unwrap_or_default().starts_with("canary-evaluator: "));
+        let (primary, one_box) = world.alias().await.unwrap();
+        assert_eq!((primary, one_box), (world.old_version.clone(), None));
+    });
+}
+
+#[test]
+fn post_stage_validation_runs_the_stages_suites_and_names_the_failing_test() {
+    runtime().block_on(async {
+        let world = World::prepare().await.unwrap();
+        let target = handsoff_e2e::TargetServer::start();
+        let dir = std::env::temp_dir().join(format!("handsoff-scenario-suites-{}", std::process::id()));
+        let run = scenarios::post_stage_validation(&world, &target.base_url(), &dir).await.unwrap();
+        let _ = std::fs::remove_dir_all(&dir);
+        assert_eq!(
+            (run.status.as_str(), run.error.as_deref()),
+            ("FAILED", Some("Handsoff.ValidationFailed")),
+            "{}\n{}",
+            run.timeline(),
+            world.stack.output()
+        );
+        assert_eq!(
+            run.cause.as_deref(),
+            Some(r#"Validation failed for orders/Beta: ["dependencies / payments reachable: status: expected 200, got 503"]"#)
+        );
+        assert_eq!(target.requests("/good").len(), 1);
+        assert_eq!(target.requests("/wrong-status").len(), 1);
     });
 }

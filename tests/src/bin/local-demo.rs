@@ -4,7 +4,7 @@
 //!
 //! 1. a healthy one-box: the window is open, no alarm, the bake reaches its traffic floor, the
 //!    canary is no worse than the fleet → the wave succeeds;
-//! 2. an alarm fires during the bake → the alias goes back to the old version, and the stage
+//! 2. the one-box's alarm fires during the bake → the alias goes back to the old version, and the stage
 //!    stays blocked until `handsoff unblock`.
 //!
 //! Run it with `scripts/demo`. Exit status 0 when both behave as they should.
@@ -50,7 +50,10 @@ async fn demo() -> Result<(), String> {
 
     drop(world);
     let world = World::prepare().await?;
-    println!("\nWave 2: the alarm `{}` fires during the bake", scenarios::ALARM);
+    println!(
+        "\nWave 2: the one-box's alarm `{}` fires during the bake",
+        scenarios::ONEBOX_ALARM
+    );
     let run = scenarios::alarm_during_bake(&world).await?;
     print!("{}", run.timeline());
     let (primary, one_box) = world.alias().await?;
@@ -58,7 +61,9 @@ async fn demo() -> Result<(), String> {
     if run.error.as_deref() != Some("Handsoff.RolledBack") || one_box.is_some() {
         return Err("the bad wave was not rolled back".into());
     }
-    world.set_alarm(StateValue::Ok, "recovered").await?;
+    world
+        .set_alarm(scenarios::ONEBOX_ALARM, StateValue::Ok, "recovered")
+        .await?;
     match scenarios::alarm_blocker_says(&world, "Prod-1") {
         Err((error, message)) => {
             println!("  the alarm recovered, and the next deployment to Prod-1 is still refused: {error}: {message}")
