@@ -250,3 +250,122 @@ fn cargo_lambda_deploys_each_function_as_the_template_does() {
     ));
     let _ = std::fs::remove_dir_all(&lambda_dir);
 }
+
+/// The IAM actions a port's code can call: the `service:Action` names it reports its calls by.
+fn actions_in(file: &str) -> BTreeSet<String> {
+    let text = std::fs::read_to_string(root().join("shared/src/ports").join(file)).unwrap();
+    let mut actions = BTreeSet::new();
+    for piece in text.split('"') {
+        let Some((service, action)) = piece.split_once(':') else { continue };
+        let is_service = !service.is_empty() && service.bytes().all(|byte| byte.is_ascii_lowercase() || byte == b'-');
+        let is_action = action.chars().next().is_some_and(|first| first.is_ascii_uppercase())
+            && action.chars().all(|ch| ch.is_ascii_alphanumeric());
+        if is_service && is_action {
+            actions.insert(piece.to_string());
+        }
+    }
+    actions
+}
+
+/// What each function's code may call, from the ports its `main.rs` builds.
+fn callable(function: &str) -> BTreeSet<String> {
+    let main = std::fs::read_to_string(root().join("functions").join(function).join("src/main.rs")).unwrap();
+    let mut actions: BTreeSet<String> = ["logs:CreateLogStream", "logs:PutLogEvents", "xray:PutTraceSegments", "xray:PutTelemetryRecords"]
+        .map(String::from)
+        .into();
+    for (port, files, extra) in [
+        ("CodePipelineJobs", &["pipeline_jobs.rs"][..], &[][..]),
+        ("CloudWatchAlarms", &["alarms.rs"][..], &["sts:AssumeRole"][..]),
+        ("CloudWatchMetrics", &["metrics.rs"][..], &[][..]),
+        ("LambdaAliases", &["lambda_alias.rs"][..], &[][..]),
+        ("AwsDeploymentControl", &["deployments.rs"][..], &[][..]),
+        ("DynamoStore", &["store.rs", "suites.rs"][..], &[][..]),
+        ("LambdaInvoker", &["lambda_invoke.rs"][..], &[][..]),
+        ("SdkHttpSender", &[][..], &["execute-api:Invoke"][..]),
+    ] {
+        if main.contains(port) {
+            for file in files {
+                actions.extend(actions_in(file));
+            }
+            actions.extend(extra.iter().map(|action| action.to_string()));
+        }
+    }
+    actions
+}
+
+/// Actions whose APIs take no resource-level permissions: the only ones `Resource: "*"` may carry.
+const STAR_RESOURCE_APIS: [&str; 7] = [
+    "codepipeline:PutJobSuccessResult",
+    "codepipeline:PutJobFailureResult",
+    "codepipeline:GetJobDetails",
+    "cloudwatch:GetMetricData",
+    "xray:PutTraceSegments",
+    "xray:PutTelemetryRecords",
+    "logs:DescribeLogGroups",
+];
+
+/// The statements of a policy document, with `!If [condition, statement, NoValue]` opened.
+fn statements(document: &Yaml) -> Vec<&Yaml> {
+    document["Statement"]
+        .as_sequence()
+        .unwrap()
+        .iter()
+        .map(|statement| match statement {
+            Yaml::Tagged(tagged) if tagged.tag == "!If" => &tagged.value.as_sequence().unwrap()[1],
+            other => other,
+        })
+        .collect()
+}
+
+fn strings(value: &Yaml) -> Vec<String> {
+    match untagged(value) {
+        Yaml::String(text) => vec![text.clone()],
+        Yaml::Sequence(items) => items.iter().flat_map(strings).collect(),
+        _ => vec![],
+    }
+}
+
+#[test]
+fn each_role_grants_only_what_its_function_calls() {
+    let template = template("template.yaml");
+    let resources = template["Resources"].as_mapping().unwrap();
+    let by_name = |name: &str| &template["Resources"][name];
+    let mut checked = 0;
+    for (_, function) in resources {
+        let Some(binary) = function["Metadata"]["BuildProperties"]["Binary"].as_str() else {
+            continue;
+        };
+        let role_name = untagged(&function["Properties"]["Role"]).as_str().unwrap().trim_end_matches(".Arn").to_string();
+        let role = by_name(&role_name);
+        let mut documents: Vec<&Yaml> = role["Properties"]["Policies"]
+            .as_sequence()
+            .into_iter()
+            .flatten()
+            .map(|policy| &policy["PolicyDocument"])
+            .collect();
+        for managed in role["Properties"]["ManagedPolicyArns"].as_sequence().into_iter().flatten() {
+            let name = untagged(managed).as_str().unwrap();
+            documents.push(&by_name(name)["Properties"]["PolicyDocument"]);
+        }
+        let allowed = callable(binary);
+        for document in documents {
+            for statement in statements(document) {
+                let actions = strings(&statement["Action"]);
+                for action in &actions {
+                    assert!(!action.contains('*'), "{binary}: wildcard action {action}");
+                    assert!(allowed.contains(action), "{binary}: {role_name} grants {action}, which its code never calls");
+                }
+                if strings(&statement["Resource"]).iter().any(|resource| resource == "*") {
+                    for action in &actions {
+                        assert!(
+                            STAR_RESOURCE_APIS.contains(&action.as_str()),
+                            "{binary}: {action} on Resource \"*\", but its API takes resource-level permissions"
+                        );
+                    }
+                }
+            }
+        }
+        checked += 1;
+    }
+    assert_eq!(checked, 6);
+}
