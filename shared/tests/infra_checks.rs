@@ -256,7 +256,9 @@ fn actions_in(file: &str) -> BTreeSet<String> {
     let text = std::fs::read_to_string(root().join("shared/src/ports").join(file)).unwrap();
     let mut actions = BTreeSet::new();
     for piece in text.split('"') {
-        let Some((service, action)) = piece.split_once(':') else { continue };
+        let Some((service, action)) = piece.split_once(':') else {
+            continue;
+        };
         let is_service = !service.is_empty() && service.bytes().all(|byte| byte.is_ascii_lowercase() || byte == b'-');
         let is_action = action.chars().next().is_some_and(|first| first.is_ascii_uppercase())
             && action.chars().all(|ch| ch.is_ascii_alphanumeric());
@@ -270,9 +272,14 @@ fn actions_in(file: &str) -> BTreeSet<String> {
 /// What each function's code may call, from the ports its `main.rs` builds.
 fn callable(function: &str) -> BTreeSet<String> {
     let main = std::fs::read_to_string(root().join("functions").join(function).join("src/main.rs")).unwrap();
-    let mut actions: BTreeSet<String> = ["logs:CreateLogStream", "logs:PutLogEvents", "xray:PutTraceSegments", "xray:PutTelemetryRecords"]
-        .map(String::from)
-        .into();
+    let mut actions: BTreeSet<String> = [
+        "logs:CreateLogStream",
+        "logs:PutLogEvents",
+        "xray:PutTraceSegments",
+        "xray:PutTelemetryRecords",
+    ]
+    .map(String::from)
+    .into();
     for (port, files, extra) in [
         ("CodePipelineJobs", &["pipeline_jobs.rs"][..], &[][..]),
         ("CloudWatchAlarms", &["alarms.rs"][..], &["sts:AssumeRole"][..]),
@@ -335,7 +342,11 @@ fn each_role_grants_only_what_its_function_calls() {
         let Some(binary) = function["Metadata"]["BuildProperties"]["Binary"].as_str() else {
             continue;
         };
-        let role_name = untagged(&function["Properties"]["Role"]).as_str().unwrap().trim_end_matches(".Arn").to_string();
+        let role_name = untagged(&function["Properties"]["Role"])
+            .as_str()
+            .unwrap()
+            .trim_end_matches(".Arn")
+            .to_string();
         let role = by_name(&role_name);
         let mut documents: Vec<&Yaml> = role["Properties"]["Policies"]
             .as_sequence()
@@ -343,7 +354,11 @@ fn each_role_grants_only_what_its_function_calls() {
             .flatten()
             .map(|policy| &policy["PolicyDocument"])
             .collect();
-        for managed in role["Properties"]["ManagedPolicyArns"].as_sequence().into_iter().flatten() {
+        for managed in role["Properties"]["ManagedPolicyArns"]
+            .as_sequence()
+            .into_iter()
+            .flatten()
+        {
             let name = untagged(managed).as_str().unwrap();
             documents.push(&by_name(name)["Properties"]["PolicyDocument"]);
         }
@@ -353,7 +368,10 @@ fn each_role_grants_only_what_its_function_calls() {
                 let actions = strings(&statement["Action"]);
                 for action in &actions {
                     assert!(!action.contains('*'), "{binary}: wildcard action {action}");
-                    assert!(allowed.contains(action), "{binary}: {role_name} grants {action}, which its code never calls");
+                    assert!(
+                        allowed.contains(action),
+                        "{binary}: {role_name} grants {action}, which its code never calls"
+                    );
                 }
                 if strings(&statement["Resource"]).iter().any(|resource| resource == "*") {
                     for action in &actions {
