@@ -35,6 +35,31 @@ impl Answer {
     }
 }
 
+/// A fault an AWS call can meet.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum Fault {
+    /// The service's throttling error, as every retry sees it.
+    Throttled,
+    /// HTTP 500 with the service's internal error.
+    ServerError,
+    /// The caller lacks the permission.
+    AccessDenied,
+    /// No answer at all until the client gives up.
+    Hang,
+    /// HTTP 200 with a body that is not the protocol's.
+    Malformed,
+}
+
+impl Fault {
+    pub const ALL: [Fault; 5] = [
+        Fault::Throttled,
+        Fault::ServerError,
+        Fault::AccessDenied,
+        Fault::Hang,
+        Fault::Malformed,
+    ];
+}
+
 /// One invocation: the function's name (last part of its ARN) and the payload.
 #[derive(Debug, Clone, PartialEq)]
 pub struct Invocation {
@@ -52,6 +77,10 @@ struct Script {
     responders: HashMap<String, Responder>,
     /// How every other function answers (the local stack: the real binaries).
     fallback: Option<Responder>,
+    /// AWS operations that answer with a fault instead of reaching moto.
+    faults: HashMap<String, Fault>,
+    /// Every AWS operation that passed through (to moto or to a fault), in order.
+    operations: Vec<String>,
     calls: Vec<Invocation>,
 }
 
@@ -115,6 +144,20 @@ impl MotoWithLambdas {
             .unwrap()
             .responders
             .insert(function.to_string(), Arc::new(respond));
+    }
+
+    /// Makes `operation` (e.g. `GetItem`, `DescribeAlarms`, `UpdateAlias`) meet `fault`.
+    pub fn inject(&self, operation: &str, fault: Fault) {
+        self.script.lock().unwrap().faults.insert(operation.to_string(), fault);
+    }
+
+    pub fn clear_faults(&self) {
+        self.script.lock().unwrap().faults.clear();
+    }
+
+    /// The AWS operations seen since the last call, in order (Lambda invokes excluded).
+    pub fn take_operations(&self) -> Vec<String> {
+        std::mem::take(&mut self.script.lock().unwrap().operations)
     }
 
     /// Makes every function without a script or responder of its own answer with `respond`.
@@ -198,6 +241,20 @@ fn route(stream: TcpStream, moto_port: u16, script: &Mutex<Script>) {
             .map(str::to_string)
             .filter(|_| rest.contains("/invocations"))
     });
+    let operation = operation_of(method, path, &headers, &body);
+    let fault = {
+        let mut script = script.lock().unwrap();
+        script.operations.extend(operation.clone());
+        operation
+            .as_ref()
+            .and_then(|operation| script.faults.get(operation).copied())
+    };
+    if let Some(fault) = fault {
+        let cbor = path.starts_with("/service/");
+        let rest = path.starts_with("/2015-03-31/") || path.starts_with("/2015-10-31/");
+        answer_with_fault(stream, fault, cbor, rest, operation.as_deref().unwrap_or("?"));
+        return;
+    }
     let mut stream = stream;
     if let (Some(function), "POST") = (invoke, method) {
         let function = percent_decode(&function);
@@ -262,4 +319,122 @@ fn route(stream: TcpStream, moto_port: u16, script: &Mutex<Script>) {
     let mut response = Vec::new();
     let _ = upstream.read_to_end(&mut response);
     let _ = stream.write_all(&response);
+}
+
+/// The AWS operation of a request: from `X-Amz-Target` (JSON protocols), the rpc-v2-cbor path,
+/// Lambda's REST paths, or a query-protocol `Action`.
+fn operation_of(method: &str, path: &str, headers: &[String], body: &[u8]) -> Option<String> {
+    for header in headers {
+        if let Some((name, value)) = header.trim_end().split_once(':')
+            && name.eq_ignore_ascii_case("x-amz-target")
+        {
+            return value.trim().rsplit('.').next().map(str::to_string);
+        }
+    }
+    if let Some(rest) = path.strip_prefix("/service/") {
+        return rest.rsplit('/').next().map(str::to_string);
+    }
+    if path.starts_with("/2015-03-31/functions/") {
+        let path = path.split('?').next().unwrap_or(path);
+        return Some(
+            match (method, path.contains("/aliases/"), path.ends_with("/invocations")) {
+                (_, _, true) => "Invoke",
+                ("GET", true, _) => "GetAlias",
+                ("PUT", true, _) => "UpdateAlias",
+                _ => return None,
+            }
+            .to_string(),
+        );
+    }
+    let body = String::from_utf8_lossy(body);
+    body.split('&')
+        .find_map(|pair| pair.strip_prefix("Action="))
+        .map(str::to_string)
+}
+
+/// A CBOR map of text to text (the rpc-v2-cbor error body).
+fn cbor_map(pairs: &[(&str, &str)]) -> Vec<u8> {
+    fn text(out: &mut Vec<u8>, value: &str) {
+        let length = value.len();
+        if length < 24 {
+            out.push(0x60 | length as u8);
+        } else if length < 256 {
+            out.extend([0x78, length as u8]);
+        } else {
+            out.push(0x79);
+            out.extend((length as u16).to_be_bytes());
+        }
+        out.extend(value.as_bytes());
+    }
+    let mut out = vec![0xA0 | pairs.len() as u8];
+    for (key, value) in pairs {
+        text(&mut out, key);
+        text(&mut out, value);
+    }
+    out
+}
+
+fn answer_with_fault(mut stream: TcpStream, fault: Fault, cbor: bool, rest: bool, operation: &str) {
+    let (status, code, message) = match fault {
+        Fault::Throttled if rest => (
+            "429 Too Many Requests",
+            "TooManyRequestsException",
+            "Rate exceeded".to_string(),
+        ),
+        Fault::Throttled => ("400 Bad Request", "ThrottlingException", "Rate exceeded".to_string()),
+        Fault::ServerError => (
+            "500 Internal Server Error",
+            "ServiceUnavailable",
+            "We encountered an internal error".to_string(),
+        ),
+        Fault::AccessDenied if rest => (
+            "403 Forbidden",
+            "AccessDeniedException",
+            format!("User: arn:aws:sts::123456789012:assumed-role/gate is not authorized to perform: {operation}"),
+        ),
+        Fault::AccessDenied => (
+            "400 Bad Request",
+            "AccessDeniedException",
+            format!("User: arn:aws:sts::123456789012:assumed-role/gate is not authorized to perform: {operation}"),
+        ),
+        Fault::Hang => {
+            // Hold the connection without a word until the client gives up and closes it.
+            let mut sink = [0u8; 256];
+            while matches!(stream.read(&mut sink), Ok(read) if read > 0) {}
+            return;
+        }
+        Fault::Malformed => ("200 OK", "", String::new()),
+    };
+    let (content_type, body, extra) = if fault == Fault::Malformed {
+        let body = if cbor {
+            vec![0xFF, 0x00, 0x13]
+        } else {
+            b"<html>not the protocol</html>".to_vec()
+        };
+        ("text/html", body, String::new())
+    } else if cbor {
+        (
+            "application/cbor",
+            cbor_map(&[("__type", code), ("message", &message)]),
+            "smithy-protocol: rpc-v2-cbor\r\n".to_string(),
+        )
+    } else if rest {
+        (
+            "application/json",
+            json!({"Type": "User", "message": message}).to_string().into_bytes(),
+            format!("x-amzn-errortype: {code}\r\n"),
+        )
+    } else {
+        (
+            "application/x-amz-json-1.0",
+            json!({"__type": code, "message": message}).to_string().into_bytes(),
+            String::new(),
+        )
+    };
+    let head = format!(
+        "HTTP/1.1 {status}\r\nContent-Type: {content_type}\r\n{extra}Content-Length: {}\r\nConnection: close\r\n\r\n",
+        body.len()
+    );
+    let _ = stream.write_all(head.as_bytes());
+    let _ = stream.write_all(&body);
 }

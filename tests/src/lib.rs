@@ -23,7 +23,7 @@ pub mod local_stack;
 pub mod moto;
 pub mod scenarios;
 pub mod target_server;
-pub use lambda_router::{Answer, MotoWithLambdas};
+pub use lambda_router::{Answer, Fault, MotoWithLambdas};
 pub use local_stack::LocalStack;
 pub use moto::Moto;
 pub use target_server::TargetServer;

@@ -1,0 +1,414 @@
+//! The fault matrix: for every gate and every AWS call it makes, the call meets throttling, a
+//! 5xx, access denied, a hang, and a malformed answer; the gate never proceeds (nor reports a
+//! rollback done), and says which call failed — for access denied, which permission to grant.
+//!
+//! The gates run on real aws-sdk clients against moto_server, through the harness's router,
+//! which answers one chosen operation with the fault and passes everything else to moto. Which
+//! calls a gate makes is not listed by hand: each gate runs once without faults first, and every
+//! operation it made is then broken in turn.
+
+use std::time::Duration;
+
+use aws_config::retry::RetryConfig;
+use aws_config::timeout::TimeoutConfig;
+use aws_sdk_cloudwatch::types::{ComparisonOperator, Dimension, MetricDatum, StateValue, Statistic};
+use aws_sdk_lambda::primitives::Blob;
+use aws_sdk_lambda::types::{AliasRoutingConfiguration, FunctionCode, Runtime};
+use handsoff::decision::{Decision, Verdict};
+use handsoff::error::GateError;
+use handsoff::gates::alarm_blocker::AlarmBlocker;
+use handsoff::gates::bake_time_waiter::BakeTimeWaiter;
+use handsoff::gates::canary_evaluator::CanaryEvaluator;
+use handsoff::gates::rollback_trigger::RollbackTrigger;
+use handsoff::gates::{Gate, GateRequest, Mode};
+use handsoff::invoke::event::InvocationContext;
+use handsoff::policy::Policy;
+use handsoff::ports::alarms::CloudWatchAlarms;
+use handsoff::ports::deployments::AwsDeploymentControl;
+use handsoff::ports::lambda_alias::LambdaAliases;
+use handsoff::ports::metrics::CloudWatchMetrics;
+use handsoff::ports::store::{DynamoStore, StateStore, create_table};
+use handsoff_e2e::{Fault, MotoWithLambdas};
+use jiff::{SignedDuration, Timestamp};
+use serde_json::json;
+
+const EMPTY_ZIP: &[u8] = &[
+    0x50, 0x4b, 0x05, 0x06, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0,
+];
+
+/// Clients that talk to the router, with short timeouts and one retry so a hang costs seconds.
+async fn router_config(stack: &MotoWithLambdas) -> aws_config::SdkConfig {
+    aws_config::defaults(aws_config::BehaviorVersion::latest())
+        .region(aws_config::Region::new("us-east-1"))
+        .endpoint_url(format!("http://127.0.0.1:{}", stack.router_port()))
+        .credentials_provider(aws_credential_types::Credentials::new(
+            "test", "test", None, None, "test",
+        ))
+        .timeout_config(
+            TimeoutConfig::builder()
+                .connect_timeout(Duration::from_secs(1))
+                .operation_attempt_timeout(Duration::from_millis(800))
+                .operation_timeout(Duration::from_secs(3))
+                .build(),
+        )
+        .retry_config(
+            RetryConfig::standard()
+                .with_max_attempts(2)
+                .with_initial_backoff(Duration::from_millis(10)),
+        )
+        .load()
+        .await
+}
+
+async fn world() -> (MotoWithLambdas, aws_config::SdkConfig) {
+    let stack = MotoWithLambdas::start();
+    let moto = stack.moto.sdk_config();
+    create_table(&aws_sdk_dynamodb::Client::new(&moto), "handsoff")
+        .await
+        .unwrap();
+    let cloudwatch = aws_sdk_cloudwatch::Client::new(&moto);
+    cloudwatch
+        .put_metric_alarm()
+        .alarm_name("orders-high-sev")
+        .namespace("AWS/Lambda")
+        .metric_name("Errors")
+        .statistic(Statistic::Sum)
+        .period(60)
+        .evaluation_periods(1)
+        .threshold(10.0)
+        .comparison_operator(ComparisonOperator::GreaterThanThreshold)
+        .send()
+        .await
+        .unwrap();
+    cloudwatch
+        .set_alarm_state()
+        .alarm_name("orders-high-sev")
+        .state_value(StateValue::Ok)
+        .state_reason("quiet")
+        .send()
+        .await
+        .unwrap();
+    let now = Timestamp::now();
+    for minutes_ago in 1..=5 {
+        for (version, requests, errors) in [("1", 4000.0, 40.0), ("2", 2000.0, 20.0)] {
+            for (metric, value) in [("Requests", requests), ("Errors", errors)] {
+                cloudwatch
+                    .put_metric_data()
+                    .namespace("Orders")
+                    .metric_data(
+                        MetricDatum::builder()
+                            .metric_name(metric)
+                            .dimensions(Dimension::builder().name("Version").value(version).build())
+                            .value(value)
+                            .timestamp(aws_sdk_cloudwatch::primitives::DateTime::from_secs(
+                                (now - SignedDuration::from_mins(minutes_ago)).as_second(),
+                            ))
+                            .build(),
+                    )
+                    .send()
+                    .await
+                    .unwrap();
+            }
+        }
+    }
+    let lambda = aws_sdk_lambda::Client::new(&moto);
+    lambda
+        .create_function()
+        .function_name("orders-api")
+        .runtime(Runtime::Providedal2023)
+        .role(stack.moto.create_iam_role("orders-api"))
+        .handler("bootstrap")
+        .code(FunctionCode::builder().zip_file(Blob::new(EMPTY_ZIP)).build())
+        .send()
+        .await
+        .unwrap();
+    for _ in 0..2 {
+        lambda
+            .publish_version()
+            .function_name("orders-api")
+            .send()
+            .await
+            .unwrap();
+        lambda
+            .update_function_code()
+            .function_name("orders-api")
+            .zip_file(Blob::new(EMPTY_ZIP))
+            .send()
+            .await
+            .unwrap();
+    }
+    lambda
+        .create_alias()
+        .function_name("orders-api")
+        .name("live")
+        .function_version("1")
+        .send()
+        .await
+        .unwrap();
+    let config = router_config(&stack).await;
+    (stack, config)
+}
+
+async fn reset_alias(stack: &MotoWithLambdas) {
+    aws_sdk_lambda::Client::new(&stack.moto.sdk_config())
+        .update_alias()
+        .function_name("orders-api")
+        .name("live")
+        .function_version("1")
+        .routing_config(
+            AliasRoutingConfiguration::builder()
+                .additional_version_weights("2", 0.1)
+                .build(),
+        )
+        .send()
+        .await
+        .unwrap();
+}
+
+fn request(policy: serde_json::Value, execution: &str) -> GateRequest {
+    GateRequest {
+        policy: Policy::from_value(policy).unwrap(),
+        context: InvocationContext {
+            pipeline: Some("orders".into()),
+            stage: Some("Prod-1".into()),
+            execution_id: Some(execution.into()),
+            action: None,
+            reason: Some("bake-time-waiter: orders-high-sev went to ALARM".into()),
+        },
+        now: Timestamp::now(),
+        waiting_since: None,
+        mode: Mode::Direct,
+    }
+}
+
+/// What the outcome says, for a person.
+fn said(outcome: &Result<Decision, GateError>) -> String {
+    match outcome {
+        Ok(decision) => format!("{}: {}", decision.decision.as_str(), decision.reasons.join("; ")),
+        Err(error) => format!("{}: {error}", error.error_type()),
+    }
+}
+
+/// Runs `decide` once without faults (it must reach `baseline`), then once per operation it made
+/// and fault; `unsafe_outcome` says which results would let a bad deployment through.
+async fn matrix<G: Gate>(
+    stack: &MotoWithLambdas,
+    gate: &G,
+    make_request: impl Fn(usize) -> GateRequest,
+    before_each: impl AsyncFn(),
+    baseline: impl Fn(&Decision) -> bool,
+    unsafe_outcome: impl Fn(&Decision) -> bool,
+) -> usize {
+    before_each().await;
+    stack.clear_faults();
+    stack.take_operations();
+    let clean = gate.decide(&make_request(0)).await;
+    assert!(
+        clean.as_ref().is_ok_and(&baseline),
+        "{} baseline: {}",
+        gate.name(),
+        said(&clean)
+    );
+    let mut operations = stack.take_operations();
+    operations.sort();
+    operations.dedup();
+    assert!(!operations.is_empty(), "{} made no AWS call", gate.name());
+    let mut cases = 0;
+    for operation in &operations {
+        for fault in Fault::ALL {
+            cases += 1;
+            before_each().await;
+            stack.clear_faults();
+            stack.inject(operation, fault);
+            let outcome = gate.decide(&make_request(cases)).await;
+            let text = said(&outcome);
+            eprintln!(
+                "CASE {} {operation} {fault:?} => {}",
+                gate.name(),
+                text.chars().take(160).collect::<String>()
+            );
+            if let Ok(decision) = &outcome {
+                assert!(
+                    !unsafe_outcome(decision),
+                    "{} with {operation} {fault:?} went on: {text}",
+                    gate.name()
+                );
+            }
+            assert!(
+                text.contains(operation.as_str()),
+                "{} with {operation} {fault:?} does not name the call: {text}",
+                gate.name()
+            );
+            if fault == Fault::AccessDenied {
+                assert!(
+                    text.contains("grant `"),
+                    "{} with {operation} denied does not name the permission: {text}",
+                    gate.name()
+                );
+            }
+        }
+    }
+    stack.clear_faults();
+    cases
+}
+
+fn proceeds(decision: &Decision) -> bool {
+    matches!(decision.decision, Verdict::Proceed | Verdict::Pass)
+}
+
+#[tokio::test]
+async fn the_alarm_blocker_never_proceeds_on_a_fault() {
+    let (stack, config) = world().await;
+    let gate = AlarmBlocker::new(
+        CloudWatchAlarms::new(&config),
+        DynamoStore::new(aws_sdk_dynamodb::Client::new(&config), "handsoff"),
+    );
+    let policy = json!({"alarms": {"watch": [{"names": ["orders-high-sev"]}], "when_blocked": "fail"}});
+    let cases = matrix(
+        &stack,
+        &gate,
+        |_| request(policy.clone(), "exec"),
+        async || {},
+        proceeds,
+        proceeds,
+    )
+    .await;
+    assert!(cases >= 20, "{cases}");
+}
+
+#[tokio::test]
+async fn the_bake_time_waiter_never_proceeds_on_a_fault() {
+    let (stack, config) = world().await;
+    let store = DynamoStore::new(aws_sdk_dynamodb::Client::new(&stack.moto.sdk_config()), "handsoff");
+    // The bake began two hours ago, so without faults it is complete.
+    store
+        .start_bake(
+            "orders",
+            "Prod-1",
+            "exec",
+            Timestamp::now() - SignedDuration::from_hours(2),
+        )
+        .await
+        .unwrap();
+    let gate = BakeTimeWaiter::new(
+        CloudWatchAlarms::new(&config),
+        CloudWatchMetrics::new(aws_sdk_cloudwatch::Client::new(&config)),
+        DynamoStore::new(aws_sdk_dynamodb::Client::new(&config), "handsoff"),
+    );
+    let policy = json!({"bake": {"duration": "1h", "alarms": [{"names": ["orders-high-sev"]}],
+        "min_datapoints": [{"namespace": "Orders", "metric": "Requests", "dimensions": {"Version": "2"}, "stat": "Sum", "min": 1}]}});
+    let cases = matrix(
+        &stack,
+        &gate,
+        |_| request(policy.clone(), "exec"),
+        async || {},
+        proceeds,
+        proceeds,
+    )
+    .await;
+    assert!(cases >= 20, "{cases}");
+}
+
+#[tokio::test]
+async fn the_canary_evaluator_never_passes_on_a_fault() {
+    let (stack, config) = world().await;
+    let gate = CanaryEvaluator::new(
+        CloudWatchMetrics::new(aws_sdk_cloudwatch::Client::new(&config)),
+        LambdaAliases::new(aws_sdk_lambda::Client::new(&config)),
+    );
+    let policy = json!({"canary": {"pair": {"namespace": "Orders", "canary": {"Version": "2"}, "baseline": {"Version": "1"},
+        "requests": {"metric": "Requests", "stat": "Sum"}, "errors": {"metric": "Errors", "stat": "Sum"}},
+        "period": "1m", "lookback": "10m", "judge": {"min_requests": 500, "min_periods": 3}}});
+    let cases = matrix(
+        &stack,
+        &gate,
+        |_| request(policy.clone(), "exec"),
+        async || {},
+        proceeds,
+        proceeds,
+    )
+    .await;
+    assert!(cases >= 5, "{cases}");
+}
+
+#[tokio::test]
+async fn the_rollback_trigger_never_reports_a_rollback_done_on_a_fault() {
+    let (stack, config) = world().await;
+    let gate = RollbackTrigger::new(
+        AwsDeploymentControl::new(
+            aws_sdk_lambda::Client::new(&config),
+            aws_sdk_codedeploy::Client::new(&config),
+            aws_sdk_codepipeline::Client::new(&config),
+        ),
+        DynamoStore::new(aws_sdk_dynamodb::Client::new(&config), "handsoff"),
+    );
+    let policy = json!({"rollback": {"actions": [{"lambda_alias": {"function_name": "orders-api", "alias": "live"}}]}});
+    let done = |decision: &Decision| decision.decision == Verdict::Rollback && decision.evidence["performed"] == true;
+    let cases = matrix(
+        &stack,
+        &gate,
+        // A new deployment each time: a rollback runs once per deployment.
+        |case| request(policy.clone(), &format!("exec-{case}")),
+        async || reset_alias(&stack).await,
+        done,
+        done,
+    )
+    .await;
+    assert!(cases >= 15, "{cases}");
+}
+
+#[tokio::test]
+async fn the_validation_runner_never_passes_a_suite_on_a_fault() {
+    use handsoff::invoke::validation::ValidationHandler;
+    use handsoff::ports::http_client::SdkHttpSender;
+    use handsoff::ports::lambda_invoke::LambdaInvoker;
+    use handsoff::ports::pipeline_jobs::CodePipelineJobs;
+    use handsoff::suite::Runner;
+
+    let (stack, config) = world().await;
+    stack.script("orders-worker", vec![handsoff_e2e::Answer::Ok(json!({"processed": 1}))]);
+    let handler = ValidationHandler::new(
+        Runner::new(
+            SdkHttpSender::new(&config),
+            LambdaInvoker::new(aws_sdk_lambda::Client::new(&config)),
+        ),
+        DynamoStore::new(aws_sdk_dynamodb::Client::new(&config), "handsoff"),
+        CodePipelineJobs::new(aws_sdk_codepipeline::Client::new(&config)),
+    );
+    let event = json!({
+        "suite": {"name": "workers", "tests": [{"name": "processes", "lambda": {"function": "orders-worker"},
+            "timeout": "2s", "expect": {"json": [{"path": "$.processed", "equals": 1}]}}]},
+        "pipeline": "orders", "stage": "Beta"
+    });
+    let deadline = || tokio::time::Instant::now() + Duration::from_secs(20);
+    stack.take_operations();
+    let clean = handler.handle(event.clone(), deadline()).await.unwrap();
+    assert_eq!(clean["ok"], true, "{clean}");
+    let mut operations = stack.take_operations();
+    operations.sort();
+    operations.dedup();
+    assert_eq!(operations, ["Invoke", "PutItem"]);
+    for operation in &operations {
+        for fault in Fault::ALL {
+            stack.clear_faults();
+            stack.inject(operation, fault);
+            let text = match handler.handle(event.clone(), deadline()).await {
+                Ok(summary) => {
+                    assert_eq!(summary["ok"], false, "{operation} {fault:?} passed: {summary}");
+                    summary.to_string()
+                }
+                Err(error) => error.to_string(),
+            };
+            // An Invoke payload is the function's own bytes: a "malformed" one is a function
+            // answer that fails the test's expectations, not a failed call.
+            if (operation.as_str(), fault) == ("Invoke", Fault::Malformed) {
+                assert!(text.contains("the body is not JSON"), "{text}");
+                continue;
+            }
+            assert!(text.contains(operation.as_str()), "{operation} {fault:?}: {text}");
+            if fault == Fault::AccessDenied {
+                assert!(text.contains("grant `"), "{operation} denied: {text}");
+            }
+        }
+    }
+}
