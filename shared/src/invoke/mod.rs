@@ -41,10 +41,78 @@ impl<G: Gate, J: PipelineJobs, M: MetricSink> Handler<G, J, M> {
     /// Handles one event at `now`. CodePipeline: answers the job, and returns an error only
     /// when the answer itself could not be sent. Direct: returns the decision, or a typed error.
     pub async fn handle(&self, event: Value, now: Timestamp) -> Result<Value, GateError> {
+        self.handle_until(event, now, None).await
+    }
+
+    /// As [`Handler::handle`], but the gate must decide by `decide_by`: if its AWS calls are
+    /// still hanging then, it fails closed with a timeout, so the job is still answered (and
+    /// Step Functions still gets a typed error) before Lambda's deadline.
+    pub async fn handle_until(
+        &self,
+        event: Value,
+        now: Timestamp,
+        decide_by: Option<tokio::time::Instant>,
+    ) -> Result<Value, GateError> {
+        let gate = DeadlineGate {
+            gate: &self.gate,
+            decide_by,
+        };
+        let handler = HandlerRef {
+            gate: &gate,
+            jobs: &self.jobs,
+            metrics: &self.metrics,
+        };
+        handler.handle(event, now).await
+    }
+}
+
+/// Time kept back from Lambda's deadline to answer the CodePipeline job (or return) after the
+/// gate has decided or given up.
+pub const ANSWER_MARGIN: std::time::Duration = std::time::Duration::from_secs(5);
+
+/// A gate that fails closed when it has not decided by a deadline.
+struct DeadlineGate<'a, G> {
+    gate: &'a G,
+    decide_by: Option<tokio::time::Instant>,
+}
+
+impl<G: Gate> Gate for DeadlineGate<'_, G> {
+    fn name(&self) -> &'static str {
+        self.gate.name()
+    }
+
+    fn needs_context(&self) -> bool {
+        self.gate.needs_context()
+    }
+
+    async fn decide(&self, request: &GateRequest) -> Result<Decision, GateError> {
+        let Some(decide_by) = self.decide_by else {
+            return self.gate.decide(request).await;
+        };
+        match tokio::time::timeout_at(decide_by, self.gate.decide(request)).await {
+            Ok(outcome) => outcome,
+            Err(_) => Err(GateError::DependencyUnavailable(crate::ports::PortError {
+                call: format!("{}'s AWS calls", self.gate.name()),
+                kind: crate::ports::PortErrorKind::Timeout,
+                message: "no answer before the Lambda deadline; the gate fails closed".to_string(),
+            })),
+        }
+    }
+}
+
+/// The handler's logic over borrowed parts, so a gate can be wrapped per invocation.
+struct HandlerRef<'a, G, J, M> {
+    gate: &'a G,
+    jobs: &'a J,
+    metrics: &'a M,
+}
+
+impl<G: Gate, J: PipelineJobs, M: MetricSink> HandlerRef<'_, G, J, M> {
+    async fn handle(&self, event: Value, now: Timestamp) -> Result<Value, GateError> {
         let invocation = match Invocation::parse(event) {
             Ok(invocation) => invocation,
             Err(error) => {
-                record_error(self.gate.name(), &error, Mode::Direct, &self.metrics, now);
+                record_error(self.gate.name(), &error, Mode::Direct, self.metrics, now);
                 return Err(error);
             }
         };
@@ -88,7 +156,7 @@ impl<G: Gate, J: PipelineJobs, M: MetricSink> Handler<G, J, M> {
         let answer = answer_for(self.gate.name(), &outcome, continuation.as_ref(), now);
         self.jobs.answer(&job.id, &answer).await.map_err(|error| {
             let error = GateError::DependencyUnavailable(error);
-            record_error(self.gate.name(), &error, Mode::CodePipeline, &self.metrics, now);
+            record_error(self.gate.name(), &error, Mode::CodePipeline, self.metrics, now);
             error
         })?;
         let answered = match &answer {
@@ -144,8 +212,8 @@ impl<G: Gate, J: PipelineJobs, M: MetricSink> Handler<G, J, M> {
 
     fn record(&self, outcome: &Result<Decision, GateError>, mode: Mode, now: Timestamp) {
         match outcome {
-            Ok(decision) => record_decision(decision, mode, &self.metrics, now),
-            Err(error) => record_error(self.gate.name(), error, mode, &self.metrics, now),
+            Ok(decision) => record_decision(decision, mode, self.metrics, now),
+            Err(error) => record_error(self.gate.name(), error, mode, self.metrics, now),
         }
     }
 }
@@ -178,6 +246,28 @@ fn direct_policy(request: &DirectRequest) -> Result<Policy, PolicyError> {
     }
 }
 
+/// Lambda's deadline (epoch milliseconds, from the invocation context) less `margin`, as an
+/// instant on this process's clock.
+pub fn instant_before(deadline_ms: u64, margin: std::time::Duration) -> tokio::time::Instant {
+    let now_ms = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map(|since| u64::try_from(since.as_millis()).unwrap_or(u64::MAX))
+        .unwrap_or(0);
+    tokio::time::Instant::now() + time_left(deadline_ms, now_ms).saturating_sub(margin)
+}
+
+/// Epoch milliseconds before 2001 are not a deadline but a duration: `cargo lambda watch`
+/// sends the function's timeout (e.g. 600000) there. Real Lambda always sends an epoch time.
+const EPOCH_2001_MS: u64 = 978_307_200_000;
+
+fn time_left(deadline_ms: u64, now_ms: u64) -> std::time::Duration {
+    if deadline_ms < EPOCH_2001_MS {
+        std::time::Duration::from_millis(deadline_ms)
+    } else {
+        std::time::Duration::from_millis(deadline_ms.saturating_sub(now_ms))
+    }
+}
+
 /// Runs a gate on the Lambda runtime until the process ends.
 pub async fn run<G, J>(gate: G, jobs: J) -> Result<(), lambda_runtime::Error>
 where
@@ -188,11 +278,34 @@ where
     lambda_runtime::run(service_fn(move |event: LambdaEvent<Value>| {
         let handler = Arc::clone(&handler);
         async move {
+            let decide_by = instant_before(event.context.deadline, ANSWER_MARGIN);
             handler
-                .handle(event.payload, Timestamp::now())
+                .handle_until(event.payload, Timestamp::now(), Some(decide_by))
                 .await
                 .map_err(Diagnostic::from)
         }
     }))
     .await
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::time::Duration;
+
+    #[test]
+    fn the_deadline_is_an_epoch_time_or_a_local_emulators_timeout() {
+        let now = 1_795_334_926_012;
+        assert_eq!(time_left(now + 30_000, now), Duration::from_secs(30));
+        assert_eq!(
+            time_left(now - 5_000, now),
+            Duration::ZERO,
+            "a deadline already past leaves no time"
+        );
+        assert_eq!(
+            time_left(600_000, now),
+            Duration::from_secs(600),
+            "cargo lambda watch's timeout"
+        );
+    }
 }

@@ -234,44 +234,7 @@ impl<H: HttpSender, L: FunctionInvoker, S: SuiteStore, J: PipelineJobs> Validati
     }
 }
 
-/// How long until Lambda's deadline (epoch milliseconds), less the answer margin, as an instant.
+/// Lambda's deadline (epoch milliseconds) less the answer margin, as an instant.
 pub fn deadline_from(deadline_ms: u64) -> Instant {
-    let now_ms = std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .map(|since| u64::try_from(since.as_millis()).unwrap_or(u64::MAX))
-        .unwrap_or(0);
-    Instant::now() + time_left(deadline_ms, now_ms).saturating_sub(ANSWER_MARGIN)
-}
-
-/// Epoch milliseconds before 2001 are not a deadline but a duration: `cargo lambda watch`
-/// sends the function's timeout (e.g. 600000) there. Real Lambda always sends an epoch time.
-const EPOCH_2001_MS: u64 = 978_307_200_000;
-
-fn time_left(deadline_ms: u64, now_ms: u64) -> Duration {
-    if deadline_ms < EPOCH_2001_MS {
-        Duration::from_millis(deadline_ms)
-    } else {
-        Duration::from_millis(deadline_ms.saturating_sub(now_ms))
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn the_deadline_is_an_epoch_time_or_a_local_emulators_timeout() {
-        let now = 1_795_334_926_012;
-        assert_eq!(time_left(now + 30_000, now), Duration::from_secs(30));
-        assert_eq!(
-            time_left(now - 5_000, now),
-            Duration::ZERO,
-            "a deadline already past leaves no time"
-        );
-        assert_eq!(
-            time_left(600_000, now),
-            Duration::from_secs(600),
-            "cargo lambda watch's timeout"
-        );
-    }
+    super::instant_before(deadline_ms, ANSWER_MARGIN)
 }
