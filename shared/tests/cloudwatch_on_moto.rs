@@ -154,3 +154,58 @@ async fn metric_data_put_is_read_back_with_get_metric_data() {
     let total = |id: &str| data.series[id].iter().map(|(_, value)| value).sum::<f64>();
     assert_eq!((total("fleet"), total("canary")), (120.0, 7.0));
 }
+
+#[tokio::test]
+async fn alarms_in_another_region_are_read_through_an_assumed_role() {
+    // Through the harness's router, which records each AWS operation on its way to moto.
+    let stack = handsoff_e2e::MotoWithLambdas::start();
+    // Loaded as the functions load theirs (a time source and sleep for the STS provider).
+    let config = aws_config::defaults(aws_config::BehaviorVersion::latest())
+        .region(aws_config::Region::new("us-east-1"))
+        .endpoint_url(format!("http://127.0.0.1:{}", stack.router_port()))
+        .credentials_provider(aws_credential_types::Credentials::new(
+            "home", "home", None, None, "test",
+        ))
+        .load()
+        .await;
+    // The alarm lives in the other account (moto keeps accounts apart by the caller's
+    // credentials, as AWS does) and in another region.
+    let role = "arn:aws:iam::111122223333:role/handsoff-read-alarms";
+    let other_account = aws_config::sts::AssumeRoleProvider::builder(role)
+        .session_name("setup")
+        .configure(&config)
+        .build()
+        .await;
+    let west = aws_sdk_cloudwatch::Client::from_conf(
+        aws_sdk_cloudwatch::config::Builder::from(&config)
+            .region(aws_config::Region::new("us-west-2"))
+            .credentials_provider(other_account)
+            .build(),
+    );
+    alarm(&west, "org-large-scale-event").await;
+    set(&west, "org-large-scale-event", StateValue::Alarm, "LSE declared").await;
+    stack.take_operations();
+
+    let alarms = CloudWatchAlarms::new(&config);
+    let mut elsewhere = selection(&["org-large-scale-event"], &[]);
+    elsewhere.role_arn = Some(role.into());
+    elsewhere.region = Some("us-west-2".into());
+    let read = alarms.read(&elsewhere, 0).await.unwrap();
+    assert_eq!(read.readings.len(), 1);
+    assert_eq!(
+        (read.readings[0].state.clone(), read.readings[0].reason.as_str()),
+        (AlarmState::Alarm, "LSE declared")
+    );
+    assert_eq!(stack.take_operations(), ["AssumeRole", "DescribeAlarms"]);
+
+    // The same name in the home account and region does not exist: the role and region found it.
+    let home = alarms
+        .read(&selection(&["org-large-scale-event"], &[]), 0)
+        .await
+        .unwrap();
+    assert!(
+        home.readings.iter().all(|reading| reading.state != AlarmState::Alarm),
+        "{:?}",
+        home.readings
+    );
+}
