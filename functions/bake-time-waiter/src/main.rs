@@ -1,5 +1,7 @@
 //! bake-time-waiter: waits out the bake time and the traffic floors after a stage deploys, and
 //! calls for a rollback if a watched alarm fired meanwhile.
+// The handler future is deep; some feature sets need more than the default 128.
+#![recursion_limit = "256"]
 
 use handsoff::gates::bake_time_waiter::BakeTimeWaiter;
 use handsoff::ports::alarms::CloudWatchAlarms;

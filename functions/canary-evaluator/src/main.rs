@@ -1,5 +1,7 @@
 //! canary-evaluator: judges the one-box against the fleet from CloudWatch metrics: pass,
 //! fail (roll back), or inconclusive (look again a period later).
+// The handler future is deep; some feature sets need more than the default 128.
+#![recursion_limit = "256"]
 
 use handsoff::gates::canary_evaluator::CanaryEvaluator;
 use handsoff::ports::lambda_alias::LambdaAliases;

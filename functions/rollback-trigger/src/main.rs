@@ -1,5 +1,7 @@
 //! rollback-trigger: undoes a deployment exactly once (alias, CodeDeploy, pipeline), then
 //! blocks the stage until a person clears it.
+// The handler future is deep; some feature sets need more than the default 128.
+#![recursion_limit = "256"]
 
 use handsoff::gates::rollback_trigger::RollbackTrigger;
 use handsoff::ports::deployments::AwsDeploymentControl;

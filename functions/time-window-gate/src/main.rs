@@ -1,5 +1,7 @@
 //! time-window-gate: lets a deployment start only inside the policy's time windows; otherwise it
 //! waits for the next opening (or blocks, as the policy says).
+// The handler future is deep; some feature sets need more than the default 128.
+#![recursion_limit = "256"]
 
 use handsoff::gates::time_window::TimeWindowGate;
 use handsoff::ports::pipeline_jobs::CodePipelineJobs;

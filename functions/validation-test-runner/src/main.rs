@@ -1,6 +1,8 @@
 //! validation-test-runner: runs a stage's validation suites after it deploys — one suite per
 //! call from the post-stage-validation state machine, or every current suite of the stage
 //! from a CodePipeline Lambda action — stores each run, and stops before its deadline.
+// The handler future is deep; some feature sets need more than the default 128.
+#![recursion_limit = "256"]
 
 use std::sync::Arc;
 
