@@ -52,6 +52,24 @@ fn cfn_lint_reports_nothing_on_either_template() {
 }
 
 #[test]
+fn checkov_finds_nothing_unjustified_in_either_template() {
+    let checkov = tool(".venv-checkov/bin/checkov", "scripts/python-tools");
+    let (code, output) = run(
+        &checkov,
+        &["-d", "infra", "--framework", "cloudformation", "--compact", "--quiet", "--skip-download"],
+    );
+    assert!(output.contains("Failed checks: 0,"), "checkov found problems:\n{output}");
+    assert_eq!(code, 0, "{output}");
+    // Every skipped check says why, beside the resource it applies to.
+    for file in ["template.yaml", "example-pipeline.yaml"] {
+        let text = std::fs::read_to_string(root().join("infra").join(file)).unwrap();
+        let skips = text.matches("- id: CKV_").count();
+        let reasons = text.matches("comment: ").count();
+        assert_eq!(skips, reasons, "{file}: a checkov skip without a comment");
+    }
+}
+
+#[test]
 fn the_state_machines_pass_the_asl_validator() {
     let validator = tool("tools/asl/node_modules/.bin/asl-validator", "scripts/node-tools");
     for file in [
