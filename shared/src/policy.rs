@@ -170,13 +170,21 @@ impl Policy {
 
 fn path_error<E: std::fmt::Display>(error: serde_path_to_error::Error<E>) -> PolicyError {
     let path = error.path().to_string();
-    let path = if path == "." { ROOT.to_string() } else { path };
+    // The root, or a field with an empty name at the root (found by fuzzing: `{"": 1}`).
+    let path = if path == "." || path.is_empty() { ROOT.to_string() } else { path };
     PolicyError::new(path, error.inner().to_string())
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_field_with_an_empty_name_is_reported_at_the_root() {
+        let error = Policy::from_json("{\t\"\": \"\"}").unwrap_err();
+        assert_eq!(error.path, "policy");
+        assert!(error.message.contains("unknown field ``"), "{}", error.message);
+    }
 
     #[test]
     fn an_unknown_section_is_named_with_the_allowed_ones() {

@@ -179,6 +179,14 @@ fn bad_suites_are_rejected_with_the_field_and_what_is_allowed() {
 }
 
 #[test]
+fn a_field_with_an_empty_name_is_rejected_at_the_root() {
+    // Found by `cargo fuzz run suite`: the path was empty.
+    let error = Suite::from_json("{\n  \"\":  \"P  \"}\n").unwrap_err();
+    assert_eq!(error.path, "suite");
+    assert!(error.message.contains("unknown field ``"), "{}", error.message);
+}
+
+#[test]
 fn text_that_is_not_json_is_rejected_at_the_root() {
     let error = Suite::from_json("name: smoke").unwrap_err();
     assert_eq!(error.path, "suite");
