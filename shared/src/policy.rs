@@ -171,7 +171,11 @@ impl Policy {
 fn path_error<E: std::fmt::Display>(error: serde_path_to_error::Error<E>) -> PolicyError {
     let path = error.path().to_string();
     // The root, or a field with an empty name at the root (found by fuzzing: `{"": 1}`).
-    let path = if path == "." || path.is_empty() { ROOT.to_string() } else { path };
+    let path = if path == "." || path.is_empty() {
+        ROOT.to_string()
+    } else {
+        path
+    };
     PolicyError::new(path, error.inner().to_string())
 }
 

@@ -56,9 +56,20 @@ fn checkov_finds_nothing_unjustified_in_either_template() {
     let checkov = tool(".venv-checkov/bin/checkov", "scripts/python-tools");
     let (code, output) = run(
         &checkov,
-        &["-d", "infra", "--framework", "cloudformation", "--compact", "--quiet", "--skip-download"],
+        &[
+            "-d",
+            "infra",
+            "--framework",
+            "cloudformation",
+            "--compact",
+            "--quiet",
+            "--skip-download",
+        ],
     );
-    assert!(output.contains("Failed checks: 0,"), "checkov found problems:\n{output}");
+    assert!(
+        output.contains("Failed checks: 0,"),
+        "checkov found problems:\n{output}"
+    );
     assert_eq!(code, 0, "{output}");
     // Every skipped check says why, beside the resource it applies to.
     for file in ["template.yaml", "example-pipeline.yaml"] {

@@ -373,3 +373,27 @@ impl Drop for LocalRuntime {
         }
     }
 }
+
+/// Runs a function binary on the runtime API and checks that a bad policy and a non-object
+/// event are typed errors (`PolicyInvalid` naming the field, `InvalidInput`), never a crash.
+pub fn assert_rejects_bad_input(binary: &Path, function: &str) {
+    let mut runtime = LocalRuntime::start();
+    runtime.env("HANDSOFF_TABLE", "handsoff");
+    runtime.push_event("r1", serde_json::json!({"policy": {"windowz": {}}}));
+    runtime.push_event("r2", serde_json::json!("not an object"));
+    runtime.spawn(binary, function);
+    let replies = runtime.wait_for_replies(2, Duration::from_secs(60));
+    assert_eq!(replies.len(), 2, "{replies:?}\n{}", runtime.output());
+    let Reply::Error { error_type, body } = &replies[0].1 else {
+        panic!("{:?}", replies[0])
+    };
+    assert_eq!(error_type, "PolicyInvalid");
+    assert!(
+        body["errorMessage"].as_str().unwrap_or_default().contains("windowz"),
+        "{body}"
+    );
+    let Reply::Error { error_type, .. } = &replies[1].1 else {
+        panic!("{:?}", replies[1])
+    };
+    assert_eq!(error_type, "InvalidInput");
+}

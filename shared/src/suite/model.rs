@@ -341,7 +341,11 @@ impl Suite {
         let suite: Suite = serde_path_to_error::deserialize(value).map_err(|error| {
             let path = error.path().to_string();
             // The root, or a field with an empty name at the root (found by fuzzing: `{"": 1}`).
-            let path = if path == "." || path.is_empty() { ROOT.to_string() } else { path };
+            let path = if path == "." || path.is_empty() {
+                ROOT.to_string()
+            } else {
+                path
+            };
             SuiteError::new(path, error.into_inner().to_string())
         })?;
         suite.validate()?;
