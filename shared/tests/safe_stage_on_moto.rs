@@ -6,7 +6,6 @@
 mod sfn;
 
 use std::collections::BTreeSet;
-use std::time::Duration;
 
 use handsoff_e2e::{Answer, MotoWithLambdas};
 use jiff::{SignedDuration, Timestamp};
@@ -105,19 +104,31 @@ async fn a_healthy_wave_passes_every_gate_once_and_never_rolls_back() {
 async fn a_closed_window_is_waited_out_and_the_blockers_asked_again() {
     let stack = MotoWithLambdas::start();
     healthy(&stack);
+    // A whole second: moto's Wait drops fractions of a second.
+    let opens = Timestamp::from_second(Timestamp::now().as_second() + 3).unwrap();
     stack.script(
         "time-window-gate",
         vec![
-            waiting("time-window-gate", "wait", 2),
+            Answer::Ok(
+                json!({"gate": "time-window-gate", "decision": "wait", "reasons": ["closed"],
+                "wait_until": opens.to_string(), "evidence": {}}),
+            ),
             decision("time-window-gate", "proceed"),
         ],
     );
     let ended = sfn::run(&stack.moto, "safe-stage", &definition(), &input()).await;
     assert_eq!(ended.status, "SUCCEEDED", "{ended:?}");
+    // The blockers were asked again only once the window's opening had come.
     assert!(
-        ended.took >= Duration::from_secs(1),
-        "waited on wait_until: {:?}",
+        Timestamp::now() >= opens,
+        "the execution did not wait until {opens}: now {}, took {:?}",
+        Timestamp::now(),
         ended.took
+    );
+    assert!(
+        ended.history.iter().any(|entered| entered.starts_with("WaitForWindow")),
+        "{:?}",
+        ended.history
     );
     assert_eq!(
         (count(&stack, "time-window-gate"), count(&stack, "alarm-blocker")),
