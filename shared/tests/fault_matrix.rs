@@ -189,6 +189,21 @@ fn said(outcome: &Result<Decision, GateError>) -> String {
     }
 }
 
+/// The AWS operations made since the last look, each once.
+fn distinct_operations(stack: &MotoWithLambdas) -> Vec<String> {
+    let mut operations = stack.take_operations();
+    operations.sort();
+    operations.dedup();
+    operations
+}
+
+/// Every (operation, fault) pair, to be broken one at a time.
+fn fault_cases(operations: &[String]) -> impl Iterator<Item = (&String, Fault)> {
+    operations
+        .iter()
+        .flat_map(|operation| Fault::ALL.into_iter().map(move |fault| (operation, fault)))
+}
+
 /// Runs `decide` once without faults (it must reach `baseline`), then once per operation it made
 /// and fault; `unsafe_outcome` says which results would let a bad deployment through.
 async fn matrix<G: Gate>(
@@ -209,43 +224,39 @@ async fn matrix<G: Gate>(
         gate.name(),
         said(&clean)
     );
-    let mut operations = stack.take_operations();
-    operations.sort();
-    operations.dedup();
+    let operations = distinct_operations(stack);
     assert!(!operations.is_empty(), "{} made no AWS call", gate.name());
     let mut cases = 0;
-    for operation in &operations {
-        for fault in Fault::ALL {
-            cases += 1;
-            before_each().await;
-            stack.clear_faults();
-            stack.inject(operation, fault);
-            let outcome = gate.decide(&make_request(cases)).await;
-            let text = said(&outcome);
-            eprintln!(
-                "CASE {} {operation} {fault:?} => {}",
-                gate.name(),
-                text.chars().take(160).collect::<String>()
-            );
-            if let Ok(decision) = &outcome {
-                assert!(
-                    !unsafe_outcome(decision),
-                    "{} with {operation} {fault:?} went on: {text}",
-                    gate.name()
-                );
-            }
+    for (operation, fault) in fault_cases(&operations) {
+        cases += 1;
+        before_each().await;
+        stack.clear_faults();
+        stack.inject(operation, fault);
+        let outcome = gate.decide(&make_request(cases)).await;
+        let text = said(&outcome);
+        eprintln!(
+            "CASE {} {operation} {fault:?} => {}",
+            gate.name(),
+            text.chars().take(160).collect::<String>()
+        );
+        if let Ok(decision) = &outcome {
             assert!(
-                text.contains(operation.as_str()),
-                "{} with {operation} {fault:?} does not name the call: {text}",
+                !unsafe_outcome(decision),
+                "{} with {operation} {fault:?} went on: {text}",
                 gate.name()
             );
-            if fault == Fault::AccessDenied {
-                assert!(
-                    text.contains("grant `"),
-                    "{} with {operation} denied does not name the permission: {text}",
-                    gate.name()
-                );
-            }
+        }
+        assert!(
+            text.contains(operation.as_str()),
+            "{} with {operation} {fault:?} does not name the call: {text}",
+            gate.name()
+        );
+        if fault == Fault::AccessDenied {
+            assert!(
+                text.contains("grant `"),
+                "{} with {operation} denied does not name the permission: {text}",
+                gate.name()
+            );
         }
     }
     stack.clear_faults();
@@ -384,31 +395,27 @@ async fn the_validation_runner_never_passes_a_suite_on_a_fault() {
     stack.take_operations();
     let clean = handler.handle(event.clone(), deadline()).await.unwrap();
     assert_eq!(clean["ok"], true, "{clean}");
-    let mut operations = stack.take_operations();
-    operations.sort();
-    operations.dedup();
+    let operations = distinct_operations(&stack);
     assert_eq!(operations, ["Invoke", "PutItem"]);
-    for operation in &operations {
-        for fault in Fault::ALL {
-            stack.clear_faults();
-            stack.inject(operation, fault);
-            let text = match handler.handle(event.clone(), deadline()).await {
-                Ok(summary) => {
-                    assert_eq!(summary["ok"], false, "{operation} {fault:?} passed: {summary}");
-                    summary.to_string()
-                }
-                Err(error) => error.to_string(),
-            };
-            // An Invoke payload is the function's own bytes: a "malformed" one is a function
-            // answer that fails the test's expectations, not a failed call.
-            if (operation.as_str(), fault) == ("Invoke", Fault::Malformed) {
-                assert!(text.contains("the body is not JSON"), "{text}");
-                continue;
+    for (operation, fault) in fault_cases(&operations) {
+        stack.clear_faults();
+        stack.inject(operation, fault);
+        let text = match handler.handle(event.clone(), deadline()).await {
+            Ok(summary) => {
+                assert_eq!(summary["ok"], false, "{operation} {fault:?} passed: {summary}");
+                summary.to_string()
             }
-            assert!(text.contains(operation.as_str()), "{operation} {fault:?}: {text}");
-            if fault == Fault::AccessDenied {
-                assert!(text.contains("grant `"), "{operation} denied: {text}");
-            }
+            Err(error) => error.to_string(),
+        };
+        // An Invoke payload is the function's own bytes: a "malformed" one is a function
+        // answer that fails the test's expectations, not a failed call.
+        if (operation.as_str(), fault) == ("Invoke", Fault::Malformed) {
+            assert!(text.contains("the body is not JSON"), "{text}");
+            continue;
+        }
+        assert!(text.contains(operation.as_str()), "{operation} {fault:?}: {text}");
+        if fault == Fault::AccessDenied {
+            assert!(text.contains("grant `"), "{operation} denied: {text}");
         }
     }
 }

@@ -214,14 +214,7 @@ impl LocalStack {
     }
 
     pub fn sdk_config(&self) -> aws_config::SdkConfig {
-        aws_config::SdkConfig::builder()
-            .behavior_version(aws_config::BehaviorVersion::latest())
-            .region(aws_config::Region::new("us-east-1"))
-            .endpoint_url(self.endpoint())
-            .credentials_provider(aws_credential_types::provider::SharedCredentialsProvider::new(
-                aws_credential_types::Credentials::new("test", "test", None, None, "local-stack"),
-            ))
-            .build()
+        crate::moto::sdk_config_for(&self.endpoint())
     }
 
     /// What the functions and cargo lambda watch printed so far.

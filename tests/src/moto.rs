@@ -147,13 +147,18 @@ impl Moto {
 impl Moto {
     /// An SDK configuration for this moto: its endpoint, us-east-1, test credentials.
     pub fn sdk_config(&self) -> aws_config::SdkConfig {
-        aws_config::SdkConfig::builder()
-            .behavior_version(aws_config::BehaviorVersion::latest())
-            .region(aws_config::Region::new("us-east-1"))
-            .endpoint_url(self.endpoint())
-            .credentials_provider(aws_credential_types::provider::SharedCredentialsProvider::new(
-                aws_credential_types::Credentials::new("test", "test", None, None, "moto"),
-            ))
-            .build()
+        sdk_config_for(&self.endpoint())
     }
+}
+
+/// An SDK configuration for a local endpoint: us-east-1 and moto's test credentials.
+pub fn sdk_config_for(endpoint: &str) -> aws_config::SdkConfig {
+    aws_config::SdkConfig::builder()
+        .behavior_version(aws_config::BehaviorVersion::latest())
+        .region(aws_config::Region::new("us-east-1"))
+        .endpoint_url(endpoint)
+        .credentials_provider(aws_credential_types::provider::SharedCredentialsProvider::new(
+            aws_credential_types::Credentials::new("test", "test", None, None, "moto"),
+        ))
+        .build()
 }

@@ -239,7 +239,10 @@ impl World {
                 return Ok(false);
             }
             if started.elapsed() > within {
-                return Err(format!("{execution} did not reach {state} within {within:?}"));
+                return Err(format!(
+                    "{execution} did not reach {state} within {within:?}\n{}",
+                    run.timeline()
+                ));
             }
             tokio::time::sleep(Duration::from_millis(250)).await;
         }
@@ -582,36 +585,40 @@ pub fn window_opening_soon(lead: Duration) -> (Value, Timestamp) {
     )
 }
 
+/// Starts one wave of the safe-stage machine (traffic is served first, as in production).
+async fn start_wave(world: &World, canary: Canary, name: &str, input: &Value) -> Result<String, String> {
+    world.serve_traffic(canary).await?;
+    world.start(&world.safe_stage, name, input).await
+}
+
+/// Waits until the execution enters `state`; `otherwise` says what happened if it ended first.
+async fn reach(world: &World, execution: &str, state: &str, otherwise: &str) -> Result<(), String> {
+    if world.wait_for_state(execution, state, Duration::from_secs(60)).await? {
+        Ok(())
+    } else {
+        Err(otherwise.to_string())
+    }
+}
+
 /// Scenario 1: window open, no alarm, the bake reaches its floor, the canary passes.
 pub async fn healthy(world: &World) -> Result<Run, String> {
-    world.serve_traffic(Canary::Healthy).await?;
-    let execution = world
-        .start(
-            &world.safe_stage,
-            "prod-1-healthy",
-            &wave("Prod-1", policy(None, "wait")),
-        )
-        .await?;
+    let input = wave("Prod-1", policy(None, "wait"));
+    let execution = start_wave(world, Canary::Healthy, "prod-1-healthy", &input).await?;
     world.finish(&execution, Duration::from_secs(120)).await
 }
 
 /// Scenario 4: the one-box's alarm fires during the bake; the alias goes back to the old version and the
 /// stage stays blocked until someone unblocks it.
 pub async fn alarm_during_bake(world: &World) -> Result<Run, String> {
-    world.serve_traffic(Canary::Healthy).await?;
-    let execution = world
-        .start(
-            &world.safe_stage,
-            "prod-1-alarm-during-bake",
-            &wave("Prod-1", policy(None, "fail")),
-        )
-        .await?;
-    if !world
-        .wait_for_state(&execution, "WaitForBake", Duration::from_secs(60))
-        .await?
-    {
-        return Err("the execution ended before its bake began".into());
-    }
+    let input = wave("Prod-1", policy(None, "fail"));
+    let execution = start_wave(world, Canary::Healthy, "prod-1-alarm-during-bake", &input).await?;
+    reach(
+        world,
+        &execution,
+        "WaitForBake",
+        "the execution ended before its bake began",
+    )
+    .await?;
     world
         .set_alarm(
             ONEBOX_ALARM,
@@ -653,23 +660,13 @@ pub fn verdicts(run: &Run) -> BTreeMap<String, Vec<String>> {
 /// Scenario 2: the alarm is firing, so the wave waits; someone overrides that alarm with a
 /// reason, and the wave proceeds.
 pub async fn override_a_firing_alarm(world: &World) -> Result<(Run, String), String> {
-    world.serve_traffic(Canary::Healthy).await?;
     world
         .set_alarm(ALARM, StateValue::Alarm, "Errors above 10 for 1 datapoint")
         .await?;
-    let execution = world
-        .start(
-            &world.safe_stage,
-            "prod-1-override",
-            &wave("Prod-1", policy(None, "wait")),
-        )
-        .await?;
-    if !world
-        .wait_for_state(&execution, "WaitForAlarms", Duration::from_secs(60))
-        .await?
-    {
-        return Err("the execution ended instead of waiting for the alarm".into());
-    }
+    let input = wave("Prod-1", policy(None, "wait"));
+    let execution = start_wave(world, Canary::Healthy, "prod-1-override", &input).await?;
+    let otherwise = "the execution ended instead of waiting for the alarm";
+    reach(world, &execution, "WaitForAlarms", otherwise).await?;
     let (code, output) = world.handsoff(&[
         "override",
         "create",
@@ -694,28 +691,16 @@ pub async fn override_a_firing_alarm(world: &World) -> Result<(Run, String), Str
 
 /// Scenario 3: the window opens in a few seconds; the wave waits on `wait_until`, then goes on.
 pub async fn window_opening_shortly(world: &World) -> Result<(Run, Timestamp), String> {
-    world.serve_traffic(Canary::Healthy).await?;
     let (windows, opens) = window_opening_soon(Duration::from_secs(5));
-    let execution = world
-        .start(
-            &world.safe_stage,
-            "prod-2-window",
-            &wave("Prod-2", policy(Some(windows), "wait")),
-        )
-        .await?;
+    let input = wave("Prod-2", policy(Some(windows), "wait"));
+    let execution = start_wave(world, Canary::Healthy, "prod-2-window", &input).await?;
     Ok((world.finish(&execution, Duration::from_secs(180)).await?, opens))
 }
 
 /// Scenario 5: the one-box has five times the fleet's error rate.
 pub async fn bad_canary(world: &World) -> Result<Run, String> {
-    world.serve_traffic(Canary::FiveTimesTheErrors).await?;
-    let execution = world
-        .start(
-            &world.safe_stage,
-            "prod-1-bad-canary",
-            &wave("Prod-1", policy(None, "wait")),
-        )
-        .await?;
+    let input = wave("Prod-1", policy(None, "wait"));
+    let execution = start_wave(world, Canary::FiveTimesTheErrors, "prod-1-bad-canary", &input).await?;
     world.finish(&execution, Duration::from_secs(120)).await
 }
 

@@ -143,7 +143,7 @@ impl HttpSender for SdkHttpSender {
             .connector()
             .call(built)
             .await
-            .map_err(|error| error_chain(&error))?;
+            .map_err(|error| super::source_chain(&error))?;
         let status = response.status().as_u16();
         let response_headers = response
             .headers()
@@ -165,15 +165,4 @@ impl HttpSender for SdkHttpSender {
             added_secrets,
         })
     }
-}
-
-fn error_chain(error: &dyn std::error::Error) -> String {
-    let mut text = error.to_string();
-    let mut source = error.source();
-    while let Some(cause) = source {
-        text.push_str(": ");
-        text.push_str(&cause.to_string());
-        source = cause.source();
-    }
-    text
 }

@@ -99,7 +99,8 @@ impl PortError {
     }
 }
 
-fn source_chain(error: &dyn std::error::Error) -> String {
+/// An error and its causes on one line, outermost first.
+pub(crate) fn source_chain(error: &dyn std::error::Error) -> String {
     let mut text = error.to_string();
     let mut source = error.source();
     while let Some(cause) = source {
