@@ -310,8 +310,6 @@ impl DynamoStore {
     /// Every item under `pk` (whose sort key starts with `prefix`, if given), all pages.
     pub(super) async fn query_all(&self, pk: String, prefix: Option<&str>) -> Result<Vec<Item>, StoreError> {
         let call = "dynamodb:Query";
-        let mut items = Vec::new();
-        let mut start = None;
         let mut values = Item::from([(":pk".to_string(), s(pk))]);
         if let Some(prefix) = prefix {
             values.insert(":prefix".to_string(), s(prefix));
@@ -320,24 +318,18 @@ impl DynamoStore {
             Some(_) => "pk = :pk AND begins_with(sk, :prefix)",
             None => "pk = :pk",
         };
-        loop {
-            let output = self
-                .client
-                .query()
-                .table_name(&self.table)
-                .key_condition_expression(condition)
-                .set_expression_attribute_values(Some(values.clone()))
-                .consistent_read(true)
-                .set_exclusive_start_key(start)
-                .send()
-                .await
-                .map_err(|error| StoreError::Port(PortError::from_sdk(call, &error)))?;
-            items.extend(output.items.unwrap_or_default());
-            start = output.last_evaluated_key;
-            if start.is_none() {
-                return Ok(items);
-            }
-        }
+        self.client
+            .query()
+            .table_name(&self.table)
+            .key_condition_expression(condition)
+            .set_expression_attribute_values(Some(values))
+            .consistent_read(true)
+            .into_paginator()
+            .items()
+            .send()
+            .try_collect()
+            .await
+            .map_err(|error| StoreError::Port(PortError::from_sdk(call, &error)))
     }
 
     pub(super) async fn transact(&self, items: Vec<TransactWriteItem>, conflict: String) -> Result<(), StoreError> {
@@ -380,28 +372,23 @@ impl StateStore for DynamoStore {
             Some(pipeline) => format!("OVERRIDE#{pipeline}#"),
             None => "OVERRIDE#".to_string(),
         };
-        let mut found = Vec::new();
-        let mut start = None;
-        loop {
-            let output = self
-                .client
-                .scan()
-                .table_name(&self.table)
-                .filter_expression("begins_with(pk, :prefix)")
-                .expression_attribute_values(":prefix", s(prefix.clone()))
-                .consistent_read(true)
-                .set_exclusive_start_key(start)
-                .send()
-                .await
-                .map_err(|error| StoreError::Port(PortError::from_sdk(call, &error)))?;
-            for item in output.items.unwrap_or_default() {
-                found.push(override_from(&item, call)?);
-            }
-            start = output.last_evaluated_key;
-            if start.is_none() {
-                break;
-            }
-        }
+        let items: Vec<Item> = self
+            .client
+            .scan()
+            .table_name(&self.table)
+            .filter_expression("begins_with(pk, :prefix)")
+            .expression_attribute_values(":prefix", s(prefix))
+            .consistent_read(true)
+            .into_paginator()
+            .items()
+            .send()
+            .try_collect()
+            .await
+            .map_err(|error| StoreError::Port(PortError::from_sdk(call, &error)))?;
+        let mut found = items
+            .iter()
+            .map(|item| override_from(item, call))
+            .collect::<Result<Vec<_>, _>>()?;
         found.sort_by_key(|item| item.created_at);
         Ok(found)
     }
@@ -765,4 +752,89 @@ pub async fn create_table(client: &Client, table: &str) -> Result<(), PortError>
         .await
         .map_err(|error| PortError::from_sdk("dynamodb:UpdateTimeToLive", &error))?;
     Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use aws_sdk_dynamodb::operation::query::QueryOutput;
+    use aws_sdk_dynamodb::operation::scan::ScanOutput;
+    use aws_smithy_mocks::{RuleMode, mock, mock_client};
+
+    fn an_override(id: &str, created_at: &str) -> Override {
+        Override {
+            id: id.into(),
+            pipeline: "orders".into(),
+            stage: "Prod".into(),
+            alarms: vec!["orders-high-sev".into()],
+            reason: "shipping the fix for INC-42".into(),
+            who: "arn:aws:iam::123456789012:user/dev".into(),
+            created_at: created_at.parse().unwrap(),
+            expires_at: "2026-11-25T17:00:00Z".parse().unwrap(),
+            revoked_at: None,
+            revoked_by: None,
+        }
+    }
+
+    fn page_key(id: &str) -> Item {
+        Item::from([
+            ("pk".to_string(), s("OVERRIDE#orders#Prod")),
+            ("sk".to_string(), s(format!("OVERRIDE#{id}"))),
+        ])
+    }
+
+    // DynamoDB answers at most 1 MB a page: a stage's overrides past the first page still count.
+    #[tokio::test]
+    async fn overrides_are_read_from_every_page_of_the_query() {
+        let first = mock!(aws_sdk_dynamodb::Client::query)
+            .match_requests(|request| request.exclusive_start_key().is_none())
+            .then_output(|| {
+                QueryOutput::builder()
+                    .items(override_item(&an_override("ov-1", "2026-11-24T17:00:00Z")))
+                    .set_last_evaluated_key(Some(page_key("ov-1")))
+                    .build()
+            });
+        let second = mock!(aws_sdk_dynamodb::Client::query)
+            .match_requests(|request| request.exclusive_start_key() == Some(&page_key("ov-1")))
+            .then_output(|| {
+                QueryOutput::builder()
+                    .items(override_item(&an_override("ov-2", "2026-11-24T18:00:00Z")))
+                    .build()
+            });
+        let client = mock_client!(aws_sdk_dynamodb, RuleMode::MatchAny, [&first, &second]);
+        let store = DynamoStore::new(client, "handsoff");
+
+        let overrides = store.overrides("orders", "Prod").await.unwrap();
+
+        let ids: Vec<&str> = overrides.iter().map(|item| item.id.as_str()).collect();
+        assert_eq!(ids, ["ov-1", "ov-2"]);
+        assert_eq!((first.num_calls(), second.num_calls()), (1, 1));
+    }
+
+    #[tokio::test]
+    async fn listing_overrides_reads_every_page_of_the_scan_oldest_first() {
+        let first = mock!(aws_sdk_dynamodb::Client::scan)
+            .match_requests(|request| request.exclusive_start_key().is_none())
+            .then_output(|| {
+                ScanOutput::builder()
+                    .items(override_item(&an_override("ov-late", "2026-11-24T18:00:00Z")))
+                    .set_last_evaluated_key(Some(page_key("ov-late")))
+                    .build()
+            });
+        let second = mock!(aws_sdk_dynamodb::Client::scan)
+            .match_requests(|request| request.exclusive_start_key() == Some(&page_key("ov-late")))
+            .then_output(|| {
+                ScanOutput::builder()
+                    .items(override_item(&an_override("ov-early", "2026-11-24T17:00:00Z")))
+                    .build()
+            });
+        let client = mock_client!(aws_sdk_dynamodb, RuleMode::MatchAny, [&first, &second]);
+        let store = DynamoStore::new(client, "handsoff");
+
+        let listed = store.list_overrides(Some("orders")).await.unwrap();
+
+        let ids: Vec<&str> = listed.iter().map(|item| item.id.as_str()).collect();
+        assert_eq!(ids, ["ov-early", "ov-late"]);
+        assert_eq!((first.num_calls(), second.num_calls()), (1, 1));
+    }
 }
