@@ -4,7 +4,13 @@
 //! writes docs/performance.md, and exits non-zero when a target is missed.
 //!
 //! Cold start: process start to its first `GET /runtime/invocation/next` on a runtime API on
-//! 127.0.0.1, median of 20 runs; target at most 1.5x hello-world's. Memory: peak RSS (VmHWM)
+//! 127.0.0.1, median of 60 runs; target at most 1.5x hello-world's. The runs are interleaved
+//! (one of each binary per round), so a machine that slows down mid-run slows every binary alike
+//! instead of skewing the ratios.
+//!
+//! `lambda-perf NAME=PATH...` measures those binaries instead (the first is the yardstick; a
+//! NAME may carry a label, `alarm-blocker@before`) and writes nothing: for comparing builds
+//! while working on a regression. Memory: peak RSS (VmHWM)
 //! after one invocation; target under 40 MB. Size: the zipped bootstrap, with its ratio.
 
 use std::path::{Path, PathBuf};
@@ -13,7 +19,9 @@ use std::time::Duration;
 use handsoff_e2e::LocalRuntime;
 use serde_json::{Value, json};
 
-const RUNS: usize = 20;
+/// Rounds of cold starts. The issue asks for the median of at least 20; on a shared virtual
+/// machine (CPU steal) 20 left the ratios swinging by 2x between identical runs.
+const RUNS: usize = 60;
 const COLD_START_RATIO: f64 = 1.5;
 const MAX_RSS_MB: f64 = 40.0;
 
@@ -40,12 +48,18 @@ fn median(mut values: Vec<Duration>) -> Duration {
 struct Row {
     name: String,
     cold_start: Duration,
-    zip_bytes: u64,
+    zip_bytes: Option<u64>,
     peak_rss_kib: Option<u64>,
 }
 
-fn measure(name: &str, lambda_dir: &Path) -> Result<Row, String> {
-    let zip = lambda_dir.join(name).join("bootstrap.zip");
+/// A binary to measure: its function name and where it is.
+struct Binary {
+    name: String,
+    path: PathBuf,
+    zip: Option<PathBuf>,
+}
+
+fn packaged(name: &str, lambda_dir: &Path) -> Result<Binary, String> {
     // The zip holds the same binary cargo lambda left beside the target directory's release build.
     let target = lambda_dir.parent().map(Path::to_path_buf).unwrap_or_default();
     let candidates = [
@@ -53,40 +67,69 @@ fn measure(name: &str, lambda_dir: &Path) -> Result<Row, String> {
         target.join("x86_64-unknown-linux-gnu/release").join(name),
         target.join("release").join(name),
     ];
-    let binary =
+    let path =
         candidates.iter().find(|path| path.exists()).cloned().ok_or_else(|| {
             format!("no release binary of {name}: run cargo lambda build --release --output-format zip")
         })?;
-    let zip_bytes = std::fs::metadata(&zip)
-        .map(|meta| meta.len())
-        .map_err(|error| format!("{}: {error}", zip.display()))?;
-    let mut starts = Vec::new();
+    Ok(Binary {
+        name: name.to_string(),
+        path,
+        zip: Some(lambda_dir.join(name).join("bootstrap.zip")),
+    })
+}
+
+/// One cold start: spawn to the first request for work.
+fn cold_start(binary: &Binary) -> Result<Duration, String> {
+    let mut runtime = LocalRuntime::start();
+    runtime.env("HANDSOFF_TABLE", "handsoff");
+    runtime.spawn(&binary.path, &binary.name);
+    runtime
+        .wait_for_first_poll(Duration::from_secs(10))
+        .ok_or_else(|| format!("{} never asked for work:\n{}", binary.name, runtime.output()))
+}
+
+fn measure_all(binaries: &[Binary]) -> Result<Vec<Row>, String> {
+    let mut starts = vec![Vec::new(); binaries.len()];
     for _ in 0..RUNS {
-        let mut runtime = LocalRuntime::start();
-        runtime.env("HANDSOFF_TABLE", "handsoff");
-        runtime.spawn(&binary, name);
-        starts.push(
-            runtime
-                .wait_for_first_poll(Duration::from_secs(10))
-                .ok_or_else(|| format!("{name} never asked for work:\n{}", runtime.output()))?,
-        );
+        for (binary, starts) in binaries.iter().zip(&mut starts) {
+            starts.push(cold_start(binary)?);
+        }
     }
+    binaries
+        .iter()
+        .zip(starts)
+        .map(|(binary, starts)| row(binary, median(starts)))
+        .collect()
+}
+
+fn row(binary: &Binary, cold_start: Duration) -> Result<Row, String> {
+    let name = binary.name.as_str();
+    // `alarm-blocker@before` is alarm-blocker, labelled for a comparison.
+    let function = name.split('@').next().unwrap_or(name);
+    let zip_bytes = match &binary.zip {
+        Some(zip) => Some(
+            std::fs::metadata(zip)
+                .map(|meta| meta.len())
+                .map_err(|error| format!("{}: {error}", zip.display()))?,
+        ),
+        None => None,
+    };
     let mut runtime = LocalRuntime::start();
     runtime.env("HANDSOFF_TABLE", "handsoff");
     runtime.push_event(
         "perf-1",
-        if name == "hello-world" {
+        if function == "hello-world" {
             json!({"hello": "world"})
         } else {
-            event(name)
+            event(function)
         },
     );
-    runtime.spawn(&binary, name);
+    runtime.spawn(&binary.path, name);
     runtime.wait_for_replies(1, Duration::from_secs(30));
     let peak_rss_kib = runtime.peak_rss_kib();
     Ok(Row {
         name: name.to_string(),
-        cold_start: median(starts),
+        cold_start,
         zip_bytes,
         peak_rss_kib,
     })
@@ -120,34 +163,55 @@ fn main() {
         "rollback-trigger",
         "validation-test-runner",
     ];
-    let mut rows = Vec::new();
-    for name in names {
-        match measure(name, &lambda_dir) {
-            Ok(row) => rows.push(row),
-            Err(error) => {
-                eprintln!("error: {error}");
-                std::process::exit(2);
-            }
+    let chosen: Vec<String> = std::env::args().skip(1).collect();
+    let binaries: Result<Vec<Binary>, String> = if chosen.is_empty() {
+        names.iter().map(|name| packaged(name, &lambda_dir)).collect()
+    } else {
+        chosen
+            .iter()
+            .map(|arg| match arg.split_once('=') {
+                Some((name, path)) => Ok(Binary {
+                    name: name.to_string(),
+                    path: PathBuf::from(path),
+                    zip: None,
+                }),
+                None => Err(format!("`{arg}` is not NAME=PATH")),
+            })
+            .collect()
+    };
+    let rows = match binaries.and_then(|binaries| measure_all(&binaries)) {
+        Ok(rows) => rows,
+        Err(error) => {
+            eprintln!("error: {error}");
+            std::process::exit(2);
         }
-    }
+    };
     let hello = (rows[0].cold_start, rows[0].zip_bytes);
     let mut missed = false;
     let mut table = vec![
-        "| function | cold start (median of 20) | vs hello-world | zipped size | vs hello-world | peak RSS, one invocation | result |".to_string(),
+        format!(
+            "| function | cold start (median of {RUNS}) | vs hello-world | zipped size | vs hello-world | peak RSS, one invocation | result |"
+        ),
         "| --- | --- | --- | --- | --- | --- | --- |".to_string(),
     ];
     for row in &rows {
         let start_ratio = row.cold_start.as_secs_f64() / hello.0.as_secs_f64();
-        let size_ratio = row.zip_bytes as f64 / hello.1 as f64;
+        let size = match (row.zip_bytes, hello.1) {
+            (Some(bytes), Some(hello)) => format!(
+                "{:.1} MiB | {:.2}x",
+                bytes as f64 / 1_048_576.0,
+                bytes as f64 / hello as f64
+            ),
+            _ => "n/a | n/a".to_string(),
+        };
         let rss_mb = row.peak_rss_kib.map(|kib| kib as f64 / 1024.0);
         let ok =
-            row.name == "hello-world" || (start_ratio <= COLD_START_RATIO && rss_mb.is_some_and(|mb| mb < MAX_RSS_MB));
+            row.name == rows[0].name || (start_ratio <= COLD_START_RATIO && rss_mb.is_some_and(|mb| mb < MAX_RSS_MB));
         missed |= !ok;
         table.push(format!(
-            "| {} | {:.2} ms | {start_ratio:.2}x | {:.1} MiB | {size_ratio:.2}x | {} | {} |",
+            "| {} | {:.2} ms | {start_ratio:.2}x | {size} | {} | {} |",
             row.name,
             row.cold_start.as_secs_f64() * 1e3,
-            row.zip_bytes as f64 / 1_048_576.0,
             rss_mb.map_or("n/a".to_string(), |mb| format!("{mb:.1} MB")),
             if ok { "ok" } else { "MISSED" }
         ));
@@ -159,6 +223,9 @@ fn main() {
         jiff::Timestamp::now().strftime("%Y-%m-%d")
     );
     println!("{report}");
+    if !chosen.is_empty() {
+        std::process::exit(i32::from(missed));
+    }
     let docs = root.join("docs/performance.md");
     let text = std::fs::read_to_string(&docs).unwrap_or_default();
     let (head, tail) = match (
