@@ -591,9 +591,15 @@ async fn start_wave(world: &World, canary: Canary, name: &str, input: &Value) ->
     world.start(&world.safe_stage, name, input).await
 }
 
+/// How long a scenario may take before it counts as stuck. Only a stuck run should hit it: the
+/// scenario tests run six local stacks on two cores, and under that load one run has taken over
+/// a minute to enter its first waiting state and another over two minutes to end (cause not yet
+/// found: the timeout's message carries the timeline for that).
+const STUCK_AFTER: Duration = Duration::from_secs(240);
+
 /// Waits until the execution enters `state`; `otherwise` says what happened if it ended first.
 async fn reach(world: &World, execution: &str, state: &str, otherwise: &str) -> Result<(), String> {
-    if world.wait_for_state(execution, state, Duration::from_secs(60)).await? {
+    if world.wait_for_state(execution, state, STUCK_AFTER).await? {
         Ok(())
     } else {
         Err(otherwise.to_string())
@@ -604,7 +610,7 @@ async fn reach(world: &World, execution: &str, state: &str, otherwise: &str) -> 
 pub async fn healthy(world: &World) -> Result<Run, String> {
     let input = wave("Prod-1", policy(None, "wait"));
     let execution = start_wave(world, Canary::Healthy, "prod-1-healthy", &input).await?;
-    world.finish(&execution, Duration::from_secs(120)).await
+    world.finish(&execution, STUCK_AFTER).await
 }
 
 /// Scenario 4: the one-box's alarm fires during the bake; the alias goes back to the old version and the
@@ -626,7 +632,7 @@ pub async fn alarm_during_bake(world: &World) -> Result<Run, String> {
             "one-box faults above 10 for 1 datapoint",
         )
         .await?;
-    world.finish(&execution, Duration::from_secs(120)).await
+    world.finish(&execution, STUCK_AFTER).await
 }
 
 /// The alarm blocker's answer for a stage right now, asked as a state machine would.
@@ -684,7 +690,7 @@ pub async fn override_a_firing_alarm(world: &World) -> Result<(Run, String), Str
     if code != 0 {
         return Err(format!("handsoff override create exited {code}: {output}"));
     }
-    let run = world.finish(&execution, Duration::from_secs(120)).await?;
+    let run = world.finish(&execution, STUCK_AFTER).await?;
     let (_, audit) = world.handsoff(&["audit", "--pipeline", PIPELINE, "--stage", "Prod-1"]);
     Ok((run, audit))
 }
@@ -694,14 +700,14 @@ pub async fn window_opening_shortly(world: &World) -> Result<(Run, Timestamp), S
     let (windows, opens) = window_opening_soon(Duration::from_secs(5));
     let input = wave("Prod-2", policy(Some(windows), "wait"));
     let execution = start_wave(world, Canary::Healthy, "prod-2-window", &input).await?;
-    Ok((world.finish(&execution, Duration::from_secs(180)).await?, opens))
+    Ok((world.finish(&execution, STUCK_AFTER).await?, opens))
 }
 
 /// Scenario 5: the one-box has five times the fleet's error rate.
 pub async fn bad_canary(world: &World) -> Result<Run, String> {
     let input = wave("Prod-1", policy(None, "wait"));
     let execution = start_wave(world, Canary::FiveTimesTheErrors, "prod-1-bad-canary", &input).await?;
-    world.finish(&execution, Duration::from_secs(120)).await
+    world.finish(&execution, STUCK_AFTER).await
 }
 
 /// Scenario 6: the Beta stage's suites come from the table; one test fails.
@@ -753,5 +759,5 @@ pub async fn post_stage_validation(world: &World, base_url: &str, suites_dir: &s
             &json!({"pipeline": PIPELINE, "stage": "Beta", "vars": {"base_url": base_url}}),
         )
         .await?;
-    world.finish(&execution, Duration::from_secs(120)).await
+    world.finish(&execution, STUCK_AFTER).await
 }
