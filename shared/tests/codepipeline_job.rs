@@ -297,3 +297,48 @@ async fn direct_invocations_return_the_decision_or_a_typed_error() {
     // No job was answered for direct calls.
     assert_eq!((h.success_rule.num_calls(), h.failure_rule.num_calls()), (0, 0));
 }
+
+// Step Functions calls the gates directly: those cold starts must not pay for a CodePipeline
+// client (an endpoint-partition parse) that only job events use.
+#[tokio::test]
+async fn the_codepipeline_client_is_built_by_the_first_job_only() {
+    use std::sync::Arc;
+    use std::sync::atomic::{AtomicUsize, Ordering};
+
+    use handsoff::aws::OnFirstUse;
+
+    let success = mock!(Client::put_job_success_result).then_output(|| {
+        aws_sdk_codepipeline::operation::put_job_success_result::PutJobSuccessResultOutput::builder().build()
+    });
+    let client = mock_client!(aws_sdk_codepipeline, RuleMode::MatchAny, [&success]);
+    let builds = Arc::new(AtomicUsize::new(0));
+    let counter = Arc::clone(&builds);
+    let deferred = OnFirstUse::new(move || {
+        counter.fetch_add(1, Ordering::SeqCst);
+        client.clone()
+    });
+    let handler = Handler::new(
+        TimeWindowGate,
+        CodePipelineJobs::new(deferred.clone()),
+        CapturedMetrics::default(),
+    );
+    let policy: Value = serde_json::from_str(POLICY).unwrap();
+
+    let decision = handler
+        .handle(json!({"policy": policy}), at("2026-11-24T18:00:00Z"))
+        .await
+        .unwrap();
+    assert_eq!(decision["decision"], "proceed");
+    assert_eq!(builds.load(Ordering::SeqCst), 0, "a direct call built the client");
+    assert!(!deferred.is_built());
+
+    for _ in 0..2 {
+        let answer = handler
+            .handle(job_event(Some(POLICY), None), at("2026-11-24T18:00:00Z"))
+            .await
+            .unwrap();
+        assert_eq!(answer["answer"], "succeeded");
+    }
+    assert_eq!(builds.load(Ordering::SeqCst), 1);
+    assert_eq!(success.num_calls(), 2);
+}

@@ -3,6 +3,7 @@
 // The handler future is deep; some feature sets need more than the default 128.
 #![recursion_limit = "256"]
 
+use handsoff::aws::on_first_use;
 use handsoff::gates::bake_time_waiter::BakeTimeWaiter;
 use handsoff::ports::alarms::CloudWatchAlarms;
 use handsoff::ports::metrics::CloudWatchMetrics;
@@ -13,11 +14,11 @@ use handsoff::ports::store::DynamoStore;
 async fn main() -> Result<(), lambda_runtime::Error> {
     handsoff::telemetry::init_logging();
     let table = handsoff::aws::table_from_env()?;
-    // Clients are built once per cold start, not per invocation.
+    // Clients every invocation needs are built at start, the others on first use.
     let config = handsoff::aws::load_config().await;
     let alarms = CloudWatchAlarms::new(&config);
     let metrics = CloudWatchMetrics::new(aws_sdk_cloudwatch::Client::new(&config));
     let store = DynamoStore::new(aws_sdk_dynamodb::Client::new(&config), table);
-    let jobs = CodePipelineJobs::new(aws_sdk_codepipeline::Client::new(&config));
+    let jobs = CodePipelineJobs::new(on_first_use(&config, aws_sdk_codepipeline::Client::new));
     handsoff::invoke::run(BakeTimeWaiter::new(alarms, metrics, store), jobs).await
 }

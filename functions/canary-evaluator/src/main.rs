@@ -3,6 +3,7 @@
 // The handler future is deep; some feature sets need more than the default 128.
 #![recursion_limit = "256"]
 
+use handsoff::aws::on_first_use;
 use handsoff::gates::canary_evaluator::CanaryEvaluator;
 use handsoff::ports::lambda_alias::LambdaAliases;
 use handsoff::ports::metrics::CloudWatchMetrics;
@@ -11,10 +12,10 @@ use handsoff::ports::pipeline_jobs::CodePipelineJobs;
 #[tokio::main(flavor = "current_thread")]
 async fn main() -> Result<(), lambda_runtime::Error> {
     handsoff::telemetry::init_logging();
-    // Clients are built once per cold start, not per invocation.
+    // Clients every invocation needs are built at start, the others on first use.
     let config = handsoff::aws::load_config().await;
     let metrics = CloudWatchMetrics::new(aws_sdk_cloudwatch::Client::new(&config));
-    let aliases = LambdaAliases::new(aws_sdk_lambda::Client::new(&config));
-    let jobs = CodePipelineJobs::new(aws_sdk_codepipeline::Client::new(&config));
+    let aliases = LambdaAliases::new(on_first_use(&config, aws_sdk_lambda::Client::new));
+    let jobs = CodePipelineJobs::new(on_first_use(&config, aws_sdk_codepipeline::Client::new));
     handsoff::invoke::run(CanaryEvaluator::new(metrics, aliases), jobs).await
 }

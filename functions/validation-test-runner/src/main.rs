@@ -4,6 +4,7 @@
 // The handler future is deep; some feature sets need more than the default 128.
 #![recursion_limit = "256"]
 
+use handsoff::aws::on_first_use;
 use std::sync::Arc;
 
 use handsoff::invoke::validation::{ValidationHandler, deadline_from};
@@ -19,14 +20,14 @@ use serde_json::Value;
 async fn main() -> Result<(), lambda_runtime::Error> {
     handsoff::telemetry::init_logging();
     let table = handsoff::aws::table_from_env()?;
-    // Clients are built once per cold start, not per invocation.
+    // Clients every invocation needs are built at start, the others on first use.
     let config = handsoff::aws::load_config().await;
     let runner = Runner::new(
         SdkHttpSender::new(&config),
-        LambdaInvoker::new(aws_sdk_lambda::Client::new(&config)),
+        LambdaInvoker::new(on_first_use(&config, aws_sdk_lambda::Client::new)),
     );
     let store = DynamoStore::new(aws_sdk_dynamodb::Client::new(&config), table);
-    let jobs = CodePipelineJobs::new(aws_sdk_codepipeline::Client::new(&config));
+    let jobs = CodePipelineJobs::new(on_first_use(&config, aws_sdk_codepipeline::Client::new));
     let handler = Arc::new(ValidationHandler::new(runner, store, jobs));
     lambda_runtime::run(service_fn(move |event: LambdaEvent<Value>| {
         let handler = Arc::clone(&handler);

@@ -5,6 +5,7 @@ use std::future::Future;
 use aws_sdk_lambda::types::AliasRoutingConfiguration;
 
 use super::{PortError, PortErrorKind};
+use crate::aws::OnFirstUse;
 
 pub trait DeploymentControl: Send + Sync {
     /// Points the alias at its primary version and clears its routing weights; says what it did.
@@ -36,21 +37,22 @@ pub trait DeploymentControl: Send + Sync {
 
 #[derive(Debug, Clone)]
 pub struct AwsDeploymentControl {
-    lambda: aws_sdk_lambda::Client,
-    codedeploy: aws_sdk_codedeploy::Client,
-    codepipeline: aws_sdk_codepipeline::Client,
+    lambda: OnFirstUse<aws_sdk_lambda::Client>,
+    codedeploy: OnFirstUse<aws_sdk_codedeploy::Client>,
+    codepipeline: OnFirstUse<aws_sdk_codepipeline::Client>,
 }
 
 impl AwsDeploymentControl {
+    /// Each rollback action needs one of these: the function builds them on first use.
     pub fn new(
-        lambda: aws_sdk_lambda::Client,
-        codedeploy: aws_sdk_codedeploy::Client,
-        codepipeline: aws_sdk_codepipeline::Client,
+        lambda: impl Into<OnFirstUse<aws_sdk_lambda::Client>>,
+        codedeploy: impl Into<OnFirstUse<aws_sdk_codedeploy::Client>>,
+        codepipeline: impl Into<OnFirstUse<aws_sdk_codepipeline::Client>>,
     ) -> Self {
         AwsDeploymentControl {
-            lambda,
-            codedeploy,
-            codepipeline,
+            lambda: lambda.into(),
+            codedeploy: codedeploy.into(),
+            codepipeline: codepipeline.into(),
         }
     }
 }
@@ -59,6 +61,7 @@ impl DeploymentControl for AwsDeploymentControl {
     async fn roll_back_alias(&self, function_name: &str, alias: &str) -> Result<String, PortError> {
         let current = self
             .lambda
+            .get()
             .get_alias()
             .function_name(function_name)
             .name(alias)
@@ -82,6 +85,7 @@ impl DeploymentControl for AwsDeploymentControl {
         }
         let new_versions: Vec<String> = weights.keys().cloned().collect();
         self.lambda
+            .get()
             .update_alias()
             .function_name(function_name)
             .name(alias)
@@ -104,6 +108,7 @@ impl DeploymentControl for AwsDeploymentControl {
         use aws_sdk_codedeploy::types::DeploymentStatus;
         let listed = self
             .codedeploy
+            .get()
             .list_deployments()
             .application_name(application)
             .deployment_group_name(deployment_group)
@@ -116,6 +121,7 @@ impl DeploymentControl for AwsDeploymentControl {
         let ids: Vec<String> = listed.deployments().to_vec();
         for id in &ids {
             self.codedeploy
+                .get()
                 .stop_deployment()
                 .deployment_id(id)
                 .auto_rollback_enabled(true)
@@ -134,6 +140,7 @@ impl DeploymentControl for AwsDeploymentControl {
         use aws_sdk_codepipeline::types::PipelineExecutionStatus;
         let executions = self
             .codepipeline
+            .get()
             .list_pipeline_executions()
             .pipeline_name(pipeline)
             .send()
@@ -154,6 +161,7 @@ impl DeploymentControl for AwsDeploymentControl {
                 message: format!("{pipeline} has no earlier successful execution to roll stage {stage} back to"),
             })?;
         self.codepipeline
+            .get()
             .rollback_stage()
             .pipeline_name(pipeline)
             .stage_name(stage)
@@ -168,6 +176,7 @@ impl DeploymentControl for AwsDeploymentControl {
 
     async fn stop_execution(&self, pipeline: &str, execution_id: &str, reason: &str) -> Result<String, PortError> {
         self.codepipeline
+            .get()
             .stop_pipeline_execution()
             .pipeline_name(pipeline)
             .pipeline_execution_id(execution_id)

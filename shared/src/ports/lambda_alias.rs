@@ -6,6 +6,7 @@ use std::future::Future;
 use aws_sdk_lambda::Client;
 
 use super::PortError;
+use crate::aws::OnFirstUse;
 
 #[derive(Debug, Clone, PartialEq)]
 pub struct AliasRouting {
@@ -21,12 +22,13 @@ pub trait AliasReader: Send + Sync {
 
 #[derive(Debug, Clone)]
 pub struct LambdaAliases {
-    client: Client,
+    client: OnFirstUse<Client>,
 }
 
 impl LambdaAliases {
-    pub fn new(client: Client) -> Self {
-        LambdaAliases { client }
+    /// Only alias mode reads aliases: functions pass `on_first_use(&config, Client::new)`.
+    pub fn new(client: impl Into<OnFirstUse<Client>>) -> Self {
+        LambdaAliases { client: client.into() }
     }
 }
 
@@ -34,6 +36,7 @@ impl AliasReader for LambdaAliases {
     async fn routing(&self, function_name: &str, alias: &str) -> Result<AliasRouting, PortError> {
         let output = self
             .client
+            .get()
             .get_alias()
             .function_name(function_name)
             .name(alias)

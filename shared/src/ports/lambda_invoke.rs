@@ -7,6 +7,7 @@ use aws_sdk_lambda::Client;
 use aws_sdk_lambda::primitives::Blob;
 
 use super::PortError;
+use crate::aws::OnFirstUse;
 use crate::suite::expect::LambdaObservation;
 
 pub trait FunctionInvoker: Send + Sync {
@@ -20,12 +21,13 @@ pub trait FunctionInvoker: Send + Sync {
 
 #[derive(Debug, Clone)]
 pub struct LambdaInvoker {
-    client: Client,
+    client: OnFirstUse<Client>,
 }
 
 impl LambdaInvoker {
-    pub fn new(client: Client) -> Self {
-        LambdaInvoker { client }
+    /// Only suites with Lambda tests invoke: functions pass `on_first_use(&config, Client::new)`.
+    pub fn new(client: impl Into<OnFirstUse<Client>>) -> Self {
+        LambdaInvoker { client: client.into() }
     }
 }
 
@@ -33,6 +35,7 @@ impl FunctionInvoker for LambdaInvoker {
     async fn invoke(&self, function: &str, payload: Vec<u8>) -> Result<LambdaObservation, String> {
         let output = self
             .client
+            .get()
             .invoke()
             .function_name(function)
             .payload(Blob::new(payload))

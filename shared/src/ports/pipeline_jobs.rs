@@ -7,6 +7,7 @@ use aws_sdk_codepipeline::Client;
 use aws_sdk_codepipeline::types::{ExecutionDetails, FailureDetails, FailureType};
 
 use super::{PortError, PortErrorKind};
+use crate::aws::OnFirstUse;
 use crate::invoke::event::InvocationContext;
 
 /// CodePipeline's limits on what an answer may carry.
@@ -56,12 +57,13 @@ pub trait PipelineJobs: Send + Sync {
 /// The real adapter, on aws-sdk-codepipeline.
 #[derive(Debug, Clone)]
 pub struct CodePipelineJobs {
-    client: Client,
+    client: OnFirstUse<Client>,
 }
 
 impl CodePipelineJobs {
-    pub fn new(client: Client) -> Self {
-        CodePipelineJobs { client }
+    /// Functions pass `on_first_use(&config, Client::new)`: only job events need this client.
+    pub fn new(client: impl Into<OnFirstUse<Client>>) -> Self {
+        CodePipelineJobs { client: client.into() }
     }
 }
 
@@ -82,6 +84,7 @@ impl PipelineJobs for CodePipelineJobs {
         let call = "codepipeline:GetJobDetails";
         let output = self
             .client
+            .get()
             .get_job_details()
             .job_id(job_id)
             .send()
@@ -115,6 +118,7 @@ impl PipelineJobs for CodePipelineJobs {
             } => {
                 let details = ExecutionDetails::builder().summary(clip(summary, MAX_SUMMARY)).build();
                 self.client
+                    .get()
                     .put_job_success_result()
                     .job_id(job_id)
                     .execution_details(details)
@@ -133,6 +137,7 @@ impl PipelineJobs for CodePipelineJobs {
                     .set_percent_complete(*percent_complete)
                     .build();
                 self.client
+                    .get()
                     .put_job_success_result()
                     .job_id(job_id)
                     .continuation_token(continuation_token)
@@ -158,6 +163,7 @@ impl PipelineJobs for CodePipelineJobs {
                         message: error.to_string(),
                     })?;
                 self.client
+                    .get()
                     .put_job_failure_result()
                     .job_id(job_id)
                     .failure_details(details)
