@@ -3,6 +3,7 @@
 use std::path::PathBuf;
 use std::process::Command;
 
+use handsoff_e2e::TempDir;
 use serde_json::Value;
 
 fn handsoff(args: &[&str]) -> (i32, String, String) {
@@ -25,10 +26,11 @@ fn example(name: &str) -> String {
         .to_string()
 }
 
-fn input_file(name: &str, text: &str) -> PathBuf {
-    let path = std::env::temp_dir().join(format!("handsoff-canary-{}-{name}.json", std::process::id()));
-    std::fs::write(&path, text).unwrap();
-    path
+/// The judge's input in a file of its own; the directory goes when the test ends.
+fn input_file(name: &str, text: &str) -> (TempDir, PathBuf) {
+    let dir = TempDir::new("canary-cli");
+    let path = dir.file(&format!("{name}.json"), text);
+    (dir, path)
 }
 
 #[test]
@@ -64,7 +66,7 @@ fn json_verdict_follows_the_contract() {
 
 #[test]
 fn too_little_traffic_is_inconclusive_with_the_requests_needed() {
-    let path = input_file(
+    let (_dir, path) = input_file(
         "small",
         r#"{"baseline": {"requests": 20000, "errors": 200}, "canary": {"requests": 40, "errors": 1}}"#,
     );
@@ -79,7 +81,6 @@ fn too_little_traffic_is_inconclusive_with_the_requests_needed() {
         table.contains("needs about ") && table.contains("canary requests to decide (has 40)"),
         "{table}"
     );
-    let _ = std::fs::remove_file(path);
 }
 
 #[test]
@@ -111,11 +112,10 @@ fn bad_input_names_the_field() {
             "baseline.requests: invalid value",
         ),
     ] {
-        let path = input_file(name, text);
+        let (_dir, path) = input_file(name, text);
         let (code, stdout, stderr) = handsoff(&["canary", "judge", "--input", path.to_str().unwrap()]);
         assert_ne!(code, 0, "{name}: {stdout}");
         assert!(stderr.contains(expected), "{name}: {stderr}");
         assert!(!stderr.contains("panicked"));
-        let _ = std::fs::remove_file(path);
     }
 }

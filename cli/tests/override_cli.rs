@@ -5,7 +5,7 @@ use std::process::Command;
 
 use handsoff::alarms::BlockMarker;
 use handsoff::ports::store::{DynamoStore, StateStore};
-use handsoff_e2e::Moto;
+use handsoff_e2e::{Moto, TempDir};
 use serde_json::Value;
 
 struct Cli<'a> {
@@ -211,8 +211,7 @@ fn overrides_unblock_and_the_audit_trail_from_the_command_line() {
 fn check_reports_each_blocker_and_fails_closed_when_it_cannot_read_alarms() {
     let moto = Moto::start();
     let cli = Cli { moto: &moto };
-    let dir = std::env::temp_dir().join(format!("handsoff-check-{}", std::process::id()));
-    std::fs::create_dir_all(&dir).unwrap();
+    let dir = TempDir::new("check-cli");
     let open = dir.join("open.json");
     std::fs::write(
         &open,
@@ -253,5 +252,4 @@ fn check_reports_each_blocker_and_fails_closed_when_it_cannot_read_alarms() {
         stderr.contains("alarm-blocker: cannot decide, so it blocks: cloudwatch:DescribeAlarms"),
         "{stderr}"
     );
-    let _ = std::fs::remove_dir_all(&dir);
 }

@@ -3,7 +3,7 @@
 
 use std::process::Command;
 
-use handsoff_e2e::{Moto, TargetServer};
+use handsoff_e2e::{Moto, TargetServer, TempDir};
 
 fn handsoff(args: &[&str], endpoint: Option<&str>) -> (i32, String, String) {
     let mut command = Command::new(env!("CARGO_BIN_EXE_handsoff"));
@@ -50,10 +50,8 @@ tests:
     expect: {status: 200}
 "#;
 
-fn temp_dir(name: &str) -> std::path::PathBuf {
-    let dir = std::env::temp_dir().join(format!("handsoff-suite-cli-{name}-{}", std::process::id()));
-    std::fs::create_dir_all(&dir).unwrap();
-    dir
+fn temp_dir(name: &str) -> TempDir {
+    TempDir::new(&format!("suite-cli-{name}"))
 }
 
 #[test]

@@ -3,6 +3,7 @@
 use std::path::PathBuf;
 use std::process::Command;
 
+use handsoff_e2e::TempDir;
 use serde_json::{Value, json};
 
 fn handsoff(args: &[&str]) -> (i32, String, String) {
@@ -25,38 +26,11 @@ fn example(name: &str) -> String {
         .to_string()
 }
 
-fn policy_file(text: &str) -> tempfile_path::TempPath {
-    tempfile_path::TempPath::with(text)
-}
-
-/// A temporary file that removes itself.
-mod tempfile_path {
-    use std::path::PathBuf;
-    use std::sync::atomic::{AtomicUsize, Ordering};
-
-    pub struct TempPath(pub PathBuf);
-
-    impl TempPath {
-        pub fn with(text: &str) -> TempPath {
-            static NEXT: AtomicUsize = AtomicUsize::new(0);
-            let path = std::env::temp_dir().join(format!(
-                "handsoff-cli-{}-{}.json",
-                std::process::id(),
-                NEXT.fetch_add(1, Ordering::SeqCst)
-            ));
-            std::fs::write(&path, text).unwrap();
-            TempPath(path)
-        }
-        pub fn as_str(&self) -> &str {
-            self.0.to_str().unwrap()
-        }
-    }
-
-    impl Drop for TempPath {
-        fn drop(&mut self) {
-            let _ = std::fs::remove_file(&self.0);
-        }
-    }
+/// A policy document in a file of its own; the directory goes when the test ends.
+fn policy_file(text: &str) -> (TempDir, String) {
+    let dir = TempDir::new("window-cli");
+    let path = dir.file("policy.json", text).display().to_string();
+    (dir, path)
 }
 
 #[test]
@@ -113,17 +87,10 @@ fn a_person_gets_a_sentence() {
 
 #[test]
 fn a_document_holding_only_windows_is_accepted() {
-    let file = policy_file(
+    let (_file_dir, file) = policy_file(
         r#"{"windows": {"timezone": "UTC", "allow": [{"days": "Mon-Fri", "start": "09:00", "end": "17:00"}]}}"#,
     );
-    let (code, stdout, _) = handsoff(&[
-        "window",
-        "--policy",
-        file.as_str(),
-        "--at",
-        "2026-11-23T10:00:00Z",
-        "--json",
-    ]);
+    let (code, stdout, _) = handsoff(&["window", "--policy", &file, "--at", "2026-11-23T10:00:00Z", "--json"]);
     assert_eq!(code, 0);
     let value: Value = serde_json::from_str(stdout.trim()).unwrap();
     assert_eq!(
@@ -134,10 +101,10 @@ fn a_document_holding_only_windows_is_accepted() {
 
 #[test]
 fn bad_input_exits_non_zero_naming_the_field() {
-    let cst = policy_file(
+    let (_cst_dir, cst) = policy_file(
         r#"{"windows": {"timezone": "CST", "allow": [{"days": "Mon-Fri", "start": "09:00", "end": "17:00"}]}}"#,
     );
-    let (code, stdout, stderr) = handsoff(&["window", "--policy", cst.as_str()]);
+    let (code, stdout, stderr) = handsoff(&["window", "--policy", &cst]);
     assert_ne!(code, 0);
     assert!(stdout.is_empty());
     assert!(
@@ -145,13 +112,13 @@ fn bad_input_exits_non_zero_naming_the_field() {
         "{stderr}"
     );
 
-    let typo = policy_file(r#"{"windows": {"timezone": "UTC", "alow": []}}"#);
-    let (code, _, stderr) = handsoff(&["window", "--policy", typo.as_str()]);
+    let (_typo_dir, typo) = policy_file(r#"{"windows": {"timezone": "UTC", "alow": []}}"#);
+    let (code, _, stderr) = handsoff(&["window", "--policy", &typo]);
     assert_ne!(code, 0);
     assert!(stderr.contains("windows.alow: unknown field `alow`"), "{stderr}");
 
-    let no_windows = policy_file("{}");
-    let (code, _, stderr) = handsoff(&["window", "--policy", no_windows.as_str()]);
+    let (_no_windows_dir, no_windows) = policy_file("{}");
+    let (code, _, stderr) = handsoff(&["window", "--policy", &no_windows]);
     assert_ne!(code, 0);
     assert!(stderr.contains("windows: missing"), "{stderr}");
 

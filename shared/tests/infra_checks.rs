@@ -197,7 +197,7 @@ fn function_setting(template: &Yaml, function: &Yaml, key: &str) -> u64 {
 fn cargo_lambda_deploys_each_function_as_the_template_does() {
     let cargo_lambda = tool(".venv/bin/cargo-lambda", "scripts/python-tools");
     // `--dry` packages without deploying; any x86_64 ELF file stands in for the binary.
-    let lambda_dir = std::env::temp_dir().join(format!("handsoff-deploy-dry-{}", std::process::id()));
+    let lambda_dir = handsoff_e2e::TempDir::new("deploy-dry");
     let template = template("template.yaml");
     let mut checked = 0;
     for (_, function) in template["Resources"].as_mapping().unwrap() {
@@ -214,7 +214,7 @@ fn cargo_lambda_deploys_each_function_as_the_template_does() {
             .args(["lambda", "deploy", "--dry", "--output-format", "json", "--iam-role"])
             .arg(format!("arn:aws:iam::123456789012:role/handsoff-{binary}"))
             .arg("--lambda-dir")
-            .arg(&lambda_dir)
+            .arg(lambda_dir.as_os_str())
             .arg(binary)
             .output()
             .unwrap();
@@ -261,7 +261,7 @@ fn cargo_lambda_deploys_each_function_as_the_template_does() {
         .env("AWS_SECRET_ACCESS_KEY", "test")
         .env("HANDSOFF_ROLE_ARN_PREFIX", "arn:aws:iam::123456789012:role/handsoff-")
         .env("HANDSOFF_TABLE", "team-gates")
-        .env("HANDSOFF_LAMBDA_DIR", &lambda_dir)
+        .env("HANDSOFF_LAMBDA_DIR", lambda_dir.as_os_str())
         .args(["--dry", "--skip-build"])
         .output()
         .unwrap();
@@ -277,7 +277,6 @@ fn cargo_lambda_deploys_each_function_as_the_template_does() {
         |line| line.contains("--iam-role arn:aws:iam::123456789012:role/handsoff-alarm-blocker")
             && line.contains("HANDSOFF_TABLE=team-gates")
     ));
-    let _ = std::fs::remove_dir_all(&lambda_dir);
 }
 
 /// The IAM actions a port's code can call: the `service:Action` names it reports its calls by.

@@ -23,10 +23,12 @@ pub mod local_stack;
 pub mod moto;
 pub mod scenarios;
 pub mod target_server;
+pub mod temp_dir;
 pub use lambda_router::{Answer, Fault, MotoWithLambdas};
 pub use local_stack::LocalStack;
 pub use moto::Moto;
 pub use target_server::TargetServer;
+pub use temp_dir::TempDir;
 
 /// What the function sent back for one event.
 #[derive(Debug, Clone, PartialEq)]

@@ -153,9 +153,8 @@ fn post_stage_validation_runs_the_stages_suites_and_names_the_failing_test() {
     runtime().block_on(async {
         let world = World::prepare().await.unwrap();
         let target = handsoff_e2e::TargetServer::start();
-        let dir = std::env::temp_dir().join(format!("handsoff-scenario-suites-{}", std::process::id()));
+        let dir = handsoff_e2e::TempDir::new("scenario-suites");
         let run = scenarios::post_stage_validation(&world, &target.base_url(), &dir).await.unwrap();
-        let _ = std::fs::remove_dir_all(&dir);
         assert_eq!(
             (run.status.as_str(), run.error.as_deref()),
             ("FAILED", Some("Handsoff.ValidationFailed")),
