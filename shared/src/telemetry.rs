@@ -6,6 +6,9 @@ use std::sync::Mutex;
 
 use jiff::Timestamp;
 use serde_json::json;
+use tracing_subscriber::filter::{LevelFilter, Targets};
+use tracing_subscriber::layer::SubscriberExt;
+use tracing_subscriber::util::SubscriberInitExt;
 
 use crate::decision::Decision;
 use crate::error::GateError;
@@ -15,21 +18,49 @@ pub const METRICS_NAMESPACE: &str = "handsoff";
 
 /// JSON logs to stdout; level from `RUST_LOG`, else `AWS_LAMBDA_LOG_LEVEL`, else info.
 pub fn init_logging() {
-    let filter = std::env::var("RUST_LOG")
-        .or_else(|_| std::env::var("AWS_LAMBDA_LOG_LEVEL"))
-        .unwrap_or_else(|_| "info".to_string())
-        .to_lowercase();
-    let filter =
-        tracing_subscriber::EnvFilter::try_new(&filter).unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info"));
+    let (filter, rejected) = log_filter(
+        std::env::var("RUST_LOG").ok().as_deref(),
+        std::env::var("AWS_LAMBDA_LOG_LEVEL").ok().as_deref(),
+    );
     // Lambda stamps every line itself.
     let _ = tracing_subscriber::fmt()
         .json()
-        .with_env_filter(filter)
         .with_current_span(false)
         .with_span_list(false)
         .with_target(false)
         .without_time()
+        .finish()
+        .with(filter)
         .try_init();
+    if let Some(rejected) = rejected {
+        tracing::warn!("{rejected}; logging at info");
+    }
+}
+
+/// The log filter: `RUST_LOG`, else `AWS_LAMBDA_LOG_LEVEL`, else info; a setting that does not
+/// parse gives info and the reason. `RUST_LOG` takes `level` and `target=level` directives
+/// (`aws_smithy_runtime=debug,info`); tracing's `Targets` reads them without the regex engine
+/// `EnvFilter` links in (a smaller binary that starts faster), so span and field directives are
+/// not supported.
+pub fn log_filter(rust_log: Option<&str>, lambda_log_level: Option<&str>) -> (Targets, Option<String>) {
+    let (name, setting) = match (rust_log, lambda_log_level) {
+        (Some(value), _) if !value.trim().is_empty() => ("RUST_LOG", value),
+        (_, Some(value)) if !value.trim().is_empty() => ("AWS_LAMBDA_LOG_LEVEL", value),
+        _ => return (info(), None),
+    };
+    // Lambda's own levels include FATAL, which tracing calls error.
+    let setting = setting.trim().to_lowercase().replace("fatal", "error");
+    match setting.parse::<Targets>() {
+        Ok(filter) => (filter, None),
+        Err(error) => (
+            info(),
+            Some(format!("{name}: `{setting}` is not a log filter ({error})")),
+        ),
+    }
+}
+
+fn info() -> Targets {
+    Targets::new().with_default(LevelFilter::INFO)
 }
 
 /// Where EMF lines go: stdout in Lambda, a buffer in tests.
@@ -108,4 +139,49 @@ pub fn record_decision(decision: &Decision, mode: Mode, metrics: &dyn MetricSink
 pub fn record_error(gate: &str, error: &GateError, mode: Mode, metrics: &dyn MetricSink, at: Timestamp) {
     tracing::error!(gate, error_type = error.error_type(), error = %error, mode = mode_name(mode), "gate failed closed");
     metrics.emit(&emf_line(gate, "error", at));
+}
+
+#[cfg(test)]
+mod tests {
+    use tracing::Level;
+
+    use super::log_filter;
+
+    fn enabled(filter: &tracing_subscriber::filter::Targets, target: &str, level: Level) -> bool {
+        filter.would_enable(target, &level)
+    }
+
+    #[test]
+    fn rust_log_wins_over_the_lambda_level_and_takes_per_target_directives() {
+        let (filter, rejected) = log_filter(Some("aws_smithy_runtime=debug,warn"), Some("INFO"));
+        assert_eq!(rejected, None);
+        assert!(enabled(&filter, "aws_smithy_runtime::client", Level::DEBUG));
+        assert!(!enabled(&filter, "aws_smithy_runtime::client", Level::TRACE));
+        assert!(!enabled(&filter, "handsoff::invoke", Level::INFO));
+        assert!(enabled(&filter, "handsoff::invoke", Level::WARN));
+    }
+
+    #[test]
+    fn the_lambda_level_applies_when_rust_log_is_unset_and_fatal_means_error() {
+        let (filter, _) = log_filter(None, Some("DEBUG"));
+        assert!(enabled(&filter, "handsoff", Level::DEBUG) && !enabled(&filter, "handsoff", Level::TRACE));
+        let (filter, rejected) = log_filter(Some(" "), Some("FATAL"));
+        assert_eq!(rejected, None);
+        assert!(enabled(&filter, "handsoff", Level::ERROR) && !enabled(&filter, "handsoff", Level::WARN));
+    }
+
+    #[test]
+    fn unset_is_info_and_a_bad_setting_is_info_with_the_reason() {
+        let (filter, rejected) = log_filter(None, None);
+        assert_eq!(rejected, None);
+        assert!(enabled(&filter, "handsoff", Level::INFO) && !enabled(&filter, "handsoff", Level::DEBUG));
+
+        let (filter, rejected) = log_filter(Some("handsoff=loud"), Some("DEBUG"));
+        assert!(enabled(&filter, "handsoff", Level::INFO) && !enabled(&filter, "handsoff", Level::DEBUG));
+        let rejected = rejected.unwrap();
+        assert!(
+            rejected.starts_with("RUST_LOG: `handsoff=loud` is not a log filter ("),
+            "{rejected}"
+        );
+    }
 }
