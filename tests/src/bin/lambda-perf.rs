@@ -6,7 +6,7 @@
 //! Cold start: process start to its first `GET /runtime/invocation/next` on a runtime API on
 //! 127.0.0.1, median of 60 runs; target at most 1.5x hello-world's. The runs are interleaved
 //! (one of each binary per round), so a machine that slows down mid-run slows every binary alike
-//! instead of skewing the ratios.
+//! instead of skewing the ratios, in a new order each round.
 //!
 //! `lambda-perf NAME=PATH...` measures those binaries instead (the first is the yardstick; a
 //! NAME may carry a label, `alarm-blocker@before`) and writes nothing: for comparing builds
@@ -90,9 +90,14 @@ fn cold_start(binary: &Binary) -> Result<Duration, String> {
 
 fn measure_all(binaries: &[Binary]) -> Result<Vec<Row>, String> {
     let mut starts = vec![Vec::new(); binaries.len()];
+    let mut order: Vec<usize> = (0..binaries.len()).collect();
+    let mut seed = 0x9e37_79b9_7f4a_7c15_u64;
     for _ in 0..RUNS {
-        for (binary, starts) in binaries.iter().zip(&mut starts) {
-            starts.push(cold_start(binary)?);
+        // A fixed order measured the same binary 0.05–0.1x apart depending on its place and on
+        // which binary ran just before it; a fresh order each round spreads that over all.
+        shuffle(&mut order, &mut seed);
+        for &index in &order {
+            starts[index].push(cold_start(&binaries[index])?);
         }
     }
     binaries
@@ -100,6 +105,16 @@ fn measure_all(binaries: &[Binary]) -> Result<Vec<Row>, String> {
         .zip(starts)
         .map(|(binary, starts)| row(binary, median(starts)))
         .collect()
+}
+
+/// Fisher–Yates with xorshift64: the same orders on every run, no dependency for a benchmark.
+fn shuffle(order: &mut [usize], seed: &mut u64) {
+    for last in (1..order.len()).rev() {
+        *seed ^= *seed << 13;
+        *seed ^= *seed >> 7;
+        *seed ^= *seed << 17;
+        order.swap(last, (*seed % (last as u64 + 1)) as usize);
+    }
 }
 
 fn row(binary: &Binary, cold_start: Duration) -> Result<Row, String> {
