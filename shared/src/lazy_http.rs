@@ -4,8 +4,14 @@
 //! service client is built: several milliseconds before the function can ask for its first
 //! event, for a gate that in Step Functions mode may never call AWS at all. This wraps the same
 //! connector (rustls with aws-lc, proxy settings from the environment) and defers it.
+//!
+//! The SDK asks its HTTP client for a connector on every request attempt, so the client keeps
+//! one per connection settings, as the SDK's own does: requests share its connection pool
+//! instead of each paying a new TCP and TLS handshake (and a fresh read of the certificates).
 
-use std::sync::{Arc, OnceLock};
+use std::collections::HashMap;
+use std::sync::{Arc, Mutex, OnceLock, PoisonError};
+use std::time::Duration;
 
 use aws_smithy_http_client::proxy::ProxyConfig;
 use aws_smithy_http_client::{ConnectorBuilder, tls};
@@ -16,21 +22,33 @@ use aws_smithy_runtime_api::client::orchestrator::HttpRequest;
 use aws_smithy_runtime_api::client::runtime_components::RuntimeComponents;
 
 #[derive(Debug, Default)]
-pub struct LazyHttpsClient;
+pub struct LazyHttpsClient {
+    connectors: Mutex<HashMap<SettingsKey, SharedHttpConnector>>,
+}
+
+/// What tells connectors apart: the SDK's own client keys its cache the same way.
+type SettingsKey = (Option<Duration>, Option<Duration>);
 
 impl LazyHttpsClient {
     pub fn shared() -> SharedHttpClient {
-        SharedHttpClient::new(LazyHttpsClient)
+        SharedHttpClient::new(LazyHttpsClient::default())
     }
 }
 
 impl HttpClient for LazyHttpsClient {
     fn http_connector(&self, settings: &HttpConnectorSettings, components: &RuntimeComponents) -> SharedHttpConnector {
-        SharedHttpConnector::new(LazyConnector {
-            settings: settings.clone(),
-            components: components.clone(),
-            inner: Arc::new(OnceLock::new()),
-        })
+        let key = (settings.connect_timeout(), settings.read_timeout());
+        let mut connectors = self.connectors.lock().unwrap_or_else(PoisonError::into_inner);
+        connectors
+            .entry(key)
+            .or_insert_with(|| {
+                SharedHttpConnector::new(LazyConnector {
+                    settings: settings.clone(),
+                    components: components.clone(),
+                    inner: Arc::new(OnceLock::new()),
+                })
+            })
+            .clone()
     }
 }
 
