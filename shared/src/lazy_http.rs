@@ -2,23 +2,21 @@
 //!
 //! The SDK's default client loads the platform's root certificates (hundreds of files) when a
 //! service client is built: several milliseconds before the function can ask for its first
-//! event, for a gate that in Step Functions mode may never call AWS at all. This wraps the same
-//! connector (rustls with aws-lc, proxy settings from the environment) and defers it.
+//! event, for a gate that in Step Functions mode may never call AWS at all. This builds the same
+//! connector (rustls with aws-lc, proxy settings from the environment) when the SDK first asks
+//! for one, which it does only to send a request.
 //!
-//! The SDK asks its HTTP client for a connector on every request attempt, so the client keeps
-//! one per connection settings, as the SDK's own does: requests share its connection pool
-//! instead of each paying a new TCP and TLS handshake (and a fresh read of the certificates).
+//! The SDK asks for a connector on every request attempt, so the client keeps one per
+//! connection settings, as the SDK's own does: requests share its connection pool instead of
+//! each paying a new TCP connection and TLS handshake.
 
 use std::collections::HashMap;
-use std::sync::{Arc, Mutex, OnceLock, PoisonError};
+use std::sync::{Mutex, PoisonError};
 use std::time::Duration;
 
 use aws_smithy_http_client::proxy::ProxyConfig;
 use aws_smithy_http_client::{ConnectorBuilder, tls};
-use aws_smithy_runtime_api::client::http::{
-    HttpClient, HttpConnector, HttpConnectorFuture, HttpConnectorSettings, SharedHttpClient, SharedHttpConnector,
-};
-use aws_smithy_runtime_api::client::orchestrator::HttpRequest;
+use aws_smithy_runtime_api::client::http::{HttpClient, HttpConnectorSettings, SharedHttpClient, SharedHttpConnector};
 use aws_smithy_runtime_api::client::runtime_components::RuntimeComponents;
 
 #[derive(Debug, Default)]
@@ -42,33 +40,13 @@ impl HttpClient for LazyHttpsClient {
         connectors
             .entry(key)
             .or_insert_with(|| {
-                SharedHttpConnector::new(LazyConnector {
-                    settings: settings.clone(),
-                    components: components.clone(),
-                    inner: Arc::new(OnceLock::new()),
-                })
+                let mut builder = ConnectorBuilder::default()
+                    .tls_provider(tls::Provider::Rustls(tls::rustls_provider::CryptoMode::AwsLc));
+                builder.set_connector_settings(Some(settings.clone()));
+                builder.set_sleep_impl(components.sleep_impl());
+                builder.set_proxy_config(Some(ProxyConfig::from_env()));
+                SharedHttpConnector::new(builder.build())
             })
             .clone()
-    }
-}
-
-#[derive(Debug)]
-struct LazyConnector {
-    settings: HttpConnectorSettings,
-    components: RuntimeComponents,
-    inner: Arc<OnceLock<SharedHttpConnector>>,
-}
-
-impl HttpConnector for LazyConnector {
-    fn call(&self, request: HttpRequest) -> HttpConnectorFuture {
-        let connector = self.inner.get_or_init(|| {
-            let mut builder = ConnectorBuilder::default()
-                .tls_provider(tls::Provider::Rustls(tls::rustls_provider::CryptoMode::AwsLc));
-            builder.set_connector_settings(Some(self.settings.clone()));
-            builder.set_sleep_impl(self.components.sleep_impl());
-            builder.set_proxy_config(Some(ProxyConfig::from_env()));
-            SharedHttpConnector::new(builder.build())
-        });
-        connector.call(request)
     }
 }
