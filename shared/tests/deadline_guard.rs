@@ -1,6 +1,7 @@
 //! Every gate answers before Lambda's deadline: a gate whose AWS calls hang past the time left
 //! (the invocation's deadline less the answer margin) fails closed with a timeout, and the
-//! CodePipeline job is still answered, as a failure.
+//! CodePipeline job is still answered, as a failure. An answer CodePipeline does not take in
+//! time fails the invocation with that reason, before Lambda would stop the process.
 
 mod support;
 
@@ -11,11 +12,12 @@ use aws_smithy_mocks::{RuleMode, mock, mock_client};
 use handsoff::decision::Decision;
 use handsoff::error::GateError;
 use handsoff::gates::{Gate, GateRequest};
-use handsoff::invoke::Handler;
+use handsoff::invoke::{Deadlines, Handler};
 use handsoff::ports::pipeline_jobs::CodePipelineJobs;
 use handsoff::telemetry::CapturedMetrics;
 use jiff::Timestamp;
 use serde_json::json;
+use support::holding_server::HoldingServer;
 use support::{job_event, recorder};
 
 /// A gate whose AWS calls never come back.
@@ -45,9 +47,12 @@ async fn a_hanging_gate_fails_its_job_before_the_deadline() {
     let handler = Handler::new(HangingGate, CodePipelineJobs::new(client), CapturedMetrics::default());
 
     let started = std::time::Instant::now();
-    let decide_by = tokio::time::Instant::now() + Duration::from_millis(300);
     let answered = handler
-        .handle_until(job_event(Some(POLICY), None), Timestamp::now(), Some(decide_by))
+        .handle_until(
+            job_event(Some(POLICY), None),
+            Timestamp::now(),
+            Some(deadlines_in(300, 3_000)),
+        )
         .await
         .unwrap();
     assert!(
@@ -69,9 +74,118 @@ async fn a_hanging_gate_fails_its_job_before_the_deadline() {
         .handle_until(
             json!({"policy": serde_json::from_str::<serde_json::Value>(POLICY).unwrap()}),
             Timestamp::now(),
-            Some(tokio::time::Instant::now() + Duration::from_millis(100)),
+            Some(deadlines_in(100, 3_000)),
         )
         .await
         .unwrap_err();
     assert_eq!(direct.error_type(), "DependencyUnavailable");
+}
+
+/// Deadlines `work_ms` and `answer_ms` from now.
+fn deadlines_in(work_ms: u64, answer_ms: u64) -> Deadlines {
+    let now = tokio::time::Instant::now();
+    Deadlines {
+        work_by: now + Duration::from_millis(work_ms),
+        answer_by: now + Duration::from_millis(answer_ms),
+    }
+}
+
+/// Fails the test, rather than hanging it, when the handler does not give up by itself.
+async fn within_5s<T>(work: impl std::future::Future<Output = T>) -> T {
+    tokio::time::timeout(Duration::from_secs(5), work)
+        .await
+        .expect("the handler was still waiting on AWS after 5 s")
+}
+
+fn codepipeline_at(server: &HoldingServer) -> CodePipelineJobs {
+    let config = handsoff_e2e::moto::sdk_config_for(&server.endpoint());
+    CodePipelineJobs::new(aws_sdk_codepipeline::Client::new(&config))
+}
+
+/// A gate that lets the job through, after looking up its pipeline and stage if it needs them.
+struct ProceedGate {
+    needs_context: bool,
+}
+
+impl Gate for ProceedGate {
+    fn name(&self) -> &'static str {
+        "alarm-blocker"
+    }
+
+    fn needs_context(&self) -> bool {
+        self.needs_context
+    }
+
+    async fn decide(&self, _request: &GateRequest) -> Result<Decision, GateError> {
+        Ok(Decision::new(
+            self.name(),
+            handsoff::decision::Verdict::Proceed,
+            "no alarm is firing",
+        ))
+    }
+}
+
+#[tokio::test]
+async fn a_job_lookup_that_hangs_fails_the_job_closed_by_the_work_deadline() {
+    let server = HoldingServer::start("GetJobDetails");
+    let gate = ProceedGate { needs_context: true };
+    let handler = Handler::new(gate, codepipeline_at(&server), CapturedMetrics::default());
+
+    let started = std::time::Instant::now();
+    let answered = within_5s(handler.handle_until(
+        job_event(Some(POLICY), None),
+        Timestamp::now(),
+        Some(deadlines_in(300, 3_000)),
+    ))
+    .await
+    .unwrap();
+    assert!(
+        started.elapsed() < Duration::from_secs(2),
+        "took {:?}",
+        started.elapsed()
+    );
+    assert_eq!(answered["answer"], "failed");
+    let received = server.received();
+    let operations: Vec<&str> = received.iter().map(|request| request.operation.as_str()).collect();
+    assert_eq!(operations, ["GetJobDetails", "PutJobFailureResult"]);
+    let failure = &received[1].body["failureDetails"];
+    assert_eq!(failure["type"], "SystemUnavailable", "{failure}");
+    let message = failure["message"].as_str().unwrap();
+    assert!(
+        message.contains("codepipeline:GetJobDetails") && message.contains("no answer before the Lambda deadline"),
+        "{message}"
+    );
+}
+
+#[tokio::test]
+async fn an_answer_codepipeline_does_not_take_in_time_fails_the_invocation_before_lambdas_deadline() {
+    let server = HoldingServer::start("PutJobSuccessResult");
+    let gate = ProceedGate { needs_context: false };
+    let handler = Handler::new(gate, codepipeline_at(&server), CapturedMetrics::default());
+
+    let started = std::time::Instant::now();
+    let error = within_5s(handler.handle_until(
+        job_event(Some(POLICY), None),
+        Timestamp::now(),
+        Some(deadlines_in(300, 600)),
+    ))
+    .await
+    .unwrap_err();
+    let elapsed = started.elapsed();
+    assert!(
+        elapsed >= Duration::from_millis(550) && elapsed < Duration::from_secs(2),
+        "gave up after {elapsed:?}, not at the answer deadline"
+    );
+    assert_eq!(error.error_type(), "DependencyUnavailable");
+    let text = error.to_string();
+    assert!(
+        text.contains("codepipeline:PutJobSuccessResult") && text.contains("Lambda's retry answers it"),
+        "{text}"
+    );
+    let operations: Vec<String> = server.received().into_iter().map(|request| request.operation).collect();
+    assert_eq!(
+        operations,
+        ["PutJobSuccessResult"],
+        "one answer, not retried in-process"
+    );
 }

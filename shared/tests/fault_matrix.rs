@@ -391,7 +391,13 @@ async fn the_validation_runner_never_passes_a_suite_on_a_fault() {
             "timeout": "2s", "expect": {"json": [{"path": "$.processed", "equals": 1}]}}]},
         "pipeline": "orders", "stage": "Beta"
     });
-    let deadline = || tokio::time::Instant::now() + Duration::from_secs(20);
+    let deadline = || {
+        let now = tokio::time::Instant::now();
+        handsoff::invoke::Deadlines {
+            work_by: now + Duration::from_secs(20),
+            answer_by: now + Duration::from_secs(25),
+        }
+    };
     stack.take_operations();
     let clean = handler.handle(event.clone(), deadline()).await.unwrap();
     assert_eq!(clean["ok"], true, "{clean}");

@@ -7,7 +7,7 @@
 use handsoff::aws::on_first_use;
 use std::sync::Arc;
 
-use handsoff::invoke::validation::{ValidationHandler, deadline_from};
+use handsoff::invoke::validation::{ValidationHandler, deadlines_from};
 use handsoff::ports::http_client::SdkHttpSender;
 use handsoff::ports::lambda_invoke::LambdaInvoker;
 use handsoff::ports::pipeline_jobs::CodePipelineJobs;
@@ -32,8 +32,8 @@ async fn main() -> Result<(), lambda_runtime::Error> {
     lambda_runtime::run(service_fn(move |event: LambdaEvent<Value>| {
         let handler = Arc::clone(&handler);
         async move {
-            let deadline = deadline_from(event.context.deadline);
-            handler.handle(event.payload, deadline).await.map_err(Diagnostic::from)
+            let deadlines = deadlines_from(event.context.deadline);
+            handler.handle(event.payload, deadlines).await.map_err(Diagnostic::from)
         }
     }))
     .await

@@ -2,17 +2,21 @@
 //! the gate decide, record the decision, then answer the CodePipeline job or return the
 //! decision (or a typed error) to Step Functions.
 
+use std::future::Future;
 use std::sync::Arc;
+use std::time::Duration;
 
 use jiff::Timestamp;
 use lambda_runtime::{Diagnostic, LambdaEvent, service_fn};
 use serde_json::{Value, json};
+use tokio::time::Instant;
 
 use crate::decision::Decision;
 use crate::error::GateError;
 use crate::gates::{Gate, GateRequest, Mode};
 use crate::policy::{Policy, PolicyError};
 use crate::ports::pipeline_jobs::{JobAnswer, PipelineJobs};
+use crate::ports::{PortError, PortErrorKind};
 use crate::telemetry::{MetricSink, StdoutMetrics, record_decision, record_error};
 
 pub mod codepipeline;
@@ -44,23 +48,26 @@ impl<G: Gate, J: PipelineJobs, M: MetricSink> Handler<G, J, M> {
         self.handle_until(event, now, None).await
     }
 
-    /// As [`Handler::handle`], but the gate must decide by `decide_by`: if its AWS calls are
-    /// still hanging then, it fails closed with a timeout, so the job is still answered (and
-    /// Step Functions still gets a typed error) before Lambda's deadline.
+    /// As [`Handler::handle`], but against `deadlines`: a gate (or the job lookup) still
+    /// waiting on AWS at `work_by` fails closed with a timeout, so the job is still answered
+    /// (and Step Functions still gets a typed error) before Lambda's deadline; an answer
+    /// CodePipeline has not taken by `answer_by` is given up, and the invocation fails with
+    /// that reason instead of being cut off by Lambda.
     pub async fn handle_until(
         &self,
         event: Value,
         now: Timestamp,
-        decide_by: Option<tokio::time::Instant>,
+        deadlines: Option<Deadlines>,
     ) -> Result<Value, GateError> {
         let gate = DeadlineGate {
             gate: &self.gate,
-            decide_by,
+            decide_by: deadlines.map(|deadlines| deadlines.work_by),
         };
         let handler = HandlerRef {
             gate: &gate,
             jobs: &self.jobs,
             metrics: &self.metrics,
+            deadlines,
         };
         handler.handle(event, now).await
     }
@@ -68,12 +75,77 @@ impl<G: Gate, J: PipelineJobs, M: MetricSink> Handler<G, J, M> {
 
 /// Time kept back from Lambda's deadline to answer the CodePipeline job (or return) after the
 /// gate has decided or given up.
-pub const ANSWER_MARGIN: std::time::Duration = std::time::Duration::from_secs(5);
+pub const ANSWER_MARGIN: Duration = Duration::from_secs(5);
+
+/// Time kept back from Lambda's deadline after the answer call, to log why a job could not be
+/// answered and return that error before Lambda stops the process.
+pub const LAST_WORD: Duration = Duration::from_millis(500);
+
+/// The two moments an invocation works to, on this process's clock.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Deadlines {
+    /// The work (a gate's AWS calls, a suite's requests) stops here and fails closed.
+    pub work_by: Instant,
+    /// The CodePipeline job must have been answered by here.
+    pub answer_by: Instant,
+}
+
+impl Deadlines {
+    /// Lambda's deadline (epoch milliseconds, from the invocation context) less `margin` to
+    /// work by, and less [`LAST_WORD`] to answer by.
+    pub fn before_lambda(deadline_ms: u64, margin: Duration) -> Deadlines {
+        Deadlines {
+            work_by: instant_before(deadline_ms, margin),
+            answer_by: instant_before(deadline_ms, LAST_WORD),
+        }
+    }
+}
+
+/// Runs one outside call, giving up at `by` (if any) with a timeout naming `call` and `then`,
+/// what follows from giving up.
+pub async fn call_by<T>(
+    by: Option<Instant>,
+    call: &str,
+    then: &str,
+    work: impl Future<Output = Result<T, PortError>>,
+) -> Result<T, PortError> {
+    let Some(by) = by else {
+        return work.await;
+    };
+    tokio::time::timeout_at(by, work).await.unwrap_or_else(|_| {
+        Err(PortError {
+            call: call.to_string(),
+            kind: PortErrorKind::Timeout,
+            message: format!("no answer before the Lambda deadline; {then}"),
+        })
+    })
+}
+
+/// Answers a job by `answer_by`. An answer CodePipeline did not take fails the invocation;
+/// CodePipeline invokes asynchronously, so Lambda retries it and the retry answers the job.
+pub async fn answer_job<J: PipelineJobs>(
+    jobs: &J,
+    job_id: &str,
+    answer: &JobAnswer,
+    answer_by: Option<Instant>,
+) -> Result<(), PortError> {
+    let call = match answer {
+        JobAnswer::Succeed { .. } | JobAnswer::Continue { .. } => "codepipeline:PutJobSuccessResult",
+        JobAnswer::Fail { .. } => "codepipeline:PutJobFailureResult",
+    };
+    call_by(
+        answer_by,
+        call,
+        "the job is not answered yet: this invocation fails and Lambda's retry answers it",
+        jobs.answer(job_id, answer),
+    )
+    .await
+}
 
 /// A gate that fails closed when it has not decided by a deadline.
 struct DeadlineGate<'a, G> {
     gate: &'a G,
-    decide_by: Option<tokio::time::Instant>,
+    decide_by: Option<Instant>,
 }
 
 impl<G: Gate> Gate for DeadlineGate<'_, G> {
@@ -91,9 +163,9 @@ impl<G: Gate> Gate for DeadlineGate<'_, G> {
         };
         match tokio::time::timeout_at(decide_by, self.gate.decide(request)).await {
             Ok(outcome) => outcome,
-            Err(_) => Err(GateError::DependencyUnavailable(crate::ports::PortError {
+            Err(_) => Err(GateError::DependencyUnavailable(PortError {
                 call: format!("{}'s AWS calls", self.gate.name()),
-                kind: crate::ports::PortErrorKind::Timeout,
+                kind: PortErrorKind::Timeout,
                 message: "no answer before the Lambda deadline; the gate fails closed".to_string(),
             })),
         }
@@ -105,6 +177,7 @@ struct HandlerRef<'a, G, J, M> {
     gate: &'a G,
     jobs: &'a J,
     metrics: &'a M,
+    deadlines: Option<Deadlines>,
 }
 
 impl<G: Gate, J: PipelineJobs, M: MetricSink> HandlerRef<'_, G, J, M> {
@@ -154,11 +227,14 @@ impl<G: Gate, J: PipelineJobs, M: MetricSink> HandlerRef<'_, G, J, M> {
         };
         self.record(&outcome, Mode::CodePipeline, now);
         let answer = answer_for(self.gate.name(), &outcome, continuation.as_ref(), now);
-        self.jobs.answer(&job.id, &answer).await.map_err(|error| {
-            let error = GateError::DependencyUnavailable(error);
-            record_error(self.gate.name(), &error, Mode::CodePipeline, self.metrics, now);
-            error
-        })?;
+        let answer_by = self.deadlines.map(|deadlines| deadlines.answer_by);
+        answer_job(self.jobs, &job.id, &answer, answer_by)
+            .await
+            .map_err(|error| {
+                let error = GateError::DependencyUnavailable(error);
+                record_error(self.gate.name(), &error, Mode::CodePipeline, self.metrics, now);
+                error
+            })?;
         let answered = match &answer {
             JobAnswer::Succeed { .. } => "succeeded",
             JobAnswer::Continue { .. } => "continued",
@@ -204,10 +280,14 @@ impl<G: Gate, J: PipelineJobs, M: MetricSink> HandlerRef<'_, G, J, M> {
         if !self.gate.needs_context() {
             return Ok(InvocationContext::default());
         }
-        self.jobs
-            .job_context(job_id)
-            .await
-            .map_err(GateError::DependencyUnavailable)
+        call_by(
+            self.deadlines.map(|deadlines| deadlines.work_by),
+            "codepipeline:GetJobDetails",
+            "the gate fails closed",
+            self.jobs.job_context(job_id),
+        )
+        .await
+        .map_err(GateError::DependencyUnavailable)
     }
 
     fn record(&self, outcome: &Result<Decision, GateError>, mode: Mode, now: Timestamp) {
@@ -248,23 +328,23 @@ fn direct_policy(request: &DirectRequest) -> Result<Policy, PolicyError> {
 
 /// Lambda's deadline (epoch milliseconds, from the invocation context) less `margin`, as an
 /// instant on this process's clock.
-pub fn instant_before(deadline_ms: u64, margin: std::time::Duration) -> tokio::time::Instant {
+pub fn instant_before(deadline_ms: u64, margin: Duration) -> Instant {
     let now_ms = std::time::SystemTime::now()
         .duration_since(std::time::UNIX_EPOCH)
         .map(|since| u64::try_from(since.as_millis()).unwrap_or(u64::MAX))
         .unwrap_or(0);
-    tokio::time::Instant::now() + time_left(deadline_ms, now_ms).saturating_sub(margin)
+    Instant::now() + time_left(deadline_ms, now_ms).saturating_sub(margin)
 }
 
 /// Epoch milliseconds before 2001 are not a deadline but a duration: `cargo lambda watch`
 /// sends the function's timeout (e.g. 600000) there. Real Lambda always sends an epoch time.
 const EPOCH_2001_MS: u64 = 978_307_200_000;
 
-fn time_left(deadline_ms: u64, now_ms: u64) -> std::time::Duration {
+fn time_left(deadline_ms: u64, now_ms: u64) -> Duration {
     if deadline_ms < EPOCH_2001_MS {
-        std::time::Duration::from_millis(deadline_ms)
+        Duration::from_millis(deadline_ms)
     } else {
-        std::time::Duration::from_millis(deadline_ms.saturating_sub(now_ms))
+        Duration::from_millis(deadline_ms.saturating_sub(now_ms))
     }
 }
 
@@ -278,9 +358,9 @@ where
     lambda_runtime::run(service_fn(move |event: LambdaEvent<Value>| {
         let handler = Arc::clone(&handler);
         async move {
-            let decide_by = instant_before(event.context.deadline, ANSWER_MARGIN);
+            let deadlines = Deadlines::before_lambda(event.context.deadline, ANSWER_MARGIN);
             handler
-                .handle_until(event.payload, Timestamp::now(), Some(decide_by))
+                .handle_until(event.payload, Timestamp::now(), Some(deadlines))
                 .await
                 .map_err(Diagnostic::from)
         }
@@ -291,7 +371,23 @@ where
 #[cfg(test)]
 mod tests {
     use super::*;
-    use std::time::Duration;
+
+    #[test]
+    fn the_answer_keeps_all_but_the_last_word_of_the_margin() {
+        // 600000: a local emulator's timeout, so the test does not depend on the wall clock.
+        let deadlines = Deadlines::before_lambda(600_000, ANSWER_MARGIN);
+        let kept = deadlines.answer_by - deadlines.work_by;
+        let expected = ANSWER_MARGIN - LAST_WORD;
+        assert!(
+            kept >= expected && kept < expected + Duration::from_millis(50),
+            "{kept:?} between deciding and answering"
+        );
+        let left = deadlines.work_by - Instant::now();
+        assert!(
+            left > Duration::from_secs(594) && left <= Duration::from_secs(595),
+            "{left:?}"
+        );
+    }
 
     #[test]
     fn the_deadline_is_an_epoch_time_or_a_local_emulators_timeout() {

@@ -11,6 +11,7 @@ use serde_json::{Value, json};
 use tokio::time::Instant;
 
 use super::event::{CODEPIPELINE_KEY, Invocation};
+use super::{Deadlines, answer_job, call_by};
 use crate::error::GateError;
 use crate::ports::http_client::HttpSender;
 use crate::ports::lambda_invoke::FunctionInvoker;
@@ -99,14 +100,16 @@ impl<H: HttpSender, L: FunctionInvoker, S: SuiteStore, J: PipelineJobs> Validati
         ValidationHandler { runner, store, jobs }
     }
 
-    /// Handles one event; `deadline` is when the answer must be back (Lambda's deadline less
-    /// [`ANSWER_MARGIN`]).
-    pub async fn handle(&self, event: Value, deadline: Instant) -> Result<Value, GateError> {
+    /// Handles one event: the suites stop by `deadlines.work_by` (Lambda's deadline less
+    /// [`ANSWER_MARGIN`]), and a job is answered by `deadlines.answer_by`.
+    pub async fn handle(&self, event: Value, deadlines: Deadlines) -> Result<Value, GateError> {
         if event.get(CODEPIPELINE_KEY).is_some() {
             let Invocation::CodePipeline(job) = Invocation::parse(event)? else {
                 return Err(GateError::InvalidInput("not a CodePipeline job".into()));
             };
-            return self.handle_job(&job.id, job.user_parameters.as_deref(), deadline).await;
+            return self
+                .handle_job(&job.id, job.user_parameters.as_deref(), deadlines)
+                .await;
         }
         let request: SuiteRequest = serde_path_to_error::deserialize(event).map_err(|error| {
             GateError::InvalidInput(format!(
@@ -117,7 +120,7 @@ impl<H: HttpSender, L: FunctionInvoker, S: SuiteStore, J: PipelineJobs> Validati
         })?;
         let suite = parse_suite(request.suite)?;
         let vars = stage_vars(&request.vars, "vars")?;
-        let summary = self.run_one(&suite, &vars, deadline).await?;
+        let summary = self.run_one(&suite, &vars, deadlines.work_by).await?;
         if let (Some(pipeline), Some(stage)) = (&request.pipeline, &request.stage) {
             self.store
                 .record_run(pipeline, stage, request.execution_id.as_deref(), &summary)
@@ -151,14 +154,18 @@ impl<H: HttpSender, L: FunctionInvoker, S: SuiteStore, J: PipelineJobs> Validati
         Ok(summary)
     }
 
-    async fn handle_job(&self, job_id: &str, parameters: Option<&str>, deadline: Instant) -> Result<Value, GateError> {
-        let answer = match self.run_stage(job_id, parameters, deadline).await {
+    async fn handle_job(
+        &self,
+        job_id: &str,
+        parameters: Option<&str>,
+        deadlines: Deadlines,
+    ) -> Result<Value, GateError> {
+        let answer = match self.run_stage(job_id, parameters, deadlines.work_by).await {
             Ok(answer) => answer,
             // Nothing could be validated: the job fails, with what to fix.
             Err(error) => super::codepipeline::failure_for(RUNNER, &error),
         };
-        self.jobs
-            .answer(job_id, &answer)
+        answer_job(&self.jobs, job_id, &answer, Some(deadlines.answer_by))
             .await
             .map_err(GateError::DependencyUnavailable)?;
         let answered = match answer {
@@ -189,11 +196,14 @@ impl<H: HttpSender, L: FunctionInvoker, S: SuiteStore, J: PipelineJobs> Validati
             }
         };
         let vars = stage_vars(&parameters.vars, "UserParameters.vars")?;
-        let context = self
-            .jobs
-            .job_context(job_id)
-            .await
-            .map_err(GateError::DependencyUnavailable)?;
+        let context = call_by(
+            Some(deadline),
+            "codepipeline:GetJobDetails",
+            "nothing was validated",
+            self.jobs.job_context(job_id),
+        )
+        .await
+        .map_err(GateError::DependencyUnavailable)?;
         let (pipeline, stage) = context.stage("the stage's suites are looked up by pipeline and stage")?;
         let suites = self.store.suites(pipeline, stage).await.map_err(store_failed)?;
         if suites.is_empty() {
@@ -234,7 +244,7 @@ impl<H: HttpSender, L: FunctionInvoker, S: SuiteStore, J: PipelineJobs> Validati
     }
 }
 
-/// Lambda's deadline (epoch milliseconds) less the answer margin, as an instant.
-pub fn deadline_from(deadline_ms: u64) -> Instant {
-    super::instant_before(deadline_ms, ANSWER_MARGIN)
+/// The deadlines of an invocation whose Lambda deadline is `deadline_ms` (epoch milliseconds).
+pub fn deadlines_from(deadline_ms: u64) -> Deadlines {
+    Deadlines::before_lambda(deadline_ms, ANSWER_MARGIN)
 }

@@ -2,6 +2,8 @@
 //! aws-sdk-codepipeline client answers from aws-smithy-mocks.
 #![allow(dead_code)]
 
+pub mod holding_server;
+
 use std::sync::{Arc, Mutex};
 
 use aws_sdk_codepipeline::Client;
