@@ -60,22 +60,31 @@ struct Binary {
 }
 
 fn packaged(name: &str, lambda_dir: &Path) -> Result<Binary, String> {
-    // The zip holds the same binary cargo lambda left beside the target directory's release build.
+    // The zip holds the same binary cargo lambda left in the target directory's release build.
+    // A `bootstrap` beside the zip is only there after a build without `--output-format zip`,
+    // and a later zip build leaves it stale: the newest candidate is the one just built.
     let target = lambda_dir.parent().map(Path::to_path_buf).unwrap_or_default();
     let candidates = [
         lambda_dir.join(name).join("bootstrap"),
         target.join("x86_64-unknown-linux-gnu/release").join(name),
         target.join("release").join(name),
     ];
-    let path =
-        candidates.iter().find(|path| path.exists()).cloned().ok_or_else(|| {
-            format!("no release binary of {name}: run cargo lambda build --release --output-format zip")
-        })?;
+    let path = newest(&candidates)
+        .ok_or_else(|| format!("no release binary of {name}: run cargo lambda build --release --output-format zip"))?;
     Ok(Binary {
         name: name.to_string(),
         path,
         zip: Some(lambda_dir.join(name).join("bootstrap.zip")),
     })
+}
+
+/// The most recently modified of the files that exist.
+fn newest(paths: &[PathBuf]) -> Option<PathBuf> {
+    paths
+        .iter()
+        .filter_map(|path| Some((std::fs::metadata(path).ok()?.modified().ok()?, path)))
+        .max_by_key(|(modified, _)| *modified)
+        .map(|(_, path)| path.clone())
 }
 
 /// One cold start: spawn to the first request for work.
@@ -253,5 +262,25 @@ fn main() {
     let _ = std::fs::write(&docs, format!("{head}<!-- lambda-perf:start -->\n{report}{tail}"));
     if missed {
         std::process::exit(1);
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use std::time::{Duration, SystemTime};
+
+    use super::newest;
+
+    #[test]
+    fn a_stale_bootstrap_loses_to_the_binary_just_built() {
+        let dir = handsoff_e2e::TempDir::new("lambda-perf");
+        let (stale, fresh, missing) = (dir.join("bootstrap"), dir.join("release"), dir.join("none"));
+        for (path, age) in [(&stale, 3_600), (&fresh, 60)] {
+            let file = std::fs::File::create(path).unwrap();
+            file.set_modified(SystemTime::now() - Duration::from_secs(age)).unwrap();
+        }
+        assert_eq!(newest(&[stale.clone(), fresh.clone(), missing.clone()]), Some(fresh));
+        assert_eq!(newest(&[missing.clone(), stale.clone()]), Some(stale));
+        assert_eq!(newest(&[missing]), None);
     }
 }
