@@ -189,3 +189,47 @@ async fn an_answer_codepipeline_does_not_take_in_time_fails_the_invocation_befor
         "one answer, not retried in-process"
     );
 }
+
+#[tokio::test]
+async fn the_validation_runner_gives_up_an_answer_codepipeline_does_not_take_in_time() {
+    use handsoff::invoke::validation::ValidationHandler;
+    use handsoff::ports::http_client::SdkHttpSender;
+    use handsoff::ports::lambda_invoke::LambdaInvoker;
+    use handsoff::ports::store::DynamoStore;
+    use handsoff::suite::Runner;
+
+    // GetJobDetails answers `{}` (no pipeline context), so nothing can be validated and the job
+    // is failed; that answer is held.
+    let server = HoldingServer::start("PutJobFailureResult");
+    let config = handsoff_e2e::moto::sdk_config_for(&server.endpoint());
+    let handler = ValidationHandler::new(
+        Runner::new(
+            SdkHttpSender::new(&config),
+            LambdaInvoker::new(aws_sdk_lambda::Client::new(&config)),
+        ),
+        DynamoStore::new(aws_sdk_dynamodb::Client::new(&config), "handsoff"),
+        codepipeline_at(&server),
+    );
+
+    let started = std::time::Instant::now();
+    let error = within_5s(handler.handle(job_event(None, None), deadlines_in(300, 600)))
+        .await
+        .unwrap_err();
+    let elapsed = started.elapsed();
+    assert!(
+        elapsed >= Duration::from_millis(550) && elapsed < Duration::from_secs(2),
+        "gave up after {elapsed:?}, not at the answer deadline"
+    );
+    let text = error.to_string();
+    assert!(
+        text.contains("codepipeline:PutJobFailureResult") && text.contains("Lambda's retry answers it"),
+        "{text}"
+    );
+    let received = server.received();
+    let operations: Vec<&str> = received.iter().map(|request| request.operation.as_str()).collect();
+    assert_eq!(operations, ["GetJobDetails", "PutJobFailureResult"]);
+    let message = received[1].body["failureDetails"]["message"]
+        .as_str()
+        .unwrap_or_default();
+    assert!(message.contains("pipeline context"), "{message}");
+}
