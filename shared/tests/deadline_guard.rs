@@ -12,8 +12,13 @@ use aws_smithy_mocks::{RuleMode, mock, mock_client};
 use handsoff::decision::Decision;
 use handsoff::error::GateError;
 use handsoff::gates::{Gate, GateRequest};
+use handsoff::invoke::validation::ValidationHandler;
 use handsoff::invoke::{Deadlines, Handler};
+use handsoff::ports::http_client::SdkHttpSender;
+use handsoff::ports::lambda_invoke::LambdaInvoker;
 use handsoff::ports::pipeline_jobs::CodePipelineJobs;
+use handsoff::ports::store::DynamoStore;
+use handsoff::suite::Runner;
 use handsoff::telemetry::CapturedMetrics;
 use jiff::Timestamp;
 use serde_json::json;
@@ -100,6 +105,21 @@ async fn within_5s<T>(work: impl std::future::Future<Output = T>) -> T {
 fn codepipeline_at(server: &HoldingServer) -> CodePipelineJobs {
     let config = handsoff_e2e::moto::sdk_config_for(&server.endpoint());
     CodePipelineJobs::new(aws_sdk_codepipeline::Client::new(&config))
+}
+
+/// The validation runner with every AWS client and HTTP request going to `server`.
+fn validation_runner_at(
+    server: &HoldingServer,
+) -> ValidationHandler<SdkHttpSender, LambdaInvoker, DynamoStore, CodePipelineJobs> {
+    let config = handsoff_e2e::moto::sdk_config_for(&server.endpoint());
+    ValidationHandler::new(
+        Runner::new(
+            SdkHttpSender::new(&config),
+            LambdaInvoker::new(aws_sdk_lambda::Client::new(&config)),
+        ),
+        DynamoStore::new(aws_sdk_dynamodb::Client::new(&config), "handsoff"),
+        codepipeline_at(server),
+    )
 }
 
 /// A gate that lets the job through, after looking up its pipeline and stage if it needs them.
@@ -192,24 +212,10 @@ async fn an_answer_codepipeline_does_not_take_in_time_fails_the_invocation_befor
 
 #[tokio::test]
 async fn the_validation_runner_gives_up_an_answer_codepipeline_does_not_take_in_time() {
-    use handsoff::invoke::validation::ValidationHandler;
-    use handsoff::ports::http_client::SdkHttpSender;
-    use handsoff::ports::lambda_invoke::LambdaInvoker;
-    use handsoff::ports::store::DynamoStore;
-    use handsoff::suite::Runner;
-
     // GetJobDetails answers `{}` (no pipeline context), so nothing can be validated and the job
     // is failed; that answer is held.
     let server = HoldingServer::start("PutJobFailureResult");
-    let config = handsoff_e2e::moto::sdk_config_for(&server.endpoint());
-    let handler = ValidationHandler::new(
-        Runner::new(
-            SdkHttpSender::new(&config),
-            LambdaInvoker::new(aws_sdk_lambda::Client::new(&config)),
-        ),
-        DynamoStore::new(aws_sdk_dynamodb::Client::new(&config), "handsoff"),
-        codepipeline_at(&server),
-    );
+    let handler = validation_runner_at(&server);
 
     let started = std::time::Instant::now();
     let error = within_5s(handler.handle(job_event(None, None), deadlines_in(300, 600)))
@@ -232,4 +238,34 @@ async fn the_validation_runner_gives_up_an_answer_codepipeline_does_not_take_in_
         .as_str()
         .unwrap_or_default();
     assert!(message.contains("pipeline context"), "{message}");
+}
+
+#[tokio::test]
+async fn a_run_the_table_does_not_take_in_time_is_an_error_before_the_deadline_not_a_pass() {
+    // The suite's request is answered; storing its run is held.
+    let server = HoldingServer::start("PutItem");
+    let handler = validation_runner_at(&server);
+    let event = json!({
+        "suite": {"name": "smoke", "tests": [{"name": "health", "http": {"url": format!("{}/health", server.endpoint())},
+            "expect": {"status": 200}}]},
+        "pipeline": "orders", "stage": "Beta"
+    });
+
+    let started = std::time::Instant::now();
+    let error = within_5s(handler.handle(event, deadlines_in(300, 600)))
+        .await
+        .unwrap_err();
+    let elapsed = started.elapsed();
+    assert!(
+        elapsed >= Duration::from_millis(250) && elapsed < Duration::from_secs(2),
+        "gave up after {elapsed:?}, not at the store deadline"
+    );
+    assert_eq!(error.error_type(), "DependencyUnavailable");
+    let text = error.to_string();
+    assert!(
+        text.contains("dynamodb:PutItem") && text.contains("the run is not stored"),
+        "{text}"
+    );
+    let operations: Vec<String> = server.received().into_iter().map(|request| request.operation).collect();
+    assert_eq!(operations, ["", "PutItem"], "the suite's request, then the held write");
 }

@@ -18,10 +18,15 @@ use crate::ports::lambda_invoke::FunctionInvoker;
 use crate::ports::pipeline_jobs::{JobAnswer, JobFailureKind, PipelineJobs};
 use crate::ports::store::StoreError;
 use crate::ports::suites::SuiteStore;
+use crate::ports::{PortError, PortErrorKind};
 use crate::suite::{RunSummary, Runner, Suite, SuiteError};
 
 /// Time kept back from the Lambda deadline to store the results and answer.
 pub const ANSWER_MARGIN: Duration = Duration::from_secs(3);
+
+/// Of that, the time kept for the answer itself: a run still not stored this long before the
+/// answer deadline is given up, so the job is failed (or the error returned) in time.
+const ANSWER_TIME: Duration = Duration::from_secs(1);
 
 /// CodePipeline failure messages are at most 5,000 characters.
 const JOB_MESSAGE_LIMIT: usize = 4_000;
@@ -122,12 +127,36 @@ impl<H: HttpSender, L: FunctionInvoker, S: SuiteStore, J: PipelineJobs> Validati
         let vars = stage_vars(&request.vars, "vars")?;
         let summary = self.run_one(&suite, &vars, deadlines.work_by).await?;
         if let (Some(pipeline), Some(stage)) = (&request.pipeline, &request.stage) {
-            self.store
-                .record_run(pipeline, stage, request.execution_id.as_deref(), &summary)
-                .await
-                .map_err(store_failed)?;
+            self.record_run(pipeline, stage, request.execution_id.as_deref(), &summary, deadlines)
+                .await?;
         }
         Ok(summary.compact())
+    }
+
+    /// Stores a run, giving up [`ANSWER_TIME`] before the answer deadline: a run that could not
+    /// be stored fails closed, with time left to say so.
+    async fn record_run(
+        &self,
+        pipeline: &str,
+        stage: &str,
+        execution_id: Option<&str>,
+        summary: &RunSummary,
+        deadlines: Deadlines,
+    ) -> Result<(), GateError> {
+        // Never before the work deadline: a run that finished in time gets its chance to be stored.
+        let store_by = deadlines
+            .answer_by
+            .checked_sub(ANSWER_TIME)
+            .map_or(deadlines.work_by, |by| by.max(deadlines.work_by));
+        let stored = self.store.record_run(pipeline, stage, execution_id, summary);
+        match tokio::time::timeout_at(store_by, stored).await {
+            Ok(stored) => stored.map_err(store_failed),
+            Err(_) => Err(GateError::DependencyUnavailable(PortError {
+                call: "dynamodb:PutItem".to_string(),
+                kind: PortErrorKind::Timeout,
+                message: "no answer before the Lambda deadline; the run is not stored, and nothing passes".to_string(),
+            })),
+        }
     }
 
     async fn run_one(
@@ -160,7 +189,7 @@ impl<H: HttpSender, L: FunctionInvoker, S: SuiteStore, J: PipelineJobs> Validati
         parameters: Option<&str>,
         deadlines: Deadlines,
     ) -> Result<Value, GateError> {
-        let answer = match self.run_stage(job_id, parameters, deadlines.work_by).await {
+        let answer = match self.run_stage(job_id, parameters, deadlines).await {
             Ok(answer) => answer,
             // Nothing could be validated: the job fails, with what to fix.
             Err(error) => super::codepipeline::failure_for(RUNNER, &error),
@@ -180,7 +209,7 @@ impl<H: HttpSender, L: FunctionInvoker, S: SuiteStore, J: PipelineJobs> Validati
         &self,
         job_id: &str,
         parameters: Option<&str>,
-        deadline: Instant,
+        deadlines: Deadlines,
     ) -> Result<JobAnswer, GateError> {
         let parameters: JobParameters = match parameters.filter(|text| !text.trim().is_empty()) {
             None => JobParameters::default(),
@@ -197,7 +226,7 @@ impl<H: HttpSender, L: FunctionInvoker, S: SuiteStore, J: PipelineJobs> Validati
         };
         let vars = stage_vars(&parameters.vars, "UserParameters.vars")?;
         let context = call_by(
-            Some(deadline),
+            Some(deadlines.work_by),
             "codepipeline:GetJobDetails",
             "nothing was validated",
             self.jobs.job_context(job_id),
@@ -214,11 +243,9 @@ impl<H: HttpSender, L: FunctionInvoker, S: SuiteStore, J: PipelineJobs> Validati
         let mut failures = Vec::new();
         let mut tests = 0;
         for stored in &suites {
-            let summary = self.run_one(&stored.suite, &vars, deadline).await?;
-            self.store
-                .record_run(pipeline, stage, context.execution_id.as_deref(), &summary)
-                .await
-                .map_err(store_failed)?;
+            let summary = self.run_one(&stored.suite, &vars, deadlines.work_by).await?;
+            self.record_run(pipeline, stage, context.execution_id.as_deref(), &summary, deadlines)
+                .await?;
             tests += summary.results.len();
             failures.extend(summary.failure_lines());
         }
