@@ -16,7 +16,7 @@ use handsoff::invoke::validation::ValidationHandler;
 use handsoff::invoke::{Deadlines, Handler};
 use handsoff::ports::http_client::SdkHttpSender;
 use handsoff::ports::lambda_invoke::LambdaInvoker;
-use handsoff::ports::pipeline_jobs::CodePipelineJobs;
+use handsoff::ports::pipeline_jobs::{CodePipelineJobs, PipelineJobs};
 use handsoff::ports::store::DynamoStore;
 use handsoff::suite::Runner;
 use handsoff::telemetry::CapturedMetrics;
@@ -51,21 +51,7 @@ async fn a_hanging_gate_fails_its_job_before_the_deadline() {
     let client = mock_client!(aws_sdk_codepipeline, RuleMode::MatchAny, [&failure]);
     let handler = Handler::new(HangingGate, CodePipelineJobs::new(client), CapturedMetrics::default());
 
-    let started = std::time::Instant::now();
-    let answered = handler
-        .handle_until(
-            job_event(Some(POLICY), None),
-            Timestamp::now(),
-            Some(deadlines_in(300, 3_000)),
-        )
-        .await
-        .unwrap();
-    assert!(
-        started.elapsed() < Duration::from_secs(2),
-        "took {:?}",
-        started.elapsed()
-    );
-    assert_eq!(answered["answer"], "failed");
+    fails_its_job_by_the_work_deadline(&handler).await;
     assert_eq!(failure.num_calls(), 1);
     let message = failures.lock().unwrap()[0]
         .failure_details()
@@ -86,6 +72,25 @@ async fn a_hanging_gate_fails_its_job_before_the_deadline() {
     assert_eq!(direct.error_type(), "DependencyUnavailable");
 }
 
+/// Handles a job whose work must stop 300 ms from now, and checks that it was answered, as a
+/// failure, soon after.
+async fn fails_its_job_by_the_work_deadline<G: Gate, J: PipelineJobs>(handler: &Handler<G, J, CapturedMetrics>) {
+    let started = std::time::Instant::now();
+    let answered = within_5s(handler.handle_until(
+        job_event(Some(POLICY), None),
+        Timestamp::now(),
+        Some(deadlines_in(300, 3_000)),
+    ))
+    .await
+    .unwrap();
+    assert!(
+        started.elapsed() < Duration::from_secs(2),
+        "took {:?}",
+        started.elapsed()
+    );
+    assert_eq!(answered["answer"], "failed");
+}
+
 /// Deadlines `work_ms` and `answer_ms` from now.
 fn deadlines_in(work_ms: u64, answer_ms: u64) -> Deadlines {
     let now = tokio::time::Instant::now();
@@ -100,6 +105,30 @@ async fn within_5s<T>(work: impl std::future::Future<Output = T>) -> T {
     tokio::time::timeout(Duration::from_secs(5), work)
         .await
         .expect("the handler was still waiting on AWS after 5 s")
+}
+
+/// Runs a call that must give up by itself `at` from now, and returns its error's text after
+/// checking that it came then (not before, and well inside the 5 s guard) as a timeout naming
+/// `call`.
+async fn gives_up<T: std::fmt::Debug>(
+    at: Duration,
+    call: &str,
+    work: impl std::future::Future<Output = Result<T, GateError>>,
+) -> String {
+    let started = std::time::Instant::now();
+    let error = within_5s(work).await.unwrap_err();
+    let elapsed = started.elapsed();
+    assert!(
+        elapsed >= at - Duration::from_millis(50) && elapsed < Duration::from_secs(2),
+        "gave up after {elapsed:?}, not at {at:?}"
+    );
+    assert_eq!(error.error_type(), "DependencyUnavailable");
+    let text = error.to_string();
+    assert!(
+        text.contains(call) && text.contains("no answer before the Lambda deadline"),
+        "{text}"
+    );
+    text
 }
 
 fn codepipeline_at(server: &HoldingServer) -> CodePipelineJobs {
@@ -151,23 +180,9 @@ async fn a_job_lookup_that_hangs_fails_the_job_closed_by_the_work_deadline() {
     let gate = ProceedGate { needs_context: true };
     let handler = Handler::new(gate, codepipeline_at(&server), CapturedMetrics::default());
 
-    let started = std::time::Instant::now();
-    let answered = within_5s(handler.handle_until(
-        job_event(Some(POLICY), None),
-        Timestamp::now(),
-        Some(deadlines_in(300, 3_000)),
-    ))
-    .await
-    .unwrap();
-    assert!(
-        started.elapsed() < Duration::from_secs(2),
-        "took {:?}",
-        started.elapsed()
-    );
-    assert_eq!(answered["answer"], "failed");
+    fails_its_job_by_the_work_deadline(&handler).await;
+    assert_eq!(server.operations(), ["GetJobDetails", "PutJobFailureResult"]);
     let received = server.received();
-    let operations: Vec<&str> = received.iter().map(|request| request.operation.as_str()).collect();
-    assert_eq!(operations, ["GetJobDetails", "PutJobFailureResult"]);
     let failure = &received[1].body["failureDetails"];
     assert_eq!(failure["type"], "SystemUnavailable", "{failure}");
     let message = failure["message"].as_str().unwrap();
@@ -183,28 +198,19 @@ async fn an_answer_codepipeline_does_not_take_in_time_fails_the_invocation_befor
     let gate = ProceedGate { needs_context: false };
     let handler = Handler::new(gate, codepipeline_at(&server), CapturedMetrics::default());
 
-    let started = std::time::Instant::now();
-    let error = within_5s(handler.handle_until(
-        job_event(Some(POLICY), None),
-        Timestamp::now(),
-        Some(deadlines_in(300, 600)),
-    ))
-    .await
-    .unwrap_err();
-    let elapsed = started.elapsed();
-    assert!(
-        elapsed >= Duration::from_millis(550) && elapsed < Duration::from_secs(2),
-        "gave up after {elapsed:?}, not at the answer deadline"
-    );
-    assert_eq!(error.error_type(), "DependencyUnavailable");
-    let text = error.to_string();
-    assert!(
-        text.contains("codepipeline:PutJobSuccessResult") && text.contains("Lambda's retry answers it"),
-        "{text}"
-    );
-    let operations: Vec<String> = server.received().into_iter().map(|request| request.operation).collect();
+    let text = gives_up(
+        Duration::from_millis(600),
+        "codepipeline:PutJobSuccessResult",
+        handler.handle_until(
+            job_event(Some(POLICY), None),
+            Timestamp::now(),
+            Some(deadlines_in(300, 600)),
+        ),
+    )
+    .await;
+    assert!(text.contains("Lambda's retry answers it"), "{text}");
     assert_eq!(
-        operations,
+        server.operations(),
         ["PutJobSuccessResult"],
         "one answer, not retried in-process"
     );
@@ -217,26 +223,15 @@ async fn the_validation_runner_gives_up_an_answer_codepipeline_does_not_take_in_
     let server = HoldingServer::start("PutJobFailureResult");
     let handler = validation_runner_at(&server);
 
-    let started = std::time::Instant::now();
-    let error = within_5s(handler.handle(job_event(None, None), deadlines_in(300, 600)))
-        .await
-        .unwrap_err();
-    let elapsed = started.elapsed();
-    assert!(
-        elapsed >= Duration::from_millis(550) && elapsed < Duration::from_secs(2),
-        "gave up after {elapsed:?}, not at the answer deadline"
-    );
-    let text = error.to_string();
-    assert!(
-        text.contains("codepipeline:PutJobFailureResult") && text.contains("Lambda's retry answers it"),
-        "{text}"
-    );
-    let received = server.received();
-    let operations: Vec<&str> = received.iter().map(|request| request.operation.as_str()).collect();
-    assert_eq!(operations, ["GetJobDetails", "PutJobFailureResult"]);
-    let message = received[1].body["failureDetails"]["message"]
-        .as_str()
-        .unwrap_or_default();
+    let text = gives_up(
+        Duration::from_millis(600),
+        "codepipeline:PutJobFailureResult",
+        handler.handle(job_event(None, None), deadlines_in(300, 600)),
+    )
+    .await;
+    assert!(text.contains("Lambda's retry answers it"), "{text}");
+    assert_eq!(server.operations(), ["GetJobDetails", "PutJobFailureResult"]);
+    let message = server.received()[1].body["failureDetails"]["message"].to_string();
     assert!(message.contains("pipeline context"), "{message}");
 }
 
@@ -251,21 +246,17 @@ async fn a_run_the_table_does_not_take_in_time_is_an_error_before_the_deadline_n
         "pipeline": "orders", "stage": "Beta"
     });
 
-    let started = std::time::Instant::now();
-    let error = within_5s(handler.handle(event, deadlines_in(300, 600)))
-        .await
-        .unwrap_err();
-    let elapsed = started.elapsed();
-    assert!(
-        elapsed >= Duration::from_millis(250) && elapsed < Duration::from_secs(2),
-        "gave up after {elapsed:?}, not at the store deadline"
+    // The store gives up 1 s before the answer deadline, but never before the work deadline.
+    let text = gives_up(
+        Duration::from_millis(300),
+        "dynamodb:PutItem",
+        handler.handle(event, deadlines_in(300, 600)),
+    )
+    .await;
+    assert!(text.contains("the run is not stored"), "{text}");
+    assert_eq!(
+        server.operations(),
+        ["", "PutItem"],
+        "the suite's request, then the held write"
     );
-    assert_eq!(error.error_type(), "DependencyUnavailable");
-    let text = error.to_string();
-    assert!(
-        text.contains("dynamodb:PutItem") && text.contains("the run is not stored"),
-        "{text}"
-    );
-    let operations: Vec<String> = server.received().into_iter().map(|request| request.operation).collect();
-    assert_eq!(operations, ["", "PutItem"], "the suite's request, then the held write");
 }

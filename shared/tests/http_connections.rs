@@ -5,13 +5,14 @@
 //! is plain HTTP/1.1 with keep-alive that counts connections and answers every request with `{}`
 //! (an empty `ListTables` result). It checks our connection handling, not any AWS behaviour.
 
-use std::io::{BufRead, BufReader, Read, Write};
+use std::io::BufReader;
 use std::net::{Shutdown, TcpListener, TcpStream};
 use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
 use std::thread;
 
 use handsoff::lazy_http::LazyHttpsClient;
+use handsoff_e2e::http1::{read_request, respond};
 use handsoff_e2e::moto::sdk_config_for;
 
 /// Counts connections and requests; closes every connection on drop.
@@ -59,33 +60,10 @@ impl KeepAliveServer {
 fn serve(stream: TcpStream, requests: &AtomicUsize) {
     let mut writer = stream.try_clone().unwrap();
     let mut reader = BufReader::new(stream);
-    loop {
-        let mut content_length = 0;
-        let mut line = String::new();
-        if reader.read_line(&mut line).unwrap_or(0) == 0 {
-            return;
-        }
-        loop {
-            line.clear();
-            if reader.read_line(&mut line).unwrap_or(0) == 0 {
-                return;
-            }
-            if line.trim().is_empty() {
-                break;
-            }
-            if let Some((name, value)) = line.split_once(':')
-                && name.eq_ignore_ascii_case("content-length")
-            {
-                content_length = value.trim().parse().unwrap_or(0);
-            }
-        }
-        let mut body = vec![0; content_length];
-        if reader.read_exact(&mut body).is_err() {
-            return;
-        }
+    while read_request(&mut reader).is_some() {
         requests.fetch_add(1, Ordering::SeqCst);
-        let response = "HTTP/1.1 200 OK\r\ncontent-type: application/x-amz-json-1.0\r\ncontent-length: 2\r\n\r\n{}";
-        if writer.write_all(response.as_bytes()).is_err() {
+        let headers = [("content-type", "application/x-amz-json-1.0".to_string())];
+        if respond(&mut writer, "200 OK", &headers, b"{}").is_err() {
             return;
         }
     }

@@ -2,11 +2,13 @@
 //! aws-smithy-mocks produces. Every other request gets `200 {}` (an empty JSON-protocol result),
 //! and every request is recorded, so a test can read what was sent.
 
-use std::io::{BufRead, BufReader, Read, Write};
+use std::io::BufReader;
 use std::net::{Shutdown, TcpListener, TcpStream};
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex};
 use std::thread;
+
+use handsoff_e2e::http1::{read_request, respond};
 
 /// One request as received: its `X-Amz-Target` operation and JSON body.
 #[derive(Debug, Clone)]
@@ -54,45 +56,38 @@ impl HoldingServer {
     pub fn received(&self) -> Vec<Received> {
         self.received.lock().unwrap().clone()
     }
+
+    /// The operations received, in order (`""` for a request that names none).
+    pub fn operations(&self) -> Vec<String> {
+        self.received().into_iter().map(|request| request.operation).collect()
+    }
 }
 
 /// Reads one request; answers it unless it is for `held`, then closes the connection.
 fn serve(stream: TcpStream, held: &str, received: &Mutex<Vec<Received>>) {
     let mut writer = stream.try_clone().unwrap();
-    let mut reader = BufReader::new(stream);
-    let (mut content_length, mut operation) = (0, String::new());
-    let mut line = String::new();
-    loop {
-        line.clear();
-        if reader.read_line(&mut line).unwrap_or(0) == 0 {
-            return;
-        }
-        if line.trim().is_empty() {
-            break;
-        }
-        if let Some((name, value)) = line.split_once(':') {
-            if name.eq_ignore_ascii_case("content-length") {
-                content_length = value.trim().parse().unwrap_or(0);
-            } else if name.eq_ignore_ascii_case("x-amz-target") {
-                // `CodePipeline_20150709.GetJobDetails` → `GetJobDetails`
-                operation = value.trim().rsplit('.').next().unwrap_or_default().to_string();
-            }
-        }
-    }
-    let mut body = vec![0; content_length];
-    if reader.read_exact(&mut body).is_err() {
+    let Some(request) = read_request(&mut BufReader::new(stream)) else {
         return;
-    }
+    };
+    // `CodePipeline_20150709.GetJobDetails` → `GetJobDetails`
+    let operation = request
+        .header("x-amz-target")
+        .and_then(|target| target.rsplit('.').next())
+        .unwrap_or_default()
+        .to_string();
     let hold = operation == held;
     received.lock().unwrap().push(Received {
         operation,
-        body: serde_json::from_slice(&body).unwrap_or_default(),
+        body: serde_json::from_slice(&request.body).unwrap_or_default(),
     });
     if hold {
         return; // the stream stays open in `HoldingServer::open` until drop
     }
-    let response = "HTTP/1.1 200 OK\r\ncontent-type: application/x-amz-json-1.1\r\ncontent-length: 2\r\nconnection: close\r\n\r\n{}";
-    let _ = writer.write_all(response.as_bytes());
+    let headers = [
+        ("content-type", "application/x-amz-json-1.1".to_string()),
+        ("connection", "close".to_string()),
+    ];
+    let _ = respond(&mut writer, "200 OK", &headers, b"{}");
 }
 
 impl Drop for HoldingServer {
