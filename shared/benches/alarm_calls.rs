@@ -6,7 +6,7 @@
 use aws_sdk_cloudwatch::operation::describe_alarms::DescribeAlarmsOutput;
 use aws_sdk_cloudwatch::operation::get_metric_data::GetMetricDataOutput;
 use aws_sdk_cloudwatch::types::MetricDataResult;
-use aws_sdk_cloudwatch::types::{MetricAlarm, StateValue};
+use aws_sdk_cloudwatch::types::{MetricAlarm, StateValue, StatusCode};
 use aws_smithy_mocks::{RuleMode, mock, mock_client};
 use handsoff::alarms::AlarmSelection;
 use handsoff::ports::alarms::{AlarmSource, CloudWatchAlarms, NAMES_PER_CALL};
@@ -58,8 +58,12 @@ fn main() {
         let rule = mock!(aws_sdk_cloudwatch::Client::get_metric_data).then_compute_output(|request| {
             let mut output = GetMetricDataOutput::builder();
             for query in request.metric_data_queries() {
-                output =
-                    output.metric_data_results(MetricDataResult::builder().id(query.id().unwrap_or_default()).build());
+                output = output.metric_data_results(
+                    MetricDataResult::builder()
+                        .id(query.id().unwrap_or_default())
+                        .status_code(StatusCode::Complete)
+                        .build(),
+                );
             }
             output.build()
         });

@@ -20,6 +20,7 @@ pub mod lazy_http;
 pub mod policy;
 pub mod ports;
 pub mod rollback;
+pub mod statistic;
 pub mod suite;
 pub mod telemetry;
 pub mod window;

@@ -240,7 +240,31 @@ mod tests {
             ),
             (
                 r#"{"bake": {"duration": "1h", "min_datapoints": [{"namespace": "n", "metric": "m", "stat": "Average", "min": 1}]}}"#,
-                "bake.min_datapoints[0].stat: `Average` is not allowed",
+                "bake.min_datapoints[0].stat: `Average` does not count",
+            ),
+            (
+                r#"{"bake": {"duration": "1h", "min_datapoints": [{"namespace": "n", "metric": "m", "stat": "sum", "min": 1}]}}"#,
+                "bake.min_datapoints[0].stat: `sum` is not a CloudWatch statistic",
+            ),
+            (
+                r#"{"canary": {"lambda_alias": {"function_name": "f", "alias": "a", "latency_stat": "P99"}}}"#,
+                "canary.lambda_alias.latency_stat: `P99` is not a CloudWatch statistic",
+            ),
+            (
+                r#"{"canary": {"pair": {"namespace": "n", "canary": {"V": "2"}, "baseline": {"V": "1"},
+                    "requests": {"metric": "R", "stat": "Sum"}, "errors": {"metric": "E", "stat": "Average"}}}}"#,
+                "canary.pair.errors.stat: `Average` does not count",
+            ),
+            (
+                r#"{"canary": {"pair": {"namespace": "n", "canary": {"V": "2"}, "baseline": {"V": "1"},
+                    "requests": {"metric": "R", "stat": "Sum"}, "errors": {"metric": "E", "stat": "Sum"},
+                    "latency": {"metric": "L", "stat": "p99x"}}}}"#,
+                "canary.pair.latency.stat: `p99x` is not a CloudWatch statistic",
+            ),
+            (
+                r#"{"canary": {"pair": {"namespace": "n", "canary": {"V": "2"}, "baseline": {"V": "1"},
+                    "requests": {"metric": "R", "stat": "Sum", "when_missing": "zero"}, "errors": {"metric": "E", "stat": "Sum"}}}}"#,
+                "canary.pair.requests.when_missing: only `errors` takes when_missing",
             ),
             (r#"{"rollback": {"actions": []}}"#, "rollback.actions: empty"),
             (

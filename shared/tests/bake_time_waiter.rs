@@ -7,7 +7,9 @@ use aws_sdk_cloudwatch::operation::describe_alarm_history::DescribeAlarmHistoryO
 use aws_sdk_cloudwatch::operation::describe_alarms::DescribeAlarmsOutput;
 use aws_sdk_cloudwatch::operation::get_metric_data::GetMetricDataOutput;
 use aws_sdk_cloudwatch::primitives::DateTime;
-use aws_sdk_cloudwatch::types::{AlarmHistoryItem, HistoryItemType, MetricAlarm, MetricDataResult, StateValue};
+use aws_sdk_cloudwatch::types::{
+    AlarmHistoryItem, HistoryItemType, MetricAlarm, MetricDataResult, StateValue, StatusCode,
+};
 use aws_sdk_dynamodb::operation::get_item::GetItemOutput;
 use aws_sdk_dynamodb::operation::put_item::{PutItemError, PutItemOutput};
 use aws_sdk_dynamodb::types::AttributeValue;
@@ -43,6 +45,8 @@ struct World {
     /// (when, new state) transitions of orders-high-sev.
     history: Vec<(&'static str, &'static str)>,
     state_now: StateValue,
+    /// Whether orders-high-sev exists at all (a typo in the policy finds nothing).
+    exists: bool,
 }
 
 struct Setup {
@@ -56,6 +60,7 @@ fn setup(world: World) -> Setup {
         per_minute,
         history,
         state_now,
+        exists,
     } = world;
     let metric_rule = mock!(aws_sdk_cloudwatch::Client::get_metric_data).then_compute_output(move |request| {
         let (start, end) = (request.start_time().unwrap().secs(), request.end_time().unwrap().secs());
@@ -63,7 +68,7 @@ fn setup(world: World) -> Setup {
         for query in request.metric_data_queries() {
             let id = query.id().unwrap();
             let value = per_minute[id.trim_start_matches("floor").parse::<usize>().unwrap()];
-            let mut result = MetricDataResult::builder().id(id);
+            let mut result = MetricDataResult::builder().id(id).status_code(StatusCode::Complete);
             let mut at = start;
             while at + 60 <= end {
                 result = result.timestamps(DateTime::from_secs(at)).values(value);
@@ -98,14 +103,13 @@ fn setup(world: World) -> Setup {
             output.build()
         });
     let state_rule = mock!(aws_sdk_cloudwatch::Client::describe_alarms).then_output(move || {
+        let alarm = MetricAlarm::builder()
+            .alarm_name("orders-high-sev")
+            .state_value(state_now.clone())
+            .state_reason("Threshold Crossed")
+            .build();
         DescribeAlarmsOutput::builder()
-            .metric_alarms(
-                MetricAlarm::builder()
-                    .alarm_name("orders-high-sev")
-                    .state_value(state_now.clone())
-                    .state_reason("Threshold Crossed")
-                    .build(),
-            )
+            .set_metric_alarms(Some(if exists { vec![alarm] } else { Vec::new() }))
             .build()
     });
     let cloudwatch = mock_client!(
@@ -158,6 +162,7 @@ fn request(now: &str) -> GateRequest {
             execution_id: Some("exec-1".into()),
             action: None,
             reason: None,
+            waiting_since: None,
         },
         now: ts(now),
         waiting_since: None,
@@ -174,6 +179,7 @@ fn quiet() -> World {
         per_minute: [2.0, 1.0],
         history: Vec::new(),
         state_now: StateValue::Ok,
+        exists: true,
     }
 }
 
@@ -284,4 +290,55 @@ async fn a_bake_needs_to_know_its_deployment() {
     let error = setup.waiter.decide(&request).await.unwrap_err();
     assert_eq!(error.error_type(), "InvalidInput");
     assert!(error.to_string().contains("context.execution_id"));
+}
+
+/// The blocker blocks on a misspelled alarm; the bake watches by the same rule. Before, a bake
+/// whose only alarm did not exist completed as if the alarm had stayed OK.
+#[tokio::test]
+async fn a_watched_alarm_that_does_not_exist_never_completes_the_bake() {
+    let typo = World {
+        exists: false,
+        ..quiet()
+    };
+    let decision = poll(&setup(typo), "2026-11-24T18:00:00Z").await.unwrap();
+    assert_eq!(decision.decision, Verdict::Block, "{}", decision.reason());
+    assert!(
+        decision
+            .reason()
+            .starts_with("the bake cannot watch its alarms: alarm orders-high-sev not found"),
+        "{}",
+        decision.reason()
+    );
+    assert_eq!(decision.evidence["alarms_not_ok"][0]["kind"], "not_found");
+}
+
+/// An alarm without data never showed the stage healthy: the bake waits for it past its time
+/// and floors, and blocks at max_duration. Before, it completed at one hour.
+#[tokio::test]
+async fn an_alarm_in_insufficient_data_for_the_whole_bake_never_completes_it() {
+    let silent = World {
+        state_now: StateValue::InsufficientData,
+        ..quiet()
+    };
+    let setup = setup(silent);
+    let decision = poll(&setup, "2026-11-24T18:00:00Z").await.unwrap();
+    assert_eq!(decision.decision, Verdict::Wait, "{}", decision.reason());
+    assert_eq!(
+        decision.reason(),
+        "baked 1h of 1h; 120/100 Invocations, 60/50 Count; waiting for orders-high-sev is INSUFFICIENT_DATA: Threshold Crossed to be OK"
+    );
+    let decision = poll(&setup, "2026-11-24T20:00:00Z").await.unwrap();
+    assert_eq!(decision.decision, Verdict::Block, "{}", decision.reason());
+    assert!(
+        decision.reason().contains(
+            "with watched alarms not OK, so they never showed the stage healthy: orders-high-sev is INSUFFICIENT_DATA"
+        ),
+        "{}",
+        decision.reason()
+    );
+    assert!(
+        !decision.reason().contains("traffic floor"),
+        "the floors were met: {}",
+        decision.reason()
+    );
 }

@@ -6,7 +6,7 @@ use std::sync::{Arc, Mutex};
 
 use aws_sdk_cloudwatch::operation::get_metric_data::{GetMetricDataError, GetMetricDataInput, GetMetricDataOutput};
 use aws_sdk_cloudwatch::primitives::DateTime;
-use aws_sdk_cloudwatch::types::MetricDataResult;
+use aws_sdk_cloudwatch::types::{MessageData, MetricDataResult, StatusCode};
 use aws_sdk_lambda::operation::get_alias::GetAliasOutput;
 use aws_sdk_lambda::types::AliasRoutingConfiguration;
 use aws_smithy_mocks::{Rule, RuleMode, mock, mock_client};
@@ -53,7 +53,7 @@ fn metric_output(world: &World, request: &GetMetricDataInput) -> GetMetricDataOu
     let mut output = GetMetricDataOutput::builder();
     for query in request.metric_data_queries() {
         let id = query.id().unwrap();
-        let mut result = MetricDataResult::builder().id(id);
+        let mut result = MetricDataResult::builder().id(id).status_code(StatusCode::Complete);
         for (minute, value) in world.get(id).into_iter().flatten().enumerate() {
             if let Some(value) = value {
                 result = result
@@ -317,4 +317,185 @@ async fn a_generic_pair_compares_by_dimensions() {
         stat.metric().unwrap().dimensions()[0].value(),
         Some("targetgroup/orders-onebox/1")
     );
+}
+
+/// The canary has 5x the fleet's errors, but CloudWatch does not answer its errors query in
+/// full: before, the failed query read as zero errors and the canary passed.
+#[tokio::test]
+async fn an_errors_query_cloudwatch_did_not_answer_is_a_failed_read_never_zero_errors() {
+    let answered = |status: Option<StatusCode>| {
+        move |request: &GetMetricDataInput| {
+            let full = metric_output(&world((900.0, 9.0, 100.0), (100.0, 5.0, 100.0)), request);
+            let mut output = GetMetricDataOutput::builder();
+            for result in full.metric_data_results() {
+                if result.id() != Some("c_errors") {
+                    output = output.metric_data_results(result.clone());
+                } else if let Some(status) = &status {
+                    output = output.metric_data_results(
+                        MetricDataResult::builder()
+                            .id("c_errors")
+                            .status_code(status.clone())
+                            .messages(MessageData::builder().code("Detail").value("from CloudWatch").build())
+                            .build(),
+                    );
+                }
+            }
+            output.build()
+        }
+    };
+    for (status, kind, says) in [
+        (
+            Some(StatusCode::InternalError),
+            "DependencyUnavailable",
+            "answered InternalError",
+        ),
+        (Some(StatusCode::Forbidden), "AccessDenied", "is Forbidden"),
+        (
+            Some(StatusCode::PartialData),
+            "DependencyUnavailable",
+            "PartialData after the last page",
+        ),
+        (
+            Some(StatusCode::from("Shrug")),
+            "DependencyUnavailable",
+            "answered Shrug",
+        ),
+        (None, "DependencyUnavailable", "no result for query c_errors"),
+    ] {
+        let alias = mock!(aws_sdk_lambda::Client::get_alias).then_output(|| {
+            GetAliasOutput::builder()
+                .function_version("7")
+                .routing_config(
+                    AliasRoutingConfiguration::builder()
+                        .additional_version_weights("8", 0.1)
+                        .build(),
+                )
+                .build()
+        });
+        let metrics = mock!(aws_sdk_cloudwatch::Client::get_metric_data).then_compute_output(answered(status.clone()));
+        let lambda = mock_client!(aws_sdk_lambda, RuleMode::MatchAny, [&alias]);
+        let cloudwatch = mock_client!(aws_sdk_cloudwatch, RuleMode::MatchAny, [&metrics]);
+        let evaluator = CanaryEvaluator::new(CloudWatchMetrics::new(cloudwatch), LambdaAliases::new(lambda));
+        let error = evaluator.decide(&request(ALIAS_POLICY)).await.unwrap_err();
+        assert_eq!(error.error_type(), kind, "{status:?}: {error}");
+        let text = error.to_string();
+        assert!(
+            text.starts_with("cloudwatch:GetMetricData") && text.contains(says) && text.contains("AWS/Lambda/Errors"),
+            "{status:?}: {text}"
+        );
+        if status.is_some() {
+            assert!(
+                text.contains("Detail: from CloudWatch"),
+                "CloudWatch's own message is kept: {text}"
+            );
+        }
+    }
+}
+
+/// `PartialData` means "more on the next page": the series is read to its last page, once.
+#[tokio::test]
+async fn partial_data_is_read_to_the_last_page() {
+    let full = world((900.0, 9.0, 100.0), (100.0, 5.0, 100.0));
+    let halves = |first: bool| {
+        let mut half = full.clone();
+        for series in half.values_mut() {
+            for (minute, value) in series.iter_mut().enumerate() {
+                if (minute < 15) != first {
+                    *value = None;
+                }
+            }
+        }
+        half
+    };
+    let (first, second) = (halves(true), halves(false));
+    let pages = mock!(aws_sdk_cloudwatch::Client::get_metric_data)
+        .match_requests(|request| request.next_token().is_none())
+        .then_compute_output(move |request| {
+            let page = metric_output(&first, request);
+            let mut output = GetMetricDataOutput::builder().next_token("page-2");
+            for result in page.metric_data_results() {
+                let mut result = result.clone();
+                result.status_code = Some(StatusCode::PartialData);
+                output = output.metric_data_results(result);
+            }
+            output.build()
+        });
+    let last = mock!(aws_sdk_cloudwatch::Client::get_metric_data)
+        .match_requests(|request| request.next_token() == Some("page-2"))
+        .then_compute_output(move |request| metric_output(&second, request));
+    let alias = mock!(aws_sdk_lambda::Client::get_alias).then_output(|| {
+        GetAliasOutput::builder()
+            .function_version("7")
+            .routing_config(
+                AliasRoutingConfiguration::builder()
+                    .additional_version_weights("8", 0.1)
+                    .build(),
+            )
+            .build()
+    });
+    let lambda = mock_client!(aws_sdk_lambda, RuleMode::MatchAny, [&alias]);
+    let cloudwatch = mock_client!(aws_sdk_cloudwatch, RuleMode::MatchAny, [&pages, &last]);
+    let evaluator = CanaryEvaluator::new(CloudWatchMetrics::new(cloudwatch), LambdaAliases::new(lambda));
+    let decision = evaluator.decide(&request(ALIAS_POLICY)).await.unwrap();
+    assert_eq!((pages.num_calls(), last.num_calls()), (1, 1));
+    assert_eq!(decision.evidence["get_metric_data_calls"], 2);
+    assert_eq!(decision.decision, Verdict::Fail, "{}", decision.reason());
+    let counts = &decision.evidence["judgement"]["checks"][0]["counts"];
+    assert_eq!(
+        (counts["canary_requests"].clone(), counts["canary_errors"].clone()),
+        (serde_json::json!(3000), serde_json::json!(150))
+    );
+}
+
+/// A side with traffic whose errors or latency series has no datapoint at all (a misspelled
+/// metric or dimension) is no evidence of health: inconclusive, naming the series.
+#[tokio::test]
+async fn a_series_with_no_datapoint_where_traffic_flowed_is_inconclusive_not_healthy() {
+    for (id, names) in [
+        ("c_errors", "canary AWS/Lambda/Errors"),
+        ("b_errors", "baseline AWS/Lambda/Errors"),
+        ("c_latency", "canary AWS/Lambda/Duration"),
+    ] {
+        let mut world = world((900.0, 9.0, 100.0), (100.0, 1.0, 100.0));
+        world.insert(id, vec![None; 30]);
+        let setup = setup_with(world, Some(0.1));
+        let decision = decide(&setup, ALIAS_POLICY).await.unwrap();
+        assert_eq!(decision.decision, Verdict::Inconclusive, "{id}: {}", decision.reason());
+        assert!(
+            decision.reason().contains(names) && decision.reason().contains("no evidence of health"),
+            "{id}: {}",
+            decision.reason()
+        );
+        assert_eq!(decision.evidence["missing_series"].as_array().unwrap().len(), 1, "{id}");
+        assert_eq!(decision.wait_until, Some("2026-11-24T18:01:30Z".parse().unwrap()));
+    }
+    // A check shown failing on series that are all there still fails: 5x the errors, no latency.
+    let mut world = world((900.0, 9.0, 100.0), (100.0, 5.0, 100.0));
+    world.insert("c_latency", vec![None; 30]);
+    let decision = decide(&setup_with(world, Some(0.1)), ALIAS_POLICY).await.unwrap();
+    assert_eq!(decision.decision, Verdict::Fail, "{}", decision.reason());
+}
+
+/// A metric that publishes no zeros (an ALB's 5XX count) may say so: `when_missing: zero`.
+#[tokio::test]
+async fn an_errors_metric_that_publishes_no_zeros_may_count_missing_as_zero_when_the_policy_says_so() {
+    let pair = |when_missing: &str| {
+        format!(
+            r#"{{"canary": {{"pair": {{"namespace": "AWS/ApplicationELB",
+            "canary": {{"TargetGroup": "targetgroup/orders-onebox/1"}}, "baseline": {{"TargetGroup": "targetgroup/orders/2"}},
+            "requests": {{"metric": "RequestCount", "stat": "Sum"}},
+            "errors": {{"metric": "HTTPCode_Target_5XX_Count", "stat": "Sum"{when_missing}}}}}, "expected_canary_share": 0.1}}}}"#
+        )
+    };
+    let mut quiet = world((900.0, 0.0, 100.0), (100.0, 0.0, 100.0));
+    quiet.insert("b_errors", vec![None; 30]);
+    quiet.insert("c_errors", vec![None; 30]);
+    let setup = setup_with(quiet.clone(), Some(0.1));
+    let strict = decide(&setup, &pair("")).await.unwrap();
+    assert_eq!(strict.decision, Verdict::Inconclusive, "{}", strict.reason());
+    assert!(strict.reason().contains("when_missing"), "{}", strict.reason());
+    let setup = setup_with(quiet, Some(0.1));
+    let lenient = decide(&setup, &pair(r#", "when_missing": "zero""#)).await.unwrap();
+    assert_eq!(lenient.decision, Verdict::Pass, "{}", lenient.reason());
+    assert_eq!(lenient.evidence["missing_series"], serde_json::json!([]));
 }

@@ -3,7 +3,7 @@
 use jiff::Timestamp;
 use serde::Serialize;
 
-use super::policy::{AlarmPolicy, InsufficientData};
+use super::policy::{AlarmPolicy, AlarmSelection, InsufficientData};
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
 pub enum AlarmKind {
@@ -74,6 +74,12 @@ pub struct Blocker {
 }
 
 impl Blocker {
+    /// A watched name or prefix that finds no alarm: the policy is wrong, and waiting will not
+    /// mend it.
+    pub fn is_missing(&self) -> bool {
+        matches!(self.kind, BlockerKind::NotFound | BlockerKind::PrefixMatchesNothing)
+    }
+
     pub fn describe(&self) -> String {
         match self.kind {
             BlockerKind::NotFound => format!("alarm {} not found in {}", self.alarm, self.place),
@@ -91,8 +97,19 @@ impl Blocker {
 /// Everything that blocks, in the order the policy lists it: firing alarms, alarms without data
 /// (unless the policy lets them through), unknown states, missing names, empty prefixes.
 pub fn blockers(policy: &AlarmPolicy, readings: &[AlarmReading]) -> Vec<Blocker> {
+    blockers_of(&policy.watch, policy.insufficient_data, readings)
+}
+
+/// The one alarm-selection rule both the blocker and the bake apply: for each selection of
+/// `watch` (readings carry its index), every alarm that is not OK, every named alarm that was
+/// not found and every prefix that matched nothing.
+pub fn blockers_of(
+    watch: &[AlarmSelection],
+    insufficient_data: InsufficientData,
+    readings: &[AlarmReading],
+) -> Vec<Blocker> {
     let mut found = Vec::new();
-    for (index, selection) in policy.watch.iter().enumerate() {
+    for (index, selection) in watch.iter().enumerate() {
         let place = selection.place();
         let mine: Vec<&AlarmReading> = readings.iter().filter(|reading| reading.selection == index).collect();
         let mut seen = std::collections::HashSet::new();
@@ -102,7 +119,7 @@ pub fn blockers(policy: &AlarmPolicy, readings: &[AlarmReading]) -> Vec<Blocker>
             }
             let kind = match &reading.state {
                 AlarmState::Ok => continue,
-                AlarmState::InsufficientData if policy.insufficient_data == InsufficientData::Proceed => {
+                AlarmState::InsufficientData if insufficient_data == InsufficientData::Proceed => {
                     continue;
                 }
                 AlarmState::Alarm => BlockerKind::Alarm,

@@ -5,6 +5,6 @@ pub mod assess;
 pub mod overrides;
 pub mod policy;
 
-pub use assess::{AlarmKind, AlarmReading, AlarmState, Blocker, BlockerKind, blockers};
+pub use assess::{AlarmKind, AlarmReading, AlarmState, Blocker, BlockerKind, blockers, blockers_of};
 pub use overrides::{BlockMarker, Override};
 pub use policy::{AlarmPolicy, AlarmSelection, InsufficientData, WhenBlocked};

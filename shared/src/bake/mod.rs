@@ -5,7 +5,7 @@ use jiff::{SignedDuration, Timestamp};
 use serde::{Deserialize, Serialize};
 use serde_json::json;
 
-use crate::alarms::AlarmSelection;
+use crate::alarms::{AlarmSelection, Blocker};
 use crate::decision::{Decision, Verdict};
 use crate::duration::HumanDuration;
 use crate::policy::PolicyError;
@@ -76,12 +76,8 @@ impl BakePolicy {
             return Err(PolicyError::new("poll_interval", "poll every 10s or more"));
         }
         for (index, floor) in self.min_datapoints.iter().enumerate() {
-            if floor.stat != "Sum" && floor.stat != "SampleCount" {
-                return Err(PolicyError::new(
-                    format!("min_datapoints[{index}].stat"),
-                    format!("`{}` is not allowed; use Sum or SampleCount", floor.stat),
-                ));
-            }
+            crate::statistic::check_count(&floor.stat)
+                .map_err(|message| PolicyError::new(format!("min_datapoints[{index}].stat"), message))?;
             if floor.min == 0 {
                 return Err(PolicyError::new(
                     format!("min_datapoints[{index}].min"),
@@ -114,14 +110,18 @@ fn shown(elapsed: SignedDuration, of: HumanDuration) -> String {
     HumanDuration::from_secs(secs).to_string()
 }
 
-/// The poll's decision: rollback on any alarm episode; complete when time and every floor are
-/// met; fail at max_duration without the floors; otherwise wait, with progress.
+/// The poll's decision: rollback on any alarm episode; block at once when a watched alarm name
+/// or prefix finds nothing (the blocker's rule: a typo never passes); complete when time and
+/// every floor are met and every watched alarm is OK now; block at max_duration without them;
+/// otherwise wait, with progress. `unproven` are the watched alarms' blockers other than ALARM
+/// (not found, INSUFFICIENT_DATA, an unknown state), from [`crate::alarms::blockers_of`].
 pub fn decide(
     policy: &BakePolicy,
     started_at: Timestamp,
     now: Timestamp,
     counts: &[u64],
     episodes: &[AlarmEpisode],
+    unproven: &[Blocker],
 ) -> Decision {
     let elapsed = now.duration_since(started_at);
     let duration = SignedDuration::from_secs(policy.duration.as_secs_i64());
@@ -158,6 +158,7 @@ pub fn decide(
     let evidence = json!({
         "started_at": started_at, "elapsed_seconds": elapsed.as_secs(), "duration": policy.duration,
         "max_duration": policy.max_duration(), "floors": floors, "alarm_episodes": episodes, "percent_complete": percent,
+        "alarms_not_ok": unproven,
     });
     if !episodes.is_empty() {
         let what: Vec<String> = episodes
@@ -175,8 +176,26 @@ pub fn decide(
         decision.reasons.extend(what);
         return decision.with_evidence(evidence);
     }
+    let missing: Vec<String> = unproven
+        .iter()
+        .filter(|blocker| blocker.is_missing())
+        .map(Blocker::describe)
+        .collect();
+    if !missing.is_empty() {
+        let mut decision = Decision::new(
+            NAME,
+            Verdict::Block,
+            format!(
+                "the bake cannot watch its alarms: {}; fix bake.alarms (a bake that watches nothing proves nothing)",
+                missing.join("; ")
+            ),
+        );
+        decision.reasons.extend(missing);
+        return decision.with_evidence(evidence);
+    }
+    let not_ok: Vec<String> = unproven.iter().map(Blocker::describe).collect();
     let floors_met = floor_fraction >= 1.0;
-    if elapsed >= duration && floors_met {
+    if elapsed >= duration && floors_met && not_ok.is_empty() {
         return Decision::new(NAME, Verdict::Proceed, format!("bake complete: {progress}"))
             .with_evidence(evidence)
             .with_output("percent_complete", "100");
@@ -187,15 +206,41 @@ pub fn decide(
             .iter()
             .zip(counts)
             .filter(|(floor, count)| **count < floor.min)
-            .map(|(floor, count)| format!("only {count} of {} {} arrived", floor.min, floor.metric))
+            .map(|(floor, count)| match count {
+                0 => format!(
+                    "no {} datapoint at all (check its namespace, dimensions and statistic)",
+                    floor.metric
+                ),
+                _ => format!("only {count} of {} {} arrived", floor.min, floor.metric),
+            })
             .collect();
+        let mut missed = Vec::new();
+        if !short.is_empty() {
+            missed.push(format!(
+                "without its traffic floor: {}; send synthetic traffic (a validation suite in traffic mode) or lower min_datapoints",
+                short.join(", ")
+            ));
+        }
+        if !not_ok.is_empty() {
+            missed.push(format!(
+                "with watched alarms not OK, so they never showed the stage healthy: {}",
+                not_ok.join("; ")
+            ));
+        }
         let reason = format!(
-            "bake reached max_duration ({}) without its traffic floor: {}; send synthetic traffic (a validation suite in traffic mode) or lower min_datapoints",
+            "bake reached max_duration ({}) {}",
             policy.max_duration(),
-            short.join(", ")
+            missed.join("; and ")
         );
-        return Decision::new(NAME, Verdict::Block, reason).with_evidence(evidence);
+        let mut decision = Decision::new(NAME, Verdict::Block, reason);
+        decision.reasons.extend(not_ok);
+        return decision.with_evidence(evidence);
     }
+    let progress = if elapsed >= duration && floors_met {
+        format!("{progress}; waiting for {} to be OK", not_ok.join("; "))
+    } else {
+        progress
+    };
     let next = now
         .checked_add(SignedDuration::from_secs(policy.poll_interval.as_secs_i64()))
         .ok();
@@ -230,15 +275,15 @@ mod tests {
             duration: HumanDuration::from_secs(30),
             ..policy()
         };
-        let decision = decide(&short, at(START), at("2026-11-24T17:00:17Z"), &[73], &[]);
+        let decision = decide(&short, at(START), at("2026-11-24T17:00:17Z"), &[73], &[], &[]);
         assert_eq!(decision.reason(), "baked 17s of 30s; 73/100 Invocations");
-        let decision = decide(&policy(), at(START), at("2026-11-24T17:42:59Z"), &[73], &[]);
+        let decision = decide(&policy(), at(START), at("2026-11-24T17:42:59Z"), &[73], &[], &[]);
         assert_eq!(decision.reason(), "baked 42m of 1h; 73/100 Invocations");
     }
 
     #[test]
     fn waits_with_progress_until_time_and_floors_are_met() {
-        let decision = decide(&policy(), at(START), at("2026-11-24T17:42:00Z"), &[73], &[]);
+        let decision = decide(&policy(), at(START), at("2026-11-24T17:42:00Z"), &[73], &[], &[]);
         assert_eq!(decision.decision, Verdict::Wait);
         assert_eq!(decision.reason(), "baked 42m of 1h; 73/100 Invocations");
         assert_eq!(decision.progress, Some(70));
@@ -247,23 +292,23 @@ mod tests {
 
     #[test]
     fn floors_met_before_time_still_wait_for_time() {
-        let decision = decide(&policy(), at(START), at("2026-11-24T17:30:00Z"), &[500], &[]);
+        let decision = decide(&policy(), at(START), at("2026-11-24T17:30:00Z"), &[500], &[], &[]);
         assert_eq!(decision.decision, Verdict::Wait);
         assert_eq!(decision.progress, Some(50));
     }
 
     #[test]
     fn time_before_floors_waits_for_traffic_then_completes() {
-        let waiting = decide(&policy(), at(START), at("2026-11-24T18:30:00Z"), &[99], &[]);
+        let waiting = decide(&policy(), at(START), at("2026-11-24T18:30:00Z"), &[99], &[], &[]);
         assert_eq!((waiting.decision, waiting.progress), (Verdict::Wait, Some(99)));
-        let done = decide(&policy(), at(START), at("2026-11-24T18:31:00Z"), &[100], &[]);
+        let done = decide(&policy(), at(START), at("2026-11-24T18:31:00Z"), &[100], &[], &[]);
         assert_eq!(done.decision, Verdict::Proceed);
         assert_eq!(done.reason(), "bake complete: baked 1h31m of 1h; 100/100 Invocations");
     }
 
     #[test]
     fn max_duration_without_the_floor_fails_saying_what_arrived() {
-        let decision = decide(&policy(), at(START), at("2026-11-24T20:00:00Z"), &[42], &[]);
+        let decision = decide(&policy(), at(START), at("2026-11-24T20:00:00Z"), &[42], &[], &[]);
         assert_eq!(decision.decision, Verdict::Block);
         assert!(
             decision.reason().contains("only 42 of 100 Invocations arrived")
@@ -280,7 +325,14 @@ mod tests {
             at: Some(at("2026-11-24T17:20:00Z")),
             summary: "Alarm updated from OK to ALARM".into(),
         };
-        let decision = decide(&policy(), at(START), at("2026-11-24T18:30:00Z"), &[500], &[episode]);
+        let decision = decide(
+            &policy(),
+            at(START),
+            at("2026-11-24T18:30:00Z"),
+            &[500],
+            &[episode],
+            &[],
+        );
         assert_eq!(decision.decision, Verdict::Rollback);
         assert!(
             decision

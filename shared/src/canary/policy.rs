@@ -71,6 +71,26 @@ pub struct MetricSpec {
     pub metric: String,
     /// CloudWatch statistic: Sum, SampleCount, Average, p50, p99, …
     pub stat: String,
+    /// For `errors`: what a side with traffic but no error datapoint at all means. Default
+    /// `inconclusive` (a misspelled metric or dimension finds nothing, and nothing is not
+    /// health); `zero` for metrics that publish no zeros, e.g. `HTTPCode_Target_5XX_Count`.
+    #[serde(default, skip_serializing_if = "WhenMissing::is_default")]
+    pub when_missing: WhenMissing,
+}
+
+/// What a series with no datapoint over the whole window means.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Deserialize, Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum WhenMissing {
+    #[default]
+    Inconclusive,
+    Zero,
+}
+
+impl WhenMissing {
+    fn is_default(&self) -> bool {
+        *self == WhenMissing::Inconclusive
+    }
 }
 
 impl CanaryPolicy {
@@ -85,12 +105,32 @@ impl CanaryPolicy {
             }
             _ => {}
         }
+        if let Some(target) = &self.lambda_alias {
+            crate::statistic::check(&target.latency_stat)
+                .map_err(|message| PolicyError::new("lambda_alias.latency_stat", message))?;
+        }
         if let Some(pair) = &self.pair {
+            crate::statistic::check_count(&pair.requests.stat)
+                .map_err(|message| PolicyError::new("pair.requests.stat", message))?;
+            crate::statistic::check_count(&pair.errors.stat)
+                .map_err(|message| PolicyError::new("pair.errors.stat", message))?;
+            if let Some(latency) = &pair.latency {
+                crate::statistic::check(&latency.stat)
+                    .map_err(|message| PolicyError::new("pair.latency.stat", message))?;
+            }
             if pair.canary.is_empty() || pair.baseline.is_empty() {
                 return Err(PolicyError::new(
                     "pair",
                     "`canary` and `baseline` each need at least one dimension",
                 ));
+            }
+            for (field, spec) in [("requests", Some(&pair.requests)), ("latency", pair.latency.as_ref())] {
+                if spec.is_some_and(|spec| spec.when_missing != WhenMissing::Inconclusive) {
+                    return Err(PolicyError::new(
+                        format!("pair.{field}.when_missing"),
+                        "only `errors` takes when_missing: no requests or no latency is never evidence of health",
+                    ));
+                }
             }
             if pair.canary == pair.baseline {
                 return Err(PolicyError::new(

@@ -7,7 +7,7 @@ use serde_json::json;
 
 use super::alarm_blocker::store_error;
 use super::{Gate, GateRequest};
-use crate::alarms::AlarmState;
+use crate::alarms::{Blocker, BlockerKind, InsufficientData, blockers_of};
 use crate::audit::AuditRecord;
 use crate::bake::{AlarmEpisode, NAME, decide};
 use crate::decision::Decision;
@@ -72,17 +72,15 @@ impl<A: AlarmSource + AlarmHistory, M: MetricsSource, S: StateStore> Gate for Ba
                 .await
                 .map_err(GateError::DependencyUnavailable)?;
             metric_calls = data.calls;
-            for (index, count) in counts.iter_mut().enumerate() {
-                let sum: f64 = data
-                    .series
-                    .get(&format!("floor{index}"))
-                    .map_or(0.0, |series| series.iter().map(|(_, value)| value.max(0.0)).sum());
-                *count = sum.round() as u64;
+            for (query, count) in queries.iter().zip(counts.iter_mut()) {
+                // No datapoint is zero traffic: a floor it leaves unmet never completes the bake.
+                *count = data.sum(&query.id).unwrap_or(0.0).round() as u64;
             }
         }
 
-        // Every transition to ALARM since the start, and anything in ALARM now.
+        // Every transition to ALARM since the start, and the state of every watched alarm now.
         let mut episodes: Vec<AlarmEpisode> = Vec::new();
+        let mut readings = Vec::new();
         let mut alarm_calls = 0;
         for (index, selection) in policy.alarms.iter().enumerate() {
             let (found, calls) = self
@@ -98,22 +96,24 @@ impl<A: AlarmSource + AlarmHistory, M: MetricsSource, S: StateStore> Gate for Ba
                 .await
                 .map_err(GateError::DependencyUnavailable)?;
             alarm_calls += read.calls;
-            for reading in read
-                .readings
+            readings.extend(read.readings);
+        }
+        // The blocker's rule, with INSUFFICIENT_DATA never counting as healthy.
+        let (firing, unproven): (Vec<Blocker>, Vec<Blocker>) =
+            blockers_of(&policy.alarms, InsufficientData::Block, &readings)
                 .into_iter()
-                .filter(|reading| reading.state == AlarmState::Alarm)
-            {
-                if !episodes.iter().any(|episode| episode.alarm == reading.name) {
-                    episodes.push(AlarmEpisode {
-                        alarm: reading.name,
-                        at: None,
-                        summary: reading.reason,
-                    });
-                }
+                .partition(|blocker| blocker.kind == BlockerKind::Alarm);
+        for blocker in firing {
+            if !episodes.iter().any(|episode| episode.alarm == blocker.alarm) {
+                episodes.push(AlarmEpisode {
+                    alarm: blocker.alarm,
+                    at: None,
+                    summary: blocker.reason,
+                });
             }
         }
 
-        let mut decision = decide(policy, started_at, now, &counts, &episodes);
+        let mut decision = decide(policy, started_at, now, &counts, &episodes, &unproven);
         decision.evidence["get_metric_data_calls"] = json!(metric_calls);
         decision.evidence["alarm_calls"] = json!(alarm_calls);
         self.store

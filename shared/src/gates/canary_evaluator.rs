@@ -8,6 +8,7 @@ use jiff::{SignedDuration, Timestamp};
 use serde_json::json;
 
 use super::{Gate, GateRequest};
+use crate::canary::policy::WhenMissing;
 use crate::canary::{CanaryPolicy, CanaryVerdict, JudgeInput, Judgement, LambdaAliasTarget, MetricPair, Sample, judge};
 use crate::decision::{Decision, Verdict};
 use crate::error::GateError;
@@ -115,24 +116,71 @@ pub fn pair_queries(pair: &MetricPair) -> Vec<MetricQuery> {
     queries
 }
 
-/// Baseline and canary samples from the series: counts are sums over the periods (a period
-/// without a datapoint counts as zero), latency is one value per period that has one.
-pub fn samples(data: &MetricData) -> (Sample, Sample) {
-    let sum = |id: String| -> u64 {
-        data.series
-            .get(&id)
-            .map_or(0.0, |series| {
-                series.iter().map(|(_, value)| value.max(0.0)).sum::<f64>()
-            })
-            .round() as u64
-    };
-    let side = |side: &str| {
-        let throttles = sum(format!("{side}_throttles"));
-        let requests = sum(format!("{side}_requests")) + throttles;
-        let errors = (sum(format!("{side}_errors")) + throttles).min(requests);
+/// What the judgement reads, from the series: counts are sums over the periods, latency one
+/// value per period that has one. A side with traffic whose errors or latency series found no
+/// datapoint at all is `missing`: absence of evidence is not evidence of health.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Samples {
+    pub baseline: Sample,
+    pub canary: Sample,
+    /// Each series that found nothing where the judgement needs one.
+    pub missing: Vec<MissingSeries>,
+}
+
+/// A series the judgement needs that found no datapoint, and the check it leaves unproven.
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
+pub struct MissingSeries {
+    /// `errors` or `latency`.
+    pub check: &'static str,
+    pub reason: String,
+}
+
+/// How to read the series of one target.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct SeriesRules {
+    /// A side with traffic and no error datapoint counts zero errors (metrics that publish no
+    /// zeros); otherwise it is missing evidence.
+    pub errors_missing_is_zero: bool,
+}
+
+/// Requests with no datapoint are zero traffic, which never passes (too few requests, or the
+/// canary serving nothing). Throttles are only queried for a Lambda alias, where a throttled
+/// call runs no version, so its `ExecutedVersion` series is absent unless the version ran and
+/// was throttled: absent is zero there.
+pub fn samples(data: &MetricData, queries: &[MetricQuery], rules: SeriesRules) -> Samples {
+    let asked = |id: &str| queries.iter().find(|query| query.id == id);
+    let count = |id: &str| data.sum(id).unwrap_or(0.0).round() as u64;
+    let mut missing = Vec::new();
+    let mut side = |side: &str, name: &str| {
+        let throttles = count(&format!("{side}_throttles"));
+        let requests = count(&format!("{side}_requests")) + throttles;
+        let errors_id = format!("{side}_errors");
+        let latency_id = format!("{side}_latency");
+        if requests > 0 {
+            let errors_absent = !data.has_datapoints(&errors_id) && !rules.errors_missing_is_zero;
+            let latency_absent = asked(&latency_id).is_some() && !data.has_datapoints(&latency_id);
+            for (check, absent, id) in [
+                ("errors", errors_absent, &errors_id),
+                ("latency", latency_absent, &latency_id),
+            ] {
+                if let (true, Some(query)) = (absent, asked(id)) {
+                    missing.push(MissingSeries {
+                        check,
+                        reason: format!(
+                            "{name} {}/{} ({}) has {requests} requests but no {} datapoint in the window",
+                            query.namespace,
+                            query.metric,
+                            dimensions_of(query),
+                            query.stat
+                        ),
+                    });
+                }
+            }
+        }
+        let errors = (count(&errors_id) + throttles).min(requests);
         let latency_ms = data
             .series
-            .get(&format!("{side}_latency"))
+            .get(&latency_id)
             .map(|series| {
                 series
                     .iter()
@@ -147,17 +195,54 @@ pub fn samples(data: &MetricData) -> (Sample, Sample) {
             latency_ms,
         }
     };
-    (side("b"), side("c"))
+    let baseline = side("b", "baseline");
+    let canary = side("c", "canary");
+    Samples {
+        baseline,
+        canary,
+        missing,
+    }
+}
+
+fn dimensions_of(query: &MetricQuery) -> String {
+    let pairs: Vec<String> = query
+        .dimensions
+        .iter()
+        .map(|(name, value)| format!("{name}={value}"))
+        .collect();
+    pairs.join(", ")
 }
 
 /// The decision for a judgement (pure).
 pub fn decision_of(
     judgement: &Judgement,
     canary: &Sample,
+    missing: &[MissingSeries],
     now: Timestamp,
     period_secs: i64,
     evidence: serde_json::Value,
 ) -> Decision {
+    // A check that fails on series that are all there stands; any other verdict with a series
+    // missing rests on a zero nobody measured, so it is unproven.
+    let shown_worse = judgement
+        .checks
+        .iter()
+        .any(|check| check.verdict == CanaryVerdict::Fail && !missing.iter().any(|series| series.check == check.name));
+    if !shown_worse && !missing.is_empty() {
+        let missing: Vec<String> = missing.iter().map(|series| series.reason.clone()).collect();
+        let next = now.checked_add(SignedDuration::from_secs(period_secs)).ok();
+        let mut decision = Decision::new(
+            NAME,
+            Verdict::Inconclusive,
+            format!(
+                "inconclusive: no evidence of health without these series: {}; check the metric names, dimensions and statistics (for an errors metric that publishes no zeros, set `when_missing: \"zero\"` on it)",
+                missing.join("; ")
+            ),
+        )
+        .waiting_until(next);
+        decision.reasons.extend(missing.iter().cloned());
+        return decision.with_evidence(evidence);
+    }
     let failing: Vec<String> = judgement
         .checks
         .iter()
@@ -274,7 +359,17 @@ impl<M: MetricsSource, L: AliasReader> Gate for CanaryEvaluator<M, L> {
             .metric_data(&queries, start, end, i32::try_from(period).unwrap_or(60))
             .await
             .map_err(GateError::DependencyUnavailable)?;
-        let (baseline, canary) = samples(&data);
+        let rules = SeriesRules {
+            errors_missing_is_zero: policy
+                .pair
+                .as_ref()
+                .is_some_and(|pair| pair.errors.when_missing == WhenMissing::Zero),
+        };
+        let Samples {
+            baseline,
+            canary,
+            missing,
+        } = samples(&data, &queries, rules);
         let input = JudgeInput {
             baseline,
             canary,
@@ -287,7 +382,15 @@ impl<M: MetricsSource, L: AliasReader> Gate for CanaryEvaluator<M, L> {
             "window": {"start": start, "end": end, "period": policy.period},
             "get_metric_data_calls": data.calls,
             "judgement": judgement,
+            "missing_series": missing,
         });
-        Ok(decision_of(&judgement, &input.canary, request.now, period, evidence))
+        Ok(decision_of(
+            &judgement,
+            &input.canary,
+            &missing,
+            request.now,
+            period,
+            evidence,
+        ))
     }
 }
