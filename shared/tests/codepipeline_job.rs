@@ -298,6 +298,89 @@ async fn direct_invocations_return_the_decision_or_a_typed_error() {
     assert_eq!((h.success_rule.num_calls(), h.failure_rule.num_calls()), (0, 0));
 }
 
+/// Under Step Functions nothing but `context.waiting_since` says when waiting began (safe-stage
+/// passes its execution's start): with it, max_wait holds; a start in the future is refused.
+/// Before, a direct call always counted from now, so a closed window waited forever.
+#[tokio::test]
+async fn max_wait_holds_for_direct_calls_from_context_waiting_since() {
+    let h = harness();
+    let mut policy: Value = serde_json::from_str(POLICY).unwrap();
+    policy["windows"]["max_wait"] = json!("3d");
+    // Thanksgiving: the next opening is Monday 09:00 PST, four days after Thursday.
+    let now = at("2026-11-26T18:00:00Z");
+    let fresh = h
+        .handler
+        .handle(
+            json!({"policy": policy, "context": {"waiting_since": "2026-11-26T17:59:00Z"}}),
+            now,
+        )
+        .await;
+    assert!(
+        fresh.is_err(),
+        "an opening 4 days after waiting began is beyond max_wait 3d"
+    );
+    let fresh = fresh.unwrap_err();
+    assert_eq!(fresh.error_type(), "Blocked");
+    assert!(
+        fresh
+            .to_string()
+            .contains("more than max_wait (3d) after waiting began at 2026-11-26T17:59:00Z"),
+        "{fresh}"
+    );
+
+    policy["windows"]["max_wait"] = json!("5d");
+    let within = h
+        .handler
+        .handle(
+            json!({"policy": policy, "context": {"waiting_since": "2026-11-26T12:00:00Z"}}),
+            now,
+        )
+        .await
+        .unwrap();
+    assert_eq!(within["decision"], "wait");
+    let long_ago = h
+        .handler
+        .handle(
+            json!({"policy": policy, "context": {"waiting_since": "2026-11-24T12:00:00Z"}}),
+            now,
+        )
+        .await
+        .unwrap_err();
+    assert_eq!(long_ago.error_type(), "Blocked", "{long_ago}");
+    assert!(
+        long_ago
+            .to_string()
+            .contains("after waiting began at 2026-11-24T12:00:00Z"),
+        "{long_ago}"
+    );
+
+    let future = h
+        .handler
+        .handle(
+            json!({"policy": policy, "context": {"waiting_since": "2026-11-27T18:00:00Z"}}),
+            now,
+        )
+        .await
+        .unwrap_err();
+    assert_eq!(future.error_type(), "InvalidInput");
+    assert!(
+        future
+            .to_string()
+            .contains("context.waiting_since: 2026-11-27T18:00:00Z is in the future"),
+        "{future}"
+    );
+    let garbled = h
+        .handler
+        .handle(
+            json!({"policy": policy, "context": {"waiting_since": "yesterday"}}),
+            now,
+        )
+        .await
+        .unwrap_err();
+    assert_eq!(garbled.error_type(), "InvalidInput");
+    assert!(garbled.to_string().contains("context.waiting_since"), "{garbled}");
+}
+
 // Step Functions calls the gates directly: those cold starts must not pay for a CodePipeline
 // client (an endpoint-partition parse) that only job events use.
 #[tokio::test]

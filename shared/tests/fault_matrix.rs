@@ -174,6 +174,7 @@ fn request(policy: serde_json::Value, execution: &str) -> GateRequest {
             execution_id: Some(execution.into()),
             action: None,
             reason: Some("bake-time-waiter: orders-high-sev went to ALARM".into()),
+            waiting_since: None,
         },
         now: Timestamp::now(),
         waiting_since: None,

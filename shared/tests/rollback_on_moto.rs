@@ -11,7 +11,8 @@ use handsoff::gates::rollback_trigger::RollbackTrigger;
 use handsoff::gates::{Gate, GateRequest, Mode};
 use handsoff::invoke::event::InvocationContext;
 use handsoff::policy::Policy;
-use handsoff::ports::deployments::AwsDeploymentControl;
+use handsoff::ports::PortError;
+use handsoff::ports::deployments::{AwsDeploymentControl, DeploymentControl};
 use handsoff::ports::store::{DynamoStore, StateStore, create_table};
 use handsoff_e2e::Moto;
 
@@ -28,8 +29,35 @@ macro_rules! client {
 struct World {
     _moto: Moto,
     lambda: aws_sdk_lambda::Client,
+    dynamodb: aws_sdk_dynamodb::Client,
     store: DynamoStore,
     trigger: RollbackTrigger<AwsDeploymentControl, DynamoStore>,
+    /// The same, but its `payments-api` action never returns: a run that dies half way.
+    crashing: RollbackTrigger<HangsOn, DynamoStore>,
+}
+
+/// Real deployment control, except that rolling back `hangs_on`'s alias never returns.
+struct HangsOn {
+    inner: AwsDeploymentControl,
+    hangs_on: &'static str,
+}
+
+impl DeploymentControl for HangsOn {
+    async fn roll_back_alias(&self, function_name: &str, alias: &str) -> Result<String, PortError> {
+        if function_name == self.hangs_on {
+            std::future::pending::<()>().await;
+        }
+        self.inner.roll_back_alias(function_name, alias).await
+    }
+    async fn stop_codedeploy(&self, application: &str, group: &str) -> Result<String, PortError> {
+        self.inner.stop_codedeploy(application, group).await
+    }
+    async fn roll_back_stage(&self, pipeline: &str, stage: &str, execution: &str) -> Result<String, PortError> {
+        self.inner.roll_back_stage(pipeline, stage, execution).await
+    }
+    async fn stop_execution(&self, pipeline: &str, execution: &str, reason: &str) -> Result<String, PortError> {
+        self.inner.stop_execution(pipeline, execution, reason).await
+    }
 }
 
 async fn world() -> World {
@@ -91,12 +119,21 @@ async fn world() -> World {
         client!(aws_sdk_codedeploy, moto),
         client!(aws_sdk_codepipeline, moto),
     );
-    let trigger = RollbackTrigger::new(control, DynamoStore::new(dynamodb, "handsoff"));
+    let crashing = RollbackTrigger::new(
+        HangsOn {
+            inner: control.clone(),
+            hangs_on: "payments-api",
+        },
+        DynamoStore::new(dynamodb.clone(), "handsoff"),
+    );
+    let trigger = RollbackTrigger::new(control, DynamoStore::new(dynamodb.clone(), "handsoff"));
     World {
         _moto: moto,
         lambda,
+        dynamodb,
         store,
         trigger,
+        crashing,
     }
 }
 
@@ -109,6 +146,7 @@ fn request(actions: &str) -> GateRequest {
             execution_id: Some("exec-1".into()),
             action: None,
             reason: Some("bake alarm orders-high-sev fired".into()),
+            waiting_since: None,
         },
         now: jiff::Timestamp::now(),
         waiting_since: None,
@@ -225,4 +263,126 @@ async fn a_partial_failure_says_what_succeeded_and_a_retry_redoes_only_the_rest(
         ("1".to_string(), 1),
         "the succeeded step was not run again"
     );
+}
+
+/// A run that dies half way (its second action never returns, its Lambda is stopped) has saved
+/// what it did: the run that takes over its expired claim skips the alias it already rolled
+/// back. Before, the takeover ran the alias again, found it on one version and reported a
+/// false RollbackIncomplete.
+#[tokio::test]
+async fn a_run_that_died_half_way_is_taken_over_without_redoing_its_steps() {
+    let world = world().await;
+    let actions = r#"[{"lambda_alias": {"function_name": "orders-api", "alias": "live"}}, {"lambda_alias": {"function_name": "payments-api", "alias": "live"}}]"#;
+    let died = tokio::time::timeout(
+        std::time::Duration::from_secs(3),
+        world.crashing.decide(&request(actions)),
+    )
+    .await;
+    assert!(died.is_err(), "the first run never finishes");
+    assert_eq!(alias_state(&world.lambda).await, ("1".to_string(), 0));
+    assert!(world.store.block_marker("orders", "Prod").await.unwrap().is_none());
+
+    // Within the lease, another invocation waits; past it, it takes over. Only orders-api's
+    // step is in the policy this time, as it was done already: nothing is left to run.
+    let only_orders = r#"[{"lambda_alias": {"function_name": "orders-api", "alias": "live"}}]"#;
+    let waiting = world.trigger.decide(&request(only_orders)).await.unwrap();
+    assert_eq!(waiting.decision, Verdict::Wait, "{}", waiting.reason());
+    let mut later = request(only_orders);
+    later.now = later.now + jiff::SignedDuration::from_secs(301);
+    let taken = world.trigger.decide(&later).await.unwrap();
+    assert_eq!(taken.decision, Verdict::Rollback, "{}", taken.reason());
+    assert!(
+        taken
+            .reason()
+            .starts_with("rolled back: lambda_alias orders-api:live ok: alias live of orders-api is back on version 1"),
+        "the step the dead run did is reported from its saved progress: {}",
+        taken.reason()
+    );
+    assert_eq!(taken.evidence["performed"], true);
+    assert!(world.store.block_marker("orders", "Prod").await.unwrap().is_some());
+}
+
+/// The record, the stage's block and both audit records are one transaction conditioned on
+/// still holding the claim: a run whose claim was taken over writes none of them and says so.
+/// A claim asked for again under its own id (an SDK retry whose first answer was lost) is ours.
+#[tokio::test]
+async fn a_run_whose_claim_was_taken_over_writes_nothing() {
+    use aws_sdk_dynamodb::types::AttributeValue;
+    use handsoff::ports::store::{RollbackClaim, RollbackKey, StoreError};
+    let world = world().await;
+    let now = jiff::Timestamp::now();
+    let mine = RollbackKey {
+        pipeline: "orders",
+        stage: "Prod",
+        execution_id: "exec-1",
+        claim_id: "run-a",
+    };
+    let claimed = world.store.claim_rollback(mine, now, 300).await.unwrap();
+    assert_eq!(claimed, RollbackClaim::Claimed { previous: Vec::new() });
+    let again = world.store.claim_rollback(mine, now, 300).await.unwrap();
+    assert_eq!(
+        again,
+        RollbackClaim::Claimed { previous: Vec::new() },
+        "our own claim, read back"
+    );
+    let other = RollbackKey {
+        claim_id: "run-b",
+        ..mine
+    };
+    assert!(matches!(
+        world.store.claim_rollback(other, now, 300).await.unwrap(),
+        RollbackClaim::InProgress { .. }
+    ));
+
+    // Another invocation takes the claim over (as after an expired lease).
+    world
+        .dynamodb
+        .update_item()
+        .table_name("handsoff")
+        .key("pk", AttributeValue::S("ROLLBACK#orders#Prod".into()))
+        .key("sk", AttributeValue::S("exec-1".into()))
+        .update_expression("SET claim_id = :other")
+        .expression_attribute_values(":other", AttributeValue::S("run-b".into()))
+        .send()
+        .await
+        .unwrap();
+    let record = handsoff::rollback::RollbackRecord {
+        status: "done".into(),
+        steps: Vec::new(),
+        reason: "bake alarm".into(),
+        finished_at: now,
+    };
+    let marker = handsoff::alarms::BlockMarker {
+        pipeline: "orders".into(),
+        stage: "Prod".into(),
+        reason: "rolled back".into(),
+        created_at: now,
+        by: "rollback-trigger".into(),
+    };
+    let lost = world
+        .store
+        .finish_rollback(mine, &record, &marker, None)
+        .await
+        .unwrap_err();
+    assert!(matches!(lost, StoreError::Conflict(_)), "{lost:?}");
+    assert!(
+        world.store.block_marker("orders", "Prod").await.unwrap().is_none(),
+        "no block without the record"
+    );
+    assert!(world.store.audit_trail("orders", "Prod").await.unwrap().is_empty());
+    let progress = world.store.save_rollback_progress(mine, &record).await.unwrap_err();
+    assert!(matches!(progress, StoreError::Conflict(_)), "{progress:?}");
+
+    // The holder finishes: record, block and audit land together.
+    world
+        .store
+        .finish_rollback(other, &record, &marker, None)
+        .await
+        .unwrap();
+    assert!(world.store.block_marker("orders", "Prod").await.unwrap().is_some());
+    assert_eq!(world.store.audit_trail("orders", "Prod").await.unwrap().len(), 1);
+    assert!(matches!(
+        world.store.claim_rollback(mine, now, 300).await.unwrap(),
+        RollbackClaim::Done(_)
+    ));
 }

@@ -53,7 +53,7 @@ fn healthy(stack: &MotoWithLambdas) {
     stack.script("time-window-gate", vec![decision("time-window-gate", "proceed")]);
     stack.script("bake-time-waiter", vec![decision("bake-time-waiter", "proceed")]);
     stack.script("canary-evaluator", vec![decision("canary-evaluator", "pass")]);
-    stack.script("rollback-trigger", vec![decision("rollback-trigger", "proceed")]);
+    stack.script("rollback-trigger", vec![decision("rollback-trigger", "rollback")]);
 }
 
 fn count(stack: &MotoWithLambdas, function: &str) -> usize {
@@ -252,4 +252,98 @@ async fn an_unknown_decision_never_proceeds() {
     let ended = sfn::run(&stack.moto, "safe-stage", &definition(), &input()).await;
     assert_eq!(ended.error.as_deref(), Some("Handsoff.UnexpectedDecision"), "{ended:?}");
     assert_eq!(count(&stack, "bake-time-waiter"), 0);
+}
+
+fn bake_says_rollback(stack: &MotoWithLambdas) {
+    stack.script(
+        "bake-time-waiter",
+        vec![Answer::Ok(json!({"gate": "bake-time-waiter", "decision": "rollback",
+            "reasons": ["orders-5xx went to ALARM during the bake"], "evidence": {}}))],
+    );
+}
+
+/// Before, the RollBack state went to RolledBack whatever the trigger answered: a trigger
+/// answering `wait` (another invocation holds the claim) ended "rolled back" with the one-box
+/// still taking traffic.
+#[tokio::test]
+async fn only_the_triggers_rollback_ends_rolled_back_and_wait_is_asked_again() {
+    let stack = MotoWithLambdas::start();
+    healthy(&stack);
+    bake_says_rollback(&stack);
+    stack.script(
+        "rollback-trigger",
+        vec![
+            waiting("rollback-trigger", "wait", 0),
+            decision("rollback-trigger", "rollback"),
+        ],
+    );
+    let ended = sfn::run(&stack.moto, "safe-stage-wait", &definition(), &input()).await;
+    assert_eq!(ended.error.as_deref(), Some("Handsoff.RolledBack"), "{ended:?}");
+    assert_eq!(count(&stack, "rollback-trigger"), 2);
+    assert!(
+        ended
+            .history
+            .iter()
+            .any(|entered| entered.starts_with("WaitForRollback")),
+        "{:?}",
+        ended.history
+    );
+}
+
+#[tokio::test]
+async fn a_trigger_that_never_finishes_or_answers_anything_else_is_a_failed_rollback() {
+    let stack = MotoWithLambdas::start();
+    healthy(&stack);
+    bake_says_rollback(&stack);
+    stack.script("rollback-trigger", vec![waiting("rollback-trigger", "wait", 0)]);
+    let ended = sfn::run(&stack.moto, "safe-stage-stuck", &definition(), &input()).await;
+    assert_eq!(ended.error.as_deref(), Some("Handsoff.RollbackFailed"), "{ended:?}");
+    let cause = ended.cause.unwrap_or_default();
+    assert!(
+        cause.contains("still answered wait after 13 calls") && cause.contains("rollback-trigger says wait"),
+        "{cause}"
+    );
+    assert_eq!(
+        count(&stack, "rollback-trigger"),
+        13,
+        "bounded: one call and 12 looks again"
+    );
+
+    for answer in ["proceed", "pass", "maybe"] {
+        let stack = MotoWithLambdas::start();
+        healthy(&stack);
+        bake_says_rollback(&stack);
+        stack.script("rollback-trigger", vec![decision("rollback-trigger", answer)]);
+        let ended = sfn::run(&stack.moto, &format!("safe-stage-{answer}"), &definition(), &input()).await;
+        assert_eq!(
+            ended.error.as_deref(),
+            Some("Handsoff.RollbackFailed"),
+            "{answer}: {ended:?}"
+        );
+        let cause = ended.cause.unwrap_or_default();
+        assert!(
+            cause.contains("answered something other than rollback") && cause.contains(answer),
+            "{cause}"
+        );
+        assert_eq!(count(&stack, "rollback-trigger"), 1, "{answer}");
+    }
+}
+
+/// max_wait needs to know when waiting began: every gate's context carries the execution's start.
+#[tokio::test]
+async fn the_gates_learn_when_the_execution_began_waiting() {
+    let stack = MotoWithLambdas::start();
+    healthy(&stack);
+    let before = Timestamp::now() - SignedDuration::from_secs(5);
+    let ended = sfn::run(&stack.moto, "safe-stage-since", &definition(), &input()).await;
+    assert_eq!(ended.status, "SUCCEEDED", "{ended:?}");
+    for gate in ["alarm-blocker", "time-window-gate"] {
+        let sent = &stack.calls_to(gate)[0];
+        let since: Timestamp = sent["context"]["waiting_since"]
+            .as_str()
+            .unwrap_or_else(|| panic!("{gate}: no waiting_since in {sent}"))
+            .parse()
+            .unwrap();
+        assert!(since >= before && since <= Timestamp::now(), "{gate}: {since}");
+    }
 }

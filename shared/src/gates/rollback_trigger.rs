@@ -13,7 +13,7 @@ use crate::audit::AuditRecord;
 use crate::decision::{Decision, Verdict};
 use crate::error::GateError;
 use crate::ports::deployments::DeploymentControl;
-use crate::ports::store::{RollbackClaim, StateStore};
+use crate::ports::store::{RollbackClaim, RollbackKey, StateStore, StoreError};
 use crate::rollback::{NAME, PipelineMode, RollbackAction, StepResult, record_of};
 
 /// How long a claimed rollback may run before another invocation may take it over.
@@ -67,6 +67,14 @@ impl<D: DeploymentControl, S: StateStore> RollbackTrigger<D, S> {
     }
 }
 
+/// Not rolled back yet by this invocation, nor known to be done: ask again in 30 seconds.
+fn in_progress(now: Timestamp, reason: String, evidence: serde_json::Value) -> Decision {
+    let next = now.checked_add(SignedDuration::from_secs(30)).ok();
+    Decision::new(NAME, Verdict::Wait, reason)
+        .waiting_until(next)
+        .with_evidence(evidence)
+}
+
 impl<D: DeploymentControl, S: StateStore> Gate for RollbackTrigger<D, S> {
     fn name(&self) -> &'static str {
         NAME
@@ -85,13 +93,22 @@ impl<D: DeploymentControl, S: StateStore> Gate for RollbackTrigger<D, S> {
             .clone()
             .unwrap_or_else(|| "rollback requested".to_string());
         let now = request.now;
+        let claim_id = uuid::Uuid::new_v4().to_string();
+        let key = RollbackKey {
+            pipeline,
+            stage,
+            execution_id: execution,
+            claim_id: &claim_id,
+        };
         let previous = match self
             .store
-            .claim_rollback(pipeline, stage, execution, now, LEASE_SECS)
+            .claim_rollback(key, now, LEASE_SECS)
             .await
             .map_err(store_error)?
         {
             RollbackClaim::Done(record) => {
+                // Its record and the stage's block were written in one transaction: the stage
+                // was blocked then, and stays so until a person unblocks it.
                 return Ok(Decision::new(
                     NAME,
                     Verdict::Rollback,
@@ -100,30 +117,33 @@ impl<D: DeploymentControl, S: StateStore> Gate for RollbackTrigger<D, S> {
                 .with_evidence(json!({"performed": false, "first_result": record})));
             }
             RollbackClaim::InProgress { since } => {
-                let next = now.checked_add(SignedDuration::from_secs(30)).ok();
-                return Ok(Decision::new(
-                    NAME,
-                    Verdict::Wait,
+                return Ok(in_progress(
+                    now,
                     format!("another invocation has been rolling back this deployment since {since}"),
-                )
-                .waiting_until(next)
-                .with_evidence(json!({"performed": false, "in_progress_since": since})));
+                    json!({"performed": false, "in_progress_since": since}),
+                ));
             }
             RollbackClaim::Claimed { previous } => previous,
         };
         let mut ran = Vec::new();
         for action in &policy.actions {
             if previous.iter().any(|step| step.ok && step.action == action.label()) {
-                continue; // done by an earlier, partial run
+                continue; // done by an earlier, partial or abandoned run
             }
             ran.push(self.run(action, pipeline, stage, execution, &reason).await);
+            // So whoever takes over an abandoned run skips what succeeded; the rollback itself
+            // matters more than this record, so only a lost claim stops it.
+            let progress = record_of(policy, &previous, ran.clone(), &reason, Timestamp::now().max(now));
+            match self.store.save_rollback_progress(key, &progress).await {
+                Ok(()) => {}
+                Err(StoreError::Conflict(lost)) => {
+                    return Ok(in_progress(now, lost, json!({"performed": true, "steps": ran})));
+                }
+                Err(error) => tracing::warn!(error = %error, "could not save the rollback's progress; going on"),
+            }
         }
         let finished = Timestamp::now().max(now);
         let record = record_of(policy, &previous, ran, &reason, finished);
-        self.store
-            .finish_rollback(pipeline, stage, execution, &record)
-            .await
-            .map_err(store_error)?;
         // Rolled back, or half rolled back: either way nothing more ships here until a person looks.
         let marker = BlockMarker {
             pipeline: pipeline.to_string(),
@@ -132,16 +152,23 @@ impl<D: DeploymentControl, S: StateStore> Gate for RollbackTrigger<D, S> {
             created_at: now,
             by: NAME.to_string(),
         };
-        self.store.put_block_marker(&marker).await.map_err(store_error)?;
+        let decision = Decision::new(NAME, Verdict::Rollback, format!("rolled back: {}", record.summary()))
+            .with_evidence(json!({"performed": true, "record": record, "reason": reason}));
+        let audit = AuditRecord::of_decision(&decision, pipeline, stage, now);
+        match self
+            .store
+            .finish_rollback(key, &record, &marker, record.is_done().then_some(&audit))
+            .await
+        {
+            Ok(()) => {}
+            Err(StoreError::Conflict(lost)) => {
+                return Ok(in_progress(now, lost, json!({"performed": true, "record": record})));
+            }
+            Err(error) => return Err(store_error(error)),
+        }
         if !record.is_done() {
             return Err(GateError::RollbackIncomplete(record.summary()));
         }
-        let decision = Decision::new(NAME, Verdict::Rollback, format!("rolled back: {}", record.summary()))
-            .with_evidence(json!({"performed": true, "record": record, "reason": reason}));
-        self.store
-            .audit(&AuditRecord::of_decision(&decision, pipeline, stage, now))
-            .await
-            .map_err(store_error)?;
         Ok(decision)
     }
 }

@@ -22,6 +22,11 @@ pub struct InvocationContext {
     /// Why this is happening (the rollback trigger records it), e.g. the failing verdict.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub reason: Option<String>,
+    /// When this deployment began waiting on the gates (safe-stage passes its execution's
+    /// start), so `max_wait` holds under Step Functions too; CodePipeline keeps it in the
+    /// continuation token instead.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub waiting_since: Option<jiff::Timestamp>,
 }
 
 impl InvocationContext {
@@ -185,6 +190,17 @@ mod tests {
                 .to_string()
                 .contains("not a JSON object")
         );
+    }
+
+    #[test]
+    fn waiting_since_reads_step_functions_and_moto_start_times() {
+        for (text, expected) in [
+            ("2026-12-04T02:14:19.192Z", "2026-12-04T02:14:19.192Z"),
+            ("2026-12-04 02:14:19.192000+00:00", "2026-12-04T02:14:19.192Z"),
+        ] {
+            let context: InvocationContext = serde_json::from_value(json!({"waiting_since": text})).unwrap();
+            assert_eq!(context.waiting_since, Some(expected.parse().unwrap()), "{text}");
+        }
     }
 
     #[test]

@@ -251,16 +251,19 @@ impl<G: Gate, J: PipelineJobs, M: MetricSink> HandlerRef<'_, G, J, M> {
     async fn handle_direct(&self, request: DirectRequest, now: Timestamp) -> Result<Value, GateError> {
         let outcome = match direct_policy(&request) {
             Err(error) => Err(GateError::PolicyInvalid(error)),
-            Ok(policy) => {
-                let request = GateRequest {
-                    policy,
-                    context: request.context,
-                    now,
-                    waiting_since: None,
-                    mode: Mode::Direct,
-                };
-                self.gate.decide(&request).await
-            }
+            Ok(policy) => match waiting_since(&request.context, now) {
+                Err(error) => Err(error),
+                Ok(waiting_since) => {
+                    let request = GateRequest {
+                        policy,
+                        context: request.context,
+                        now,
+                        waiting_since,
+                        mode: Mode::Direct,
+                    };
+                    self.gate.decide(&request).await
+                }
+            },
         };
         self.record(&outcome, Mode::Direct, now);
         let decision = outcome?;
@@ -295,6 +298,20 @@ impl<G: Gate, J: PipelineJobs, M: MetricSink> HandlerRef<'_, G, J, M> {
             Ok(decision) => record_decision(decision, mode, self.metrics, now),
             Err(error) => record_error(self.gate.name(), error, mode, self.metrics, now),
         }
+    }
+}
+
+/// How long a caller's clock may run ahead of ours before its `waiting_since` is refused.
+const CLOCK_SKEW_SECS: i64 = 300;
+
+/// `context.waiting_since`, which must not lie in the future: a start after now would make
+/// every wait look fresh, and `max_wait` would never be reached.
+fn waiting_since(context: &InvocationContext, now: Timestamp) -> Result<Option<Timestamp>, GateError> {
+    match context.waiting_since {
+        Some(since) if since.as_second() > now.as_second() + CLOCK_SKEW_SECS => Err(GateError::InvalidInput(format!(
+            "context.waiting_since: {since} is in the future (now {now}); pass when waiting began, e.g. $$.Execution.StartTime"
+        ))),
+        since => Ok(since),
     }
 }
 

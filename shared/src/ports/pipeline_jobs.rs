@@ -107,6 +107,7 @@ impl PipelineJobs for CodePipelineJobs {
             execution_id: context.pipeline_execution_id().map(str::to_string),
             action: context.action().and_then(|action| action.name()).map(str::to_string),
             reason: None,
+            waiting_since: None,
         })
     }
 

@@ -24,6 +24,28 @@ pub enum RollbackClaim {
     InProgress { since: Timestamp },
 }
 
+/// One deployment's rollback, and the invocation that claims it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct RollbackKey<'a> {
+    pub pipeline: &'a str,
+    pub stage: &'a str,
+    pub execution_id: &'a str,
+    /// New per invocation; the claim's owner.
+    pub claim_id: &'a str,
+}
+
+impl RollbackKey<'_> {
+    fn key(&self) -> HashMap<String, AttributeValue> {
+        HashMap::from([
+            (
+                "pk".to_string(),
+                s(format!("ROLLBACK#{}#{}", self.pipeline, self.stage)),
+            ),
+            ("sk".to_string(), s(self.execution_id)),
+        ])
+    }
+}
+
 /// How long audit records are kept (DynamoDB TTL).
 pub const AUDIT_RETENTION_DAYS: i64 = 400;
 
@@ -68,23 +90,32 @@ pub trait StateStore: Send + Sync {
         now: Timestamp,
     ) -> impl Future<Output = Result<BlockMarker, StoreError>> + Send;
     fn audit(&self, record: &AuditRecord) -> impl Future<Output = Result<(), StoreError>> + Send;
-    /// Claims a deployment's rollback: the first caller runs it; a claim older than `lease_secs`
-    /// or a partial result can be taken over.
+    /// Claims a deployment's rollback under `claim_id` (new per invocation): the first caller
+    /// runs it; a claim older than `lease_secs` or a partial result can be taken over; a claim
+    /// already written under `claim_id` (an SDK retry whose first answer was lost) is ours.
     fn claim_rollback(
         &self,
-        pipeline: &str,
-        stage: &str,
-        execution_id: &str,
+        rollback: RollbackKey<'_>,
         now: Timestamp,
         lease_secs: i64,
     ) -> impl Future<Output = Result<RollbackClaim, StoreError>> + Send;
-    /// Records what the rollback did.
+    /// Saves the steps run so far while the claim is still `claim_id`'s, so whoever takes over
+    /// an abandoned run skips what already succeeded. `Conflict` when the claim was lost.
+    fn save_rollback_progress(
+        &self,
+        rollback: RollbackKey<'_>,
+        progress: &RollbackRecord,
+    ) -> impl Future<Output = Result<(), StoreError>> + Send;
+    /// In one transaction, while the claim is still `claim_id`'s: the rollback's record, the
+    /// stage's "blocked after rollback" marker and its audit record, and `decision` (the
+    /// trigger's own audit record) if given. `Conflict` when the claim was lost: nothing is
+    /// written.
     fn finish_rollback(
         &self,
-        pipeline: &str,
-        stage: &str,
-        execution_id: &str,
+        rollback: RollbackKey<'_>,
         record: &RollbackRecord,
+        marker: &BlockMarker,
+        decision: Option<&AuditRecord>,
     ) -> impl Future<Output = Result<(), StoreError>> + Send;
     /// Starts the bake of one deployment once; every later call returns the first start.
     fn start_bake(
@@ -245,6 +276,13 @@ pub(super) fn json_field<T: serde::de::DeserializeOwned>(
 ) -> Result<T, StoreError> {
     serde_json::from_str(&text(item, field, call)?)
         .map_err(|_| malformed(call, &format!("`{field}` is not the expected JSON")))
+}
+
+fn claim_lost(rollback: RollbackKey<'_>) -> StoreError {
+    StoreError::Conflict(format!(
+        "another invocation took over the rollback of execution {} of {}/{} (this one held it past its lease)",
+        rollback.execution_id, rollback.pipeline, rollback.stage
+    ))
 }
 
 pub(super) fn built<T, E: std::fmt::Display>(result: Result<T, E>, call: &str) -> Result<T, StoreError> {
@@ -543,18 +581,14 @@ impl StateStore for DynamoStore {
 
     async fn claim_rollback(
         &self,
-        pipeline: &str,
-        stage: &str,
-        execution_id: &str,
+        rollback: RollbackKey<'_>,
         now: Timestamp,
         lease_secs: i64,
     ) -> Result<RollbackClaim, StoreError> {
-        let pk = format!("ROLLBACK#{pipeline}#{stage}");
-        let mut item = Item::new();
-        item.insert("pk".into(), s(pk.clone()));
-        item.insert("sk".into(), s(execution_id));
+        let mut item = rollback.key();
         item.insert("status".into(), s("in_progress"));
         item.insert("claimed_at".into(), n(now.as_second()));
+        item.insert("claim_id".into(), s(rollback.claim_id));
         item.insert("expires_at".into(), n(now.as_second() + AUDIT_RETENTION_DAYS * 86_400));
         let written = self
             .client
@@ -574,42 +608,56 @@ impl StateStore for DynamoStore {
         }
         let call = "dynamodb:GetItem";
         let existing = self
-            .get(pk.clone(), execution_id, call)
+            .get(
+                format!("ROLLBACK#{}#{}", rollback.pipeline, rollback.stage),
+                rollback.execution_id,
+                call,
+            )
             .await?
             .ok_or_else(|| malformed(call, "the rollback record vanished"))?;
         let status = text(&existing, "status", call)?;
         let claimed_at = seconds(&existing, "claimed_at", call)?;
-        let record: Option<RollbackRecord> =
-            optional_text(&existing, "record").and_then(|json| serde_json::from_str(&json).ok());
-        if status == "done" {
-            return record
-                .map(RollbackClaim::Done)
-                .ok_or_else(|| malformed(call, "a done rollback without its record"));
-        }
-        let stale = now.as_second() - claimed_at.as_second() >= lease_secs;
-        if status == "in_progress" && !stale {
-            return Ok(RollbackClaim::InProgress { since: claimed_at });
+        let record: Option<RollbackRecord> = match optional_text(&existing, "record") {
+            Some(json) => {
+                Some(serde_json::from_str(&json).map_err(|_| malformed(call, "`record` is not a rollback record"))?)
+            }
+            None => None,
+        };
+        let previous = record.as_ref().map(|record| record.steps.clone()).unwrap_or_default();
+        let holder = optional_text(&existing, "claim_id");
+        match status.as_str() {
+            "done" => {
+                return record
+                    .map(RollbackClaim::Done)
+                    .ok_or_else(|| malformed(call, "a done rollback without its record"));
+            }
+            "in_progress" if holder.as_deref() == Some(rollback.claim_id) => {
+                return Ok(RollbackClaim::Claimed { previous });
+            }
+            "in_progress" if now.as_second() - claimed_at.as_second() < lease_secs => {
+                return Ok(RollbackClaim::InProgress { since: claimed_at });
+            }
+            "in_progress" | "partial" => {}
+            other => return Err(malformed(call, &format!("unknown rollback status `{other}`"))),
         }
         // Take over a partial or abandoned run, once: the condition pins what we read.
-        let key = HashMap::from([("pk".to_string(), s(pk)), ("sk".to_string(), s(execution_id))]);
         let taken = self
             .client
             .update_item()
             .table_name(&self.table)
-            .set_key(Some(key))
-            .update_expression("SET #status = :claimed, claimed_at = :now")
+            .set_key(Some(rollback.key()))
+            .update_expression("SET #status = :claimed, claimed_at = :now, claim_id = :mine")
             .condition_expression("#status = :status AND claimed_at = :claimed_at")
             .expression_attribute_names("#status", "status")
             .expression_attribute_values(":claimed", s("in_progress"))
             .expression_attribute_values(":now", n(now.as_second()))
+            .expression_attribute_values(":mine", s(rollback.claim_id))
             .expression_attribute_values(":status", s(status))
             .expression_attribute_values(":claimed_at", n(claimed_at.as_second()))
             .send()
             .await;
         match taken {
-            Ok(_) => Ok(RollbackClaim::Claimed {
-                previous: record.map(|record| record.steps).unwrap_or_default(),
-            }),
+            Ok(_) => Ok(RollbackClaim::Claimed { previous }),
             Err(error)
                 if error
                     .as_service_error()
@@ -621,30 +669,83 @@ impl StateStore for DynamoStore {
         }
     }
 
-    async fn finish_rollback(
+    async fn save_rollback_progress(
         &self,
-        pipeline: &str,
-        stage: &str,
-        execution_id: &str,
-        record: &RollbackRecord,
+        rollback: RollbackKey<'_>,
+        progress: &RollbackRecord,
     ) -> Result<(), StoreError> {
-        let key = HashMap::from([
-            ("pk".to_string(), s(format!("ROLLBACK#{pipeline}#{stage}"))),
-            ("sk".to_string(), s(execution_id)),
-        ]);
-        self.client
+        let call = "dynamodb:UpdateItem";
+        let saved = self
+            .client
             .update_item()
             .table_name(&self.table)
-            .set_key(Some(key))
-            .update_expression("SET #status = :status, #record = :record")
+            .set_key(Some(rollback.key()))
+            .update_expression("SET #record = :record")
+            .condition_expression("claim_id = :mine AND #status = :in_progress")
             .expression_attribute_names("#status", "status")
             .expression_attribute_names("#record", "record")
-            .expression_attribute_values(":status", s(&record.status))
-            .expression_attribute_values(":record", s(serde_json::to_string(record).unwrap_or_default()))
+            .expression_attribute_values(":record", s(serde_json::to_string(progress).unwrap_or_default()))
+            .expression_attribute_values(":mine", s(rollback.claim_id))
+            .expression_attribute_values(":in_progress", s("in_progress"))
             .send()
-            .await
-            .map_err(|error| StoreError::Port(PortError::from_sdk("dynamodb:UpdateItem", &error)))?;
-        Ok(())
+            .await;
+        match saved {
+            Ok(_) => Ok(()),
+            Err(error)
+                if error
+                    .as_service_error()
+                    .is_some_and(|e| e.is_conditional_check_failed_exception()) =>
+            {
+                Err(claim_lost(rollback))
+            }
+            Err(error) => Err(StoreError::Port(PortError::from_sdk(call, &error))),
+        }
+    }
+
+    async fn finish_rollback(
+        &self,
+        rollback: RollbackKey<'_>,
+        record: &RollbackRecord,
+        marker: &BlockMarker,
+        decision: Option<&AuditRecord>,
+    ) -> Result<(), StoreError> {
+        let call = "dynamodb:TransactWriteItems";
+        let finish = built(
+            Update::builder()
+                .table_name(&self.table)
+                .set_key(Some(rollback.key()))
+                .update_expression("SET #status = :status, #record = :record")
+                .condition_expression("claim_id = :mine AND #status = :in_progress")
+                .expression_attribute_names("#status", "status")
+                .expression_attribute_names("#record", "record")
+                .expression_attribute_values(":status", s(&record.status))
+                .expression_attribute_values(":record", s(serde_json::to_string(record).unwrap_or_default()))
+                .expression_attribute_values(":mine", s(rollback.claim_id))
+                .expression_attribute_values(":in_progress", s("in_progress"))
+                .build(),
+            call,
+        )?;
+        let blocked = AuditRecord::of_change(
+            "blocked_after_rollback",
+            &marker.pipeline,
+            &marker.stage,
+            marker.created_at,
+            &marker.by,
+            &marker.reason,
+            serde_json::Value::Null,
+        );
+        let mut items = vec![
+            TransactWriteItem::builder().update(finish).build(),
+            self.put(marker_item(marker), None)?,
+            self.put(audit_item(&blocked), None)?,
+        ];
+        if let Some(decision) = decision {
+            items.push(self.put(audit_item(decision), None)?);
+        }
+        match self.transact(items, String::new()).await {
+            Err(StoreError::Conflict(_)) => Err(claim_lost(rollback)),
+            other => other,
+        }
     }
 
     async fn start_bake(
