@@ -126,6 +126,7 @@ impl<D: DeploymentControl, S: StateStore> Gate for RollbackTrigger<D, S> {
             RollbackClaim::Claimed { previous } => previous,
         };
         let mut ran = Vec::new();
+        let mut unsaved = Vec::new();
         for action in &policy.actions {
             if previous.iter().any(|step| step.ok && step.action == action.label()) {
                 continue; // done by an earlier, partial or abandoned run
@@ -139,7 +140,10 @@ impl<D: DeploymentControl, S: StateStore> Gate for RollbackTrigger<D, S> {
                 Err(StoreError::Conflict(lost)) => {
                     return Ok(in_progress(now, lost, json!({"performed": true, "steps": ran})));
                 }
-                Err(error) => tracing::warn!(error = %error, "could not save the rollback's progress; going on"),
+                Err(error) => {
+                    tracing::warn!(error = %error, "could not save the rollback's progress; going on");
+                    unsaved.push(error.to_string());
+                }
             }
         }
         let finished = Timestamp::now().max(now);
@@ -152,8 +156,15 @@ impl<D: DeploymentControl, S: StateStore> Gate for RollbackTrigger<D, S> {
             created_at: now,
             by: NAME.to_string(),
         };
-        let decision = Decision::new(NAME, Verdict::Rollback, format!("rolled back: {}", record.summary()))
-            .with_evidence(json!({"performed": true, "record": record, "reason": reason}));
+        let mut decision = Decision::new(NAME, Verdict::Rollback, format!("rolled back: {}", record.summary()))
+            .with_evidence(
+                json!({"performed": true, "record": record, "reason": reason, "progress_not_saved": unsaved}),
+            );
+        decision.reasons.extend(
+            unsaved
+                .iter()
+                .map(|error| format!("(its progress was not saved on the way: {error})")),
+        );
         let audit = AuditRecord::of_decision(&decision, pipeline, stage, now);
         match self
             .store
