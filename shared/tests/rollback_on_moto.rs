@@ -288,7 +288,7 @@ async fn a_run_that_died_half_way_is_taken_over_without_redoing_its_steps() {
     let waiting = world.trigger.decide(&request(only_orders)).await.unwrap();
     assert_eq!(waiting.decision, Verdict::Wait, "{}", waiting.reason());
     let mut later = request(only_orders);
-    later.now = later.now + jiff::SignedDuration::from_secs(301);
+    later.now += jiff::SignedDuration::from_secs(301);
     let taken = world.trigger.decide(&later).await.unwrap();
     assert_eq!(taken.decision, Verdict::Rollback, "{}", taken.reason());
     assert!(
