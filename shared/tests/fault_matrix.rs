@@ -273,8 +273,11 @@ async fn matrix<G: Gate>(
     cases
 }
 
+/// A check of an outcome that may follow a bookkeeping fault.
+type OutcomeCheck = fn(&Decision) -> std::future::Ready<bool>;
+
 /// No operation whose failure may leave the outcome as it was.
-const NO_BOOKKEEPING: (&[&str], fn(&Decision) -> std::future::Ready<bool>) = (&[], |_| std::future::ready(false));
+const NO_BOOKKEEPING: (&[&str], OutcomeCheck) = (&[], |_| std::future::ready(false));
 
 fn proceeds(decision: &Decision) -> bool {
     matches!(decision.decision, Verdict::Proceed | Verdict::Pass)
