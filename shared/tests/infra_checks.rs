@@ -415,3 +415,131 @@ fn each_role_grants_only_what_its_function_calls() {
     }
     assert_eq!(checked, 6);
 }
+
+/// The partition-key prefixes the code writes records under (`"PREFIX#` in the ports).
+fn key_prefixes_in_code() -> BTreeSet<String> {
+    let mut prefixes = BTreeSet::new();
+    for file in ["store.rs", "suites.rs"] {
+        let text = std::fs::read_to_string(root().join("shared/src/ports").join(file)).unwrap();
+        for piece in text.split('"').skip(1).step_by(2) {
+            if let Some((prefix, _)) = piece.split_once('#')
+                && !prefix.is_empty()
+                && prefix.bytes().all(|byte| byte.is_ascii_uppercase() || byte == b'_')
+            {
+                prefixes.insert(prefix.to_string());
+            }
+        }
+    }
+    prefixes
+}
+
+/// Every role of the template, by name: its policy documents (inline and managed).
+fn roles(template: &Yaml) -> Vec<(String, Vec<&Yaml>)> {
+    let resources = template["Resources"].as_mapping().unwrap();
+    let mut found = Vec::new();
+    for (name, resource) in resources {
+        let name = name.as_str().unwrap().to_string();
+        let documents: Vec<&Yaml> = match resource["Type"].as_str() {
+            Some("AWS::IAM::Role") => resource["Properties"]["Policies"]
+                .as_sequence()
+                .into_iter()
+                .flatten()
+                .map(|policy| &policy["PolicyDocument"])
+                .collect(),
+            // A state machine's role is made by SAM from its policy documents.
+            Some("AWS::Serverless::StateMachine") => resource["Properties"]["Policies"]
+                .as_sequence()
+                .into_iter()
+                .flatten()
+                .filter(|policy| !policy["Statement"].is_null())
+                .collect(),
+            _ => continue,
+        };
+        found.push((name, documents));
+    }
+    found
+}
+
+/// The key prefixes a statement's `dynamodb:LeadingKeys` condition allows, or None when it has
+/// none (or one that a request without a partition key would pass).
+fn leading_keys(statement: &Yaml) -> Option<BTreeSet<String>> {
+    let condition = &statement["Condition"];
+    let keys = strings(&condition["ForAllValues:StringLike"]["dynamodb:LeadingKeys"]);
+    let present = condition["Null"]["dynamodb:LeadingKeys"].as_str() == Some("false");
+    (!keys.is_empty() && present).then(|| keys.into_iter().collect())
+}
+
+const READS: [&str; 3] = ["dynamodb:GetItem", "dynamodb:Query", "dynamodb:Scan"];
+
+/// Each role touches only its own records (IAM `dynamodb:LeadingKeys`): a suite's run can never
+/// write an override, only the operator role may write overrides or lift a block, and every
+/// prefix a role is granted is one the code uses.
+#[test]
+fn each_role_reads_and_writes_only_its_own_records() {
+    let template = template("template.yaml");
+    let in_code = key_prefixes_in_code();
+    assert!(
+        ["OVERRIDE", "BLOCK", "AUDIT", "ROLLBACK", "BAKE", "SUITE", "RUN"]
+            .iter()
+            .all(|prefix| in_code.contains(*prefix)),
+        "{in_code:?}"
+    );
+    let mut writes: std::collections::BTreeMap<String, BTreeSet<String>> = Default::default();
+    for (role, documents) in roles(&template) {
+        for document in documents {
+            for statement in statements(document) {
+                let actions: Vec<String> = strings(&statement["Action"])
+                    .into_iter()
+                    .filter(|action| action.starts_with("dynamodb:"))
+                    .collect();
+                if actions.is_empty() {
+                    continue;
+                }
+                let Some(prefixes) = leading_keys(statement) else {
+                    // Only a person reads the whole table (listing every pipeline's overrides).
+                    assert!(
+                        role == "OperatorRole" && actions.iter().all(|action| READS.contains(&action.as_str())),
+                        "{role}: {actions:?} without a dynamodb:LeadingKeys condition"
+                    );
+                    continue;
+                };
+                for prefix in &prefixes {
+                    let bare = prefix
+                        .strip_suffix("#*")
+                        .unwrap_or_else(|| panic!("{role}: {prefix} is not PREFIX#*"));
+                    assert!(in_code.contains(bare), "{role}: {prefix} is no record the code writes");
+                }
+                if actions.iter().any(|action| !READS.contains(&action.as_str())) {
+                    writes.entry(role.clone()).or_default().extend(prefixes);
+                }
+                if actions.iter().any(|action| action == "dynamodb:DeleteItem") {
+                    assert_eq!(role, "OperatorRole", "only a person deletes (lifts a block)");
+                }
+            }
+        }
+    }
+    let set = |prefixes: &[&str]| {
+        prefixes
+            .iter()
+            .map(|prefix| format!("{prefix}#*"))
+            .collect::<BTreeSet<_>>()
+    };
+    assert_eq!(writes["ValidationTestRunnerRole"], set(&["RUN"]));
+    assert_eq!(writes["AlarmBlockerRole"], set(&["AUDIT"]));
+    assert_eq!(writes["BakeTimeWaiterRole"], set(&["BAKE", "AUDIT"]));
+    assert_eq!(writes["RollbackTriggerRole"], set(&["ROLLBACK", "BLOCK", "AUDIT"]));
+    for (role, prefixes) in &writes {
+        if role != "OperatorRole" {
+            assert!(
+                !prefixes
+                    .iter()
+                    .any(|prefix| prefix.starts_with("OVERRIDE") || prefix.starts_with("SUITE")),
+                "{role} may write overrides or suites: {prefixes:?}"
+            );
+        }
+    }
+    assert_eq!(
+        writes["OperatorRole"],
+        set(&["OVERRIDE", "OVERRIDE_ID", "BLOCK", "AUDIT", "SUITE"])
+    );
+}

@@ -31,14 +31,37 @@ impl Override {
         self.revoked_at.is_none() && self.created_at <= now && now < self.expires_at
     }
 
+    /// How long it was made to live.
+    pub fn lifetime_secs(&self) -> i64 {
+        self.expires_at.as_second() - self.created_at.as_second()
+    }
+
     pub fn covers(&self, blocker: &Blocker) -> bool {
         self.alarms.is_empty() || self.alarms.iter().any(|alarm| alarm == &blocker.alarm)
     }
 }
 
-/// The first live override covering each blocker, or None if any blocker is uncovered.
-pub fn covering<'a>(blockers: &[Blocker], overrides: &'a [Override], now: Timestamp) -> Option<Vec<&'a Override>> {
-    let live: Vec<&Override> = overrides.iter().filter(|candidate| candidate.is_live(now)).collect();
+/// Live overrides made to live longer than the policy allows: whoever wrote them went around
+/// the CLI's check (or the policy was tightened since), so they lift nothing.
+pub fn too_long(overrides: &[Override], now: Timestamp, max_ttl_secs: i64) -> Vec<&Override> {
+    overrides
+        .iter()
+        .filter(|candidate| candidate.is_live(now) && candidate.lifetime_secs() > max_ttl_secs)
+        .collect()
+}
+
+/// The first live override within `max_ttl_secs` covering each blocker, or None if any blocker
+/// is uncovered.
+pub fn covering<'a>(
+    blockers: &[Blocker],
+    overrides: &'a [Override],
+    now: Timestamp,
+    max_ttl_secs: i64,
+) -> Option<Vec<&'a Override>> {
+    let live: Vec<&Override> = overrides
+        .iter()
+        .filter(|candidate| candidate.is_live(now) && candidate.lifetime_secs() <= max_ttl_secs)
+        .collect();
     let mut used: Vec<&Override> = Vec::new();
     for blocker in blockers {
         let cover = live.iter().find(|candidate| candidate.covers(blocker))?;

@@ -6,7 +6,7 @@ use jiff::{SignedDuration, Timestamp};
 use serde_json::json;
 
 use super::{Gate, GateRequest};
-use crate::alarms::overrides::covering;
+use crate::alarms::overrides::{covering, too_long};
 use crate::alarms::{AlarmPolicy, AlarmReading, BlockMarker, Override, WhenBlocked, blockers};
 use crate::audit::AuditRecord;
 use crate::decision::{Decision, Verdict};
@@ -130,8 +130,13 @@ pub fn decide(
         )
         .with_evidence(evidence);
     }
-    let what = found.iter().map(|blocker| blocker.describe()).collect::<Vec<_>>();
-    if let Some(covers) = covering(&found, overrides, now) {
+    let mut what = found.iter().map(|blocker| blocker.describe()).collect::<Vec<_>>();
+    let max_ttl = policy.max_override_ttl.as_secs_i64();
+    let ignored = too_long(overrides, now, max_ttl);
+    if !ignored.is_empty() {
+        evidence["overrides_ignored"] = json!(ignored);
+    }
+    if let Some(covers) = covering(&found, overrides, now, max_ttl) {
         evidence["overridden_by"] = json!(covers);
         let ids = covers
             .iter()
@@ -154,6 +159,15 @@ pub fn decide(
             .with_output("override_id", ids)
             .with_output("override_reason", reasons);
     }
+    what.extend(ignored.iter().map(|ignored| {
+        format!(
+            "override {} by {} is ignored: it was made to live {}, longer than this policy's max_override_ttl ({})",
+            ignored.id,
+            ignored.who,
+            crate::duration::HumanDuration::from_secs(u64::try_from(ignored.lifetime_secs()).unwrap_or(0)),
+            policy.max_override_ttl
+        )
+    }));
     let headline = format!(
         "blocked by {} alarm{}: {}",
         found.len(),
@@ -248,6 +262,45 @@ mod tests {
         assert_eq!(decision.outputs["override_id"], "ov-1");
         assert_eq!(decision.outputs["override_reason"], "shipping the fix for INC-42");
         assert_eq!(decision.evidence["overridden_by"][0]["id"], "ov-1");
+    }
+
+    /// Before, the blocker honoured any live override, however long it was made to live: one
+    /// written around the CLI (straight into the table) could lift the block for a year.
+    #[test]
+    fn an_override_longer_than_max_override_ttl_lifts_nothing_and_says_why() {
+        let readings = [
+            reading("orders-high-sev", AlarmState::Alarm),
+            reading("orders-latency", AlarmState::Ok),
+        ];
+        let year = [override_for(&[], "2027-11-24T17:00:00Z")];
+        let decision = decide(&policy(""), HERE, &readings, &year, None, at(NOW), None);
+        assert_eq!(decision.decision, Verdict::Wait);
+        assert!(
+            decision.reasons.iter().any(|reason| reason
+                == "override ov-1 by arn:aws:iam::111111111111:user/dev is ignored: it was made to live 365d, longer than this policy's max_override_ttl (4h)"),
+            "{:?}",
+            decision.reasons
+        );
+        assert_eq!(decision.evidence["overrides_ignored"][0]["id"], "ov-1");
+        let within = [override_for(&[], "2026-11-24T21:00:00Z")];
+        assert_eq!(
+            decide(&policy(""), HERE, &readings, &within, None, at(NOW), None).decision,
+            Verdict::Proceed
+        );
+        let tighter = decide(
+            &policy(r#", "max_override_ttl": "2h""#),
+            HERE,
+            &readings,
+            &within,
+            None,
+            at(NOW),
+            None,
+        );
+        assert_eq!(
+            tighter.decision,
+            Verdict::Wait,
+            "a policy tightened since binds old overrides"
+        );
     }
 
     #[test]
