@@ -19,6 +19,7 @@ use handsoff::ports::lambda_invoke::LambdaInvoker;
 use handsoff::ports::pipeline_jobs::{CodePipelineJobs, PipelineJobs};
 use handsoff::ports::store::DynamoStore;
 use handsoff::suite::Runner;
+use handsoff::suite::egress::Egress;
 use handsoff::telemetry::CapturedMetrics;
 use jiff::Timestamp;
 use serde_json::json;
@@ -143,7 +144,10 @@ fn validation_runner_at(
     let config = handsoff_e2e::moto::sdk_config_for(&server.endpoint());
     ValidationHandler::new(
         Runner::new(
-            SdkHttpSender::new(&config),
+            SdkHttpSender::new(
+                &config,
+                Egress::from_settings(None, None, Some("127.0.0.0/8"), None).unwrap(),
+            ),
             LambdaInvoker::new(aws_sdk_lambda::Client::new(&config)),
         ),
         DynamoStore::new(aws_sdk_dynamodb::Client::new(&config), "handsoff"),

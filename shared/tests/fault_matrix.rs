@@ -420,7 +420,10 @@ async fn the_validation_runner_never_passes_a_suite_on_a_fault() {
     stack.script("orders-worker", vec![handsoff_e2e::Answer::Ok(json!({"processed": 1}))]);
     let handler = ValidationHandler::new(
         Runner::new(
-            SdkHttpSender::new(&config),
+            SdkHttpSender::new(
+                &config,
+                handsoff::suite::egress::Egress::from_env(Some("us-east-1")).unwrap(),
+            ),
             LambdaInvoker::new(aws_sdk_lambda::Client::new(&config)),
         ),
         DynamoStore::new(aws_sdk_dynamodb::Client::new(&config), "handsoff"),

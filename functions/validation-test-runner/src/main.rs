@@ -13,6 +13,7 @@ use handsoff::ports::lambda_invoke::LambdaInvoker;
 use handsoff::ports::pipeline_jobs::CodePipelineJobs;
 use handsoff::ports::store::DynamoStore;
 use handsoff::suite::Runner;
+use handsoff::suite::egress::Egress;
 use lambda_runtime::{Diagnostic, LambdaEvent, service_fn};
 use serde_json::Value;
 
@@ -22,8 +23,10 @@ async fn main() -> Result<(), lambda_runtime::Error> {
     let table = handsoff::aws::table_from_env()?;
     // Clients every invocation needs are built at start, the others on first use.
     let config = handsoff::aws::load_config().await;
+    // Bad egress settings stop the function at start rather than run suites unguarded.
+    let egress = Egress::from_env(config.region().map(|region| region.as_ref()))?;
     let runner = Runner::new(
-        SdkHttpSender::new(&config),
+        SdkHttpSender::new(&config, egress),
         LambdaInvoker::new(on_first_use(&config, aws_sdk_lambda::Client::new)),
     );
     let store = DynamoStore::new(aws_sdk_dynamodb::Client::new(&config), table);

@@ -50,6 +50,7 @@ async fn runs_suites_stores_runs_and_stops_before_the_deadline() {
     let vars = json!({"base_url": target.base_url(), "token": "tok-0d4e9b1f"});
     let mut runtime = LocalRuntime::start();
     runtime.env("HANDSOFF_TABLE", "handsoff");
+    runtime.env("HANDSOFF_ALLOWED_NETWORKS", "127.0.0.0/8");
     runtime.env("AWS_ENDPOINT_URL_DYNAMODB", &moto.endpoint());
     runtime.push_event(
         "r1",
@@ -126,6 +127,7 @@ async fn a_hanging_endpoint_does_not_outlive_the_lambda_deadline() {
     let target = TargetServer::start();
     let mut runtime = LocalRuntime::start();
     runtime.env("HANDSOFF_TABLE", "handsoff");
+    runtime.env("HANDSOFF_ALLOWED_NETWORKS", "127.0.0.0/8");
     // 4 s to run, less the 3 s kept back to answer: the suite gets about 1 s.
     runtime.set_timeout(Duration::from_secs(4));
     runtime.push_event(
@@ -151,5 +153,53 @@ async fn a_hanging_endpoint_does_not_outlive_the_lambda_deadline() {
     assert_eq!(
         summary["failures"],
         json!(["hangs / health (not run): stopped at the deadline before it finished"])
+    );
+}
+
+/// As deployed, the runner refuses loopback targets (the Lambda runtime API lives there) unless
+/// the stack allows their network: the suite fails naming the refusal and the target never
+/// sees a request. A setting it cannot read stops the function at start.
+#[tokio::test]
+async fn the_deployed_runner_refuses_loopback_unless_the_stack_allows_it() {
+    let target = TargetServer::start();
+    let mut runtime = LocalRuntime::start();
+    runtime.env("HANDSOFF_TABLE", "handsoff");
+    runtime.push_event(
+        "r1",
+        json!({"suite": suite("smoke", "/good", "5s"), "vars": {"base_url": target.base_url(), "token": "t-1234"}}),
+    );
+    runtime.spawn(
+        Path::new(env!("CARGO_BIN_EXE_validation-test-runner")),
+        "validation-test-runner",
+    );
+    let replies = runtime.wait_for_replies(1, Duration::from_secs(60));
+    let Some((_, Reply::Response(refused))) = replies.first() else {
+        panic!("{replies:?}\n{}", runtime.output())
+    };
+    assert_eq!(refused["ok"], json!(false), "{refused}");
+    let failure = refused["failures"][0].as_str().unwrap_or_default();
+    assert!(
+        failure.contains("refused to connect to 127.0.0.1, a loopback"),
+        "{refused}"
+    );
+    assert!(target.requests("/good").is_empty());
+
+    let mut runtime = LocalRuntime::start();
+    runtime.env("HANDSOFF_TABLE", "handsoff");
+    runtime.env("HANDSOFF_ALLOWED_NETWORKS", "loopback");
+    runtime.push_event("r1", json!({"suite": suite("smoke", "/good", "5s")}));
+    runtime.spawn(
+        Path::new(env!("CARGO_BIN_EXE_validation-test-runner")),
+        "validation-test-runner",
+    );
+    let said = "HANDSOFF_ALLOWED_NETWORKS: `loopback` is not a network";
+    let started = Instant::now();
+    while !runtime.output().contains(said) && started.elapsed() < Duration::from_secs(20) {
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    assert!(runtime.output().contains(said), "{}", runtime.output());
+    assert!(
+        runtime.wait_for_replies(1, Duration::ZERO).is_empty(),
+        "no suite ran unguarded"
     );
 }

@@ -2,6 +2,7 @@
 //! ([`model`]), checked without side effects ([`expect`], [`jsonpath`], [`vars`], [`redact`]),
 //! run against the world through ports ([`run`]), and reported ([`report`]).
 
+pub mod egress;
 pub mod expect;
 pub mod jsonpath;
 pub mod model;
