@@ -16,6 +16,7 @@ pub mod duration;
 pub mod error;
 pub mod gates;
 pub mod invoke;
+pub mod json;
 pub mod lazy_http;
 pub mod policy;
 pub mod ports;

@@ -72,13 +72,9 @@ impl Policy {
                 "a policy is a JSON object, e.g. {\"windows\": {...}}",
             ));
         }
-        let mut deserializer = serde_json::Deserializer::from_str(text);
-        let policy: Policy = serde_path_to_error::deserialize(&mut deserializer).map_err(path_error)?;
-        deserializer
-            .end()
-            .map_err(|error| PolicyError::new(ROOT, format!("unexpected text after the policy document ({error})")))?;
-        policy.validate()?;
-        Ok(policy)
+        // Each key once: a second `"min"` or `"FunctionName"` is refused, never silently preferred.
+        let value = crate::json::parse_strict(text).map_err(|message| PolicyError::new(ROOT, message))?;
+        Policy::from_value(value)
     }
 
     pub fn from_value(value: serde_json::Value) -> Result<Policy, PolicyError> {
@@ -176,7 +172,7 @@ fn path_error<E: std::fmt::Display>(error: serde_path_to_error::Error<E>) -> Pol
     } else {
         path
     };
-    PolicyError::new(path, error.inner().to_string())
+    PolicyError::new(path, crate::json::without_value(&error.inner().to_string()))
 }
 
 #[cfg(test)]

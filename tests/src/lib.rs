@@ -49,7 +49,8 @@ pub struct AwsCall {
 
 #[derive(Default)]
 struct State {
-    events: VecDeque<(String, Value)>,
+    /// Each event's JSON text, as the runtime API hands it over.
+    events: VecDeque<(String, String)>,
     replies: Vec<(String, Reply)>,
     aws_calls: Vec<AwsCall>,
     raw_requests: Vec<String>,
@@ -108,7 +109,7 @@ fn serve(stream: TcpStream, state: Arc<Mutex<State>>, stop: Arc<AtomicBool>) {
                         ),
                         ("content-type", "application/json".to_string()),
                     ];
-                    break respond(&mut stream, "200 OK", &headers, event.to_string().as_bytes());
+                    break respond(&mut stream, "200 OK", &headers, event.as_bytes());
                 }
                 thread::sleep(Duration::from_millis(10));
             }
@@ -176,11 +177,16 @@ impl LocalRuntime {
 
     /// Queues an event for the function, under a request id.
     pub fn push_event(&self, request_id: &str, event: Value) {
+        self.push_raw_event(request_id, &event.to_string());
+    }
+
+    /// Queues an event's text as it is (e.g. with a key given twice, which a `Value` cannot hold).
+    pub fn push_raw_event(&self, request_id: &str, text: &str) {
         self.state
             .lock()
             .expect("state")
             .events
-            .push_back((request_id.to_string(), event));
+            .push_back((request_id.to_string(), text.to_string()));
     }
 
     /// Starts the function binary against this API, with a clean environment: test
@@ -309,9 +315,22 @@ pub fn assert_rejects_bad_input(binary: &Path, function: &str) {
     runtime.env("HANDSOFF_TABLE", "handsoff");
     runtime.push_event("r1", serde_json::json!({"policy": {"windowz": {}}}));
     runtime.push_event("r2", serde_json::json!("not an object"));
+    // A key given twice: the runtime's own parse would keep the second and say nothing.
+    runtime.push_raw_event(
+        "r3",
+        r#"{"policy": {"windows": {"timezone": "UTC"}}, "context": {"stage": "Prod", "stage": "Beta"}}"#,
+    );
     runtime.spawn(binary, function);
-    let replies = runtime.wait_for_replies(2, Duration::from_secs(60));
-    assert_eq!(replies.len(), 2, "{replies:?}\n{}", runtime.output());
+    let replies = runtime.wait_for_replies(3, Duration::from_secs(60));
+    assert_eq!(replies.len(), 3, "{replies:?}\n{}", runtime.output());
+    let Reply::Error { error_type, body } = &replies[2].1 else {
+        panic!("{:?}", replies[2])
+    };
+    assert_eq!(error_type, "InvalidInput");
+    assert_eq!(
+        body["errorMessage"],
+        "invalid input: payload: key `context.stage` appears twice; give each key once"
+    );
     let Reply::Error { error_type, body } = &replies[0].1 else {
         panic!("{:?}", replies[0])
     };

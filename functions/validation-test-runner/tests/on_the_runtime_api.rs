@@ -168,11 +168,25 @@ async fn the_deployed_runner_refuses_loopback_unless_the_stack_allows_it() {
         "r1",
         json!({"suite": suite("smoke", "/good", "5s"), "vars": {"base_url": target.base_url(), "token": "t-1234"}}),
     );
+    // A variable given twice, one of them a secret: refused by name, neither value echoed.
+    runtime.push_raw_event(
+        "r2",
+        r#"{"suite": {"name": "s", "tests": []}, "vars": {"token": "tok-first-7c1d", "token": "tok-second-9e2a"}}"#,
+    );
     runtime.spawn(
         Path::new(env!("CARGO_BIN_EXE_validation-test-runner")),
         "validation-test-runner",
     );
-    let replies = runtime.wait_for_replies(1, Duration::from_secs(60));
+    let replies = runtime.wait_for_replies(2, Duration::from_secs(60));
+    let Some((_, Reply::Error { error_type, body })) = replies.get(1) else {
+        panic!("{replies:?}\n{}", runtime.output())
+    };
+    assert_eq!(error_type, "InvalidInput");
+    assert_eq!(
+        body["errorMessage"],
+        "invalid input: payload: key `vars.token` appears twice; give each key once"
+    );
+    assert!(!runtime.output().contains("tok-first-7c1d") && !runtime.output().contains("tok-second-9e2a"));
     let Some((_, Reply::Response(refused))) = replies.first() else {
         panic!("{replies:?}\n{}", runtime.output())
     };

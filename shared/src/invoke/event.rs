@@ -141,8 +141,13 @@ impl Invocation {
                 continuation_token: data.continuation_token,
             }));
         }
-        let request: DirectRequest = serde_path_to_error::deserialize(Value::Object(fields))
-            .map_err(|error| GateError::InvalidInput(format!("payload: {}: {}", error.path(), error.inner())))?;
+        let request: DirectRequest = serde_path_to_error::deserialize(Value::Object(fields)).map_err(|error| {
+            GateError::InvalidInput(format!(
+                "payload: {}: {}",
+                error.path(),
+                crate::json::without_value(&error.inner().to_string())
+            ))
+        })?;
         Ok(Invocation::Direct(request))
     }
 }

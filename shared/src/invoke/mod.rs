@@ -14,6 +14,7 @@ use tokio::time::Instant;
 use crate::decision::Decision;
 use crate::error::GateError;
 use crate::gates::{Gate, GateRequest, Mode};
+use crate::json::Payload;
 use crate::policy::{Policy, PolicyError};
 use crate::ports::pipeline_jobs::{JobAnswer, PipelineJobs};
 use crate::ports::{PortError, PortErrorKind};
@@ -372,12 +373,23 @@ where
     J: PipelineJobs + 'static,
 {
     let handler = Arc::new(Handler::new(gate, jobs, StdoutMetrics));
-    lambda_runtime::run(service_fn(move |event: LambdaEvent<Value>| {
+    lambda_runtime::run(service_fn(move |event: LambdaEvent<Payload>| {
         let handler = Arc::clone(&handler);
         async move {
             let deadlines = Deadlines::before_lambda(event.context.deadline, ANSWER_MARGIN);
+            let payload = event.payload.into_value().map_err(|message| {
+                let error = GateError::InvalidInput(message);
+                record_error(
+                    handler.gate.name(),
+                    &error,
+                    Mode::Direct,
+                    handler.metrics(),
+                    Timestamp::now(),
+                );
+                Diagnostic::from(error)
+            })?;
             handler
-                .handle_until(event.payload, Timestamp::now(), Some(deadlines))
+                .handle_until(payload, Timestamp::now(), Some(deadlines))
                 .await
                 .map_err(Diagnostic::from)
         }

@@ -120,7 +120,7 @@ impl<H: HttpSender, L: FunctionInvoker, S: SuiteStore, J: PipelineJobs> Validati
             GateError::InvalidInput(format!(
                 "{}: {} (send {{\"suite\": {{...}}, \"vars\": {{...}}, \"pipeline\": ..., \"stage\": ...}})",
                 error.path(),
-                error.inner()
+                crate::json::without_value(&error.inner().to_string())
             ))
         })?;
         let suite = parse_suite(request.suite)?;
@@ -214,12 +214,14 @@ impl<H: HttpSender, L: FunctionInvoker, S: SuiteStore, J: PipelineJobs> Validati
         let parameters: JobParameters = match parameters.filter(|text| !text.trim().is_empty()) {
             None => JobParameters::default(),
             Some(text) => {
-                let mut deserializer = serde_json::Deserializer::from_str(text);
-                serde_path_to_error::deserialize(&mut deserializer).map_err(|error| {
+                let example = "write {\"vars\": {\"base_url\": \"https://...\"}}";
+                let value = crate::json::parse_strict(text)
+                    .map_err(|message| GateError::InvalidInput(format!("UserParameters: {message} ({example})")))?;
+                serde_path_to_error::deserialize(value).map_err(|error| {
                     GateError::InvalidInput(format!(
-                        "UserParameters.{}: {} (write {{\"vars\": {{\"base_url\": \"https://...\"}}}})",
+                        "UserParameters.{}: {} ({example})",
                         error.path(),
-                        error.inner()
+                        crate::json::without_value(&error.inner().to_string())
                     ))
                 })?
             }

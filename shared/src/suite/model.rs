@@ -326,8 +326,7 @@ impl fmt::Display for StatusMatcher {
 impl Suite {
     /// Parses a suite from JSON text.
     pub fn from_json(text: &str) -> Result<Suite, SuiteError> {
-        let value: Value =
-            serde_json::from_str(text).map_err(|error| SuiteError::new(ROOT, format!("not valid JSON: {error}")))?;
+        let value = crate::json::parse_strict(text).map_err(|message| SuiteError::new(ROOT, message))?;
         Suite::from_value(value)
     }
 
@@ -346,7 +345,7 @@ impl Suite {
             } else {
                 path
             };
-            SuiteError::new(path, error.into_inner().to_string())
+            SuiteError::new(path, crate::json::without_value(&error.into_inner().to_string()))
         })?;
         suite.validate()?;
         Ok(suite)
