@@ -82,3 +82,48 @@ fn evaluate_open_business_hours(bencher: Bencher) {
     let at: Timestamp = "2026-11-24T18:00:00Z".parse().unwrap();
     bencher.bench(|| evaluate(black_box(&windows), black_box(at)));
 }
+
+/// The most work one evaluation can be made to do within the parse-time caps: 10 cron windows
+/// opening every 10 minutes for 1 minute and 50 one-minute allow windows, none leaving more
+/// than `min_time_left`, so the search walks the whole year (and 499 deny dates) finding
+/// nothing. Target: under 50 ms, far inside the gate's deadline margin.
+fn worst_case_policy() -> String {
+    let cron: Vec<String> = (0..10)
+        .map(|i| format!(r#"{{"expression": "{i}/10 * ? * * *", "duration": "1m"}}"#))
+        .collect();
+    // One-minute windows at hh:05 and hh:35 of 25 distinct half-hours, apart from the crons.
+    let allow: Vec<String> = (0..50)
+        .map(|i| {
+            let (hour, minute) = ((i / 2) % 24, 5 + (i % 2) * 30 + (i / 48) * 2);
+            format!(
+                r#"{{"days": "Mon-Sun", "start": "{hour:02}:{minute:02}", "end": "{hour:02}:{:02}"}}"#,
+                minute + 1
+            )
+        })
+        .collect();
+    let mut date = jiff::civil::date(2027, 1, 1);
+    let mut deny = Vec::new();
+    for i in 0..499 {
+        deny.push(format!(r#"{{"date": "{date}", "reason": "holiday {i}"}}"#));
+        date = date.tomorrow().unwrap().tomorrow().unwrap();
+    }
+    format!(
+        r#"{{"windows": {{"timezone": "America/New_York", "allow": [{}], "cron": [{}], "deny": [{}], "min_time_left": "1h"}}}}"#,
+        allow.join(","),
+        cron.join(","),
+        deny.join(",")
+    )
+}
+
+#[divan::bench(sample_count = 10)]
+fn worst_case_within_caps(bencher: Bencher) {
+    let policy = Policy::from_json(&worst_case_policy()).unwrap();
+    let windows = policy.windows().unwrap().clone();
+    let at: Timestamp = AT.parse().unwrap();
+    assert_eq!(
+        evaluate(&windows, at).opens_at,
+        None,
+        "never opens: the whole year is searched"
+    );
+    bencher.bench(|| evaluate(black_box(&windows), black_box(at)));
+}

@@ -44,6 +44,25 @@ impl PolicyError {
 
 const ROOT: &str = "policy";
 
+/// The section a gate reads, as an example a person can copy: a gate that is missing its
+/// policy names its own section, not the window gate's.
+pub fn example_for(gate: &str) -> &'static str {
+    match gate {
+        "time-window-gate" => {
+            r#"{"windows": {"timezone": "Europe/London", "allow": [{"days": "Mon-Thu", "start": "09:00", "end": "16:00"}]}}"#
+        }
+        "alarm-blocker" => r#"{"alarms": {"watch": [{"names": ["orders-high-severity"]}]}}"#,
+        "bake-time-waiter" => r#"{"bake": {"duration": "1h"}}"#,
+        "canary-evaluator" => r#"{"canary": {"lambda_alias": {"function_name": "orders-api", "alias": "live"}}}"#,
+        "rollback-trigger" => {
+            r#"{"rollback": {"actions": [{"lambda_alias": {"function_name": "orders-api", "alias": "live"}}]}}"#
+        }
+        _ => r#"{"windows": {...}, "alarms": {...}, "bake": {...}, "canary": {...}, "rollback": {...}}"#,
+    }
+}
+
+const NOT_AN_OBJECT: &str = "a policy is a JSON object of sections: `windows`, `alarms`, `bake`, `canary`, `rollback`";
+
 #[derive(Debug, Clone, Default, Deserialize, Serialize)]
 #[serde(deny_unknown_fields)]
 pub struct Policy {
@@ -67,10 +86,7 @@ pub struct Policy {
 impl Policy {
     pub fn from_json(text: &str) -> Result<Policy, PolicyError> {
         if !text.trim_start().starts_with('{') {
-            return Err(PolicyError::new(
-                ROOT,
-                "a policy is a JSON object, e.g. {\"windows\": {...}}",
-            ));
+            return Err(PolicyError::new(ROOT, NOT_AN_OBJECT));
         }
         // Each key once: a second `"min"` or `"FunctionName"` is refused, never silently preferred.
         let value = crate::json::parse_strict(text).map_err(|message| PolicyError::new(ROOT, message))?;
@@ -79,10 +95,7 @@ impl Policy {
 
     pub fn from_value(value: serde_json::Value) -> Result<Policy, PolicyError> {
         if !value.is_object() {
-            return Err(PolicyError::new(
-                ROOT,
-                "a policy is a JSON object, e.g. {\"windows\": {...}}",
-            ));
+            return Err(PolicyError::new(ROOT, NOT_AN_OBJECT));
         }
         let policy: Policy = serde_path_to_error::deserialize(value).map_err(path_error)?;
         policy.validate()?;

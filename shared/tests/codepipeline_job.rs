@@ -152,7 +152,7 @@ async fn a_bad_policy_is_a_configuration_error_naming_the_field() {
     assert_eq!(bad.r#type(), &FailureType::ConfigurationError);
     assert!(
         bad.message()
-            .starts_with("time-window-gate: UserParameters: policy is invalid: windows.allow[0].days: `Thurs`"),
+            .starts_with("time-window-gate: policy is invalid: UserParameters.windows.allow[0].days: `Thurs`"),
         "{}",
         bad.message()
     );

@@ -106,7 +106,8 @@ pub(crate) fn failure_for(gate: &str, error: &GateError) -> JobAnswer {
         }
     };
     let message = match error {
-        GateError::PolicyInvalid(_) => format!("{gate}: UserParameters: {error}"),
+        // Its path starts at UserParameters already.
+        GateError::PolicyInvalid(_) => format!("{gate}: {error}"),
         _ => format!("{gate}: {error}"),
     };
     JobAnswer::Fail { kind, message }
@@ -182,12 +183,15 @@ mod tests {
                 message: "g: closed: Thanksgiving".into()
             }
         );
-        let invalid = Err(GateError::PolicyInvalid(PolicyError::new("windows.timezone", "bad")));
+        let invalid = Err(GateError::PolicyInvalid(PolicyError::new(
+            "UserParameters.windows.timezone",
+            "bad",
+        )));
         assert_eq!(
             answer_for("g", &invalid, None, now),
             JobAnswer::Fail {
                 kind: JobFailureKind::ConfigurationError,
-                message: "g: UserParameters: policy is invalid: windows.timezone: bad".into()
+                message: "g: policy is invalid: UserParameters.windows.timezone: bad".into()
             }
         );
     }

@@ -209,7 +209,7 @@ impl<G: Gate, J: PipelineJobs, M: MetricSink> HandlerRef<'_, G, J, M> {
         };
         let outcome = match unreadable {
             Some(error) => Err(error),
-            None => match job_policy(job.user_parameters.as_deref()) {
+            None => match job_policy(job.user_parameters.as_deref(), self.gate.name()) {
                 Err(error) => Err(GateError::PolicyInvalid(error)),
                 Ok(policy) => match self.job_context(&job.id).await {
                     Err(error) => Err(error),
@@ -250,7 +250,7 @@ impl<G: Gate, J: PipelineJobs, M: MetricSink> HandlerRef<'_, G, J, M> {
     }
 
     async fn handle_direct(&self, request: DirectRequest, now: Timestamp) -> Result<Value, GateError> {
-        let outcome = match direct_policy(&request) {
+        let outcome = match direct_policy(&request, self.gate.name()) {
             Err(error) => Err(GateError::PolicyInvalid(error)),
             Ok(policy) => match waiting_since(&request.context, now) {
                 Err(error) => Err(error),
@@ -316,17 +316,21 @@ fn waiting_since(context: &InvocationContext, now: Timestamp) -> Result<Option<T
     }
 }
 
-fn job_policy(user_parameters: Option<&str>) -> Result<Policy, PolicyError> {
+/// The policy of a CodePipeline action; errors are placed under `UserParameters`.
+fn job_policy(user_parameters: Option<&str>, gate: &str) -> Result<Policy, PolicyError> {
     let text = user_parameters.filter(|text| !text.trim().is_empty()).ok_or_else(|| {
         PolicyError::new(
             "UserParameters",
-            "missing: set the action's UserParameters to a policy document, e.g. {\"windows\": {...}}",
+            format!(
+                "missing: set the action's UserParameters to a policy document, e.g. {}",
+                crate::policy::example_for(gate)
+            ),
         )
     })?;
-    Policy::from_json(text)
+    Policy::from_json(text).map_err(|error| error.within("UserParameters"))
 }
 
-fn direct_policy(request: &DirectRequest) -> Result<Policy, PolicyError> {
+fn direct_policy(request: &DirectRequest, gate: &str) -> Result<Policy, PolicyError> {
     match (&request.policy, &request.policy_ref) {
         (Some(policy), None) => Policy::from_value(policy.clone()),
         (None, Some(_)) => Err(PolicyError::new(
@@ -339,7 +343,10 @@ fn direct_policy(request: &DirectRequest) -> Result<Policy, PolicyError> {
         )),
         (None, None) => Err(PolicyError::new(
             "policy",
-            "missing: pass the policy inline, e.g. {\"policy\": {\"windows\": {...}}}",
+            format!(
+                "missing: pass the policy inline, e.g. {{\"policy\": {}}}",
+                crate::policy::example_for(gate)
+            ),
         )),
     }
 }
@@ -415,6 +422,41 @@ mod tests {
         assert!(
             left > Duration::from_secs(594) && left <= Duration::from_secs(595),
             "{left:?}"
+        );
+    }
+
+    /// Before, every gate missing its policy was told to write a `windows` section, and paths
+    /// read `UserParameters: ... UserParameters:` or started at the document's own root.
+    #[test]
+    fn policy_errors_name_the_gates_own_section_and_start_at_user_parameters() {
+        let missing = job_policy(None, "bake-time-waiter").unwrap_err();
+        assert_eq!(missing.path, "UserParameters");
+        assert!(
+            missing.message.contains(r#"e.g. {"bake": {"duration": "1h"}}"#),
+            "{missing}"
+        );
+        let missing = job_policy(Some("  "), "alarm-blocker").unwrap_err();
+        assert!(missing.message.contains(r#"{"alarms": {"watch""#), "{missing}");
+        let garbled = job_policy(Some("alarms: yes"), "alarm-blocker").unwrap_err();
+        assert_eq!(garbled.path, "UserParameters");
+        assert!(
+            garbled.message.starts_with("a policy is a JSON object of sections"),
+            "{garbled}"
+        );
+        let broken = job_policy(Some(r#"{"alarms": {"watch": [}"#), "alarm-blocker").unwrap_err();
+        assert_eq!(broken.path, "UserParameters");
+        assert!(broken.message.starts_with("not valid JSON"), "{broken}");
+        let deep = job_policy(Some(r#"{"bake": {"duration": "soon"}}"#), "bake-time-waiter").unwrap_err();
+        assert_eq!(deep.path, "UserParameters.bake.duration");
+        let request = DirectRequest {
+            policy: None,
+            policy_ref: None,
+            context: InvocationContext::default(),
+        };
+        let missing = direct_policy(&request, "canary-evaluator").unwrap_err();
+        assert!(
+            missing.message.contains(r#"{"policy": {"canary": {"lambda_alias""#),
+            "{missing}"
         );
     }
 

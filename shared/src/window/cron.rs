@@ -1,6 +1,8 @@
 //! CodePipeline / EventBridge cron expressions: six fields, `minutes hours day-of-month month
 //! day-of-week year`, with `, - * / ?` everywhere they are allowed and `L W #` in the day fields.
-//! Day-of-week counts 1 = SUN … 7 = SAT; one of the two day fields must be `?`.
+//! Day-of-week counts 1 = SUN … 7 = SAT; one of the two day fields must be `?`. As strict as
+//! EventBridge's reference: `L`, `W` and `#` stand alone (never in a list), one `#` at most,
+//! and no `/` in day-of-week.
 
 use std::fmt;
 
@@ -154,6 +156,9 @@ impl Field {
     }
 
     fn parse_item(&self, item: &str, into: &mut Bits) -> Result<(), String> {
+        if item.is_empty() {
+            return Err(format!("{} field: an empty item; use {}", self.name, self.allowed()));
+        }
         let (range, step) = match item.split_once('/') {
             Some((range, step)) => {
                 let step: u32 = step.parse().ok().filter(|step| *step > 0).ok_or_else(|| {
@@ -169,6 +174,13 @@ impl Field {
         let (first, last) = if range == "*" {
             (self.min, self.max)
         } else if let Some((first, last)) = range.split_once('-') {
+            if first.is_empty() || last.is_empty() {
+                return Err(format!(
+                    "{} field: `{item}` is not allowed (no negative numbers or open ranges); use {}",
+                    self.name,
+                    self.allowed()
+                ));
+            }
             (self.value(first)?, self.value(last)?)
         } else {
             let first = self.value(range)?;
@@ -204,11 +216,12 @@ impl Field {
 impl Cron {
     pub fn parse(expression: &str) -> Result<Cron, String> {
         let text = expression.trim();
-        let inner = text
-            .strip_prefix("cron(")
-            .and_then(|rest| rest.strip_suffix(')'))
-            .unwrap_or(text)
-            .trim();
+        let inner = match (text.strip_prefix("cron("), text.ends_with(')')) {
+            (Some(rest), true) => rest.strip_suffix(')').unwrap_or(rest).trim(),
+            (None, false) => text,
+            (Some(_), false) => return Err(format!("`{text}` opens `cron(` but does not close it with `)`")),
+            (None, true) => return Err(format!("`{text}` ends with `)` but does not start with `cron(`")),
+        };
         let fields: Vec<&str> = inner.split_whitespace().collect();
         if fields.len() != 6 {
             return Err(format!("`{text}` has {} fields; {SHAPE}", fields.len()));
@@ -230,6 +243,13 @@ impl Cron {
         HOURS.parse(fields[1], &mut cron.hours)?;
         MONTH.parse(fields[3], &mut cron.months)?;
         YEAR.parse(fields[5], &mut cron.years)?;
+        for (name, field) in [("day-of-month", fields[2]), ("day-of-week", fields[4])] {
+            if field != "?" && field.contains('?') {
+                return Err(format!(
+                    "{name} field: `{field}` is not allowed; `?` stands alone, meaning \"whatever the other day field says\""
+                ));
+            }
+        }
         cron.days = match (fields[2], fields[4]) {
             ("?", "?") => {
                 return Err(format!(
@@ -295,7 +315,22 @@ impl Cron {
     }
 }
 
+/// `L`, `W` and `#` items stand alone in their field, as EventBridge requires.
+fn alone(name: &str, text: &str, special: &[char]) -> Result<(), String> {
+    if text.contains(',')
+        && let Some(item) = text
+            .split(',')
+            .find(|item| item.contains(special) && !item.chars().all(|ch| ch.is_ascii_digit()))
+    {
+        return Err(format!(
+            "{name} field: `{item}` cannot be part of a list (`{text}`); `L`, `W` and `#` stand alone"
+        ));
+    }
+    Ok(())
+}
+
 fn parse_day_of_month(text: &str) -> Result<DayRule, String> {
+    alone("day-of-month", text, &['L', 'W'])?;
     let mut days = Bits::default();
     let mut last = false;
     let mut last_weekday = false;
@@ -320,6 +355,12 @@ fn parse_day_of_month(text: &str) -> Result<DayRule, String> {
 }
 
 fn parse_day_of_week(text: &str) -> Result<DayRule, String> {
+    alone("day-of-week", text, &['L', '#'])?;
+    if text.contains('/') {
+        return Err(format!(
+            "day-of-week field: `{text}` is not allowed; day-of-week takes no `/` step (list the days, e.g. MON,WED,FRI)"
+        ));
+    }
     let mut days = Bits::default();
     let mut last_of = Bits::default();
     let mut nth = Vec::new();
@@ -439,7 +480,6 @@ mod tests {
         // 2026-05-31 is a Sunday: 31W is Friday the 29th; April has no 31st.
         assert_eq!(fire_dates("0 9 31W * ? *", 2026, 5), [29]);
         assert_eq!(fire_dates("0 9 31W * ? *", 2026, 4), Vec::<u32>::new());
-        assert_eq!(fire_dates("0 9 1,15,L * ? *", 2026, 4), [1, 15, 30]);
         assert_eq!(fire_dates("0 9 1/10 * ? *", 2026, 4), [1, 11, 21]);
     }
 
@@ -476,6 +516,23 @@ mod tests {
             ("0 9 ? * * 1969", "year field"),
             ("0 10-9 ? * * *", "runs backwards"),
             ("*/0 9 ? * * *", "step"),
+            // As strict as EventBridge: its own example `3#1,6#3` is not valid.
+            ("0 9 ? * 3#1,6#3 *", "day-of-week field: `3#1` cannot be part of a list"),
+            ("0 9 ? * MON/2 *", "day-of-week takes no `/`"),
+            ("0 9 ? * */2 *", "day-of-week takes no `/`"),
+            ("0 9 1,15,L * ? *", "day-of-month field: `L` cannot be part of a list"),
+            ("0 9 1W,15 * ? *", "day-of-month field: `1W` cannot be part of a list"),
+            ("0 9 ? * 2,6L *", "day-of-week field: `6L` cannot be part of a list"),
+            ("cron(0 9 ? * * *", "opens `cron(` but does not close it"),
+            ("0 9 ? * * *)", "does not start with `cron(`"),
+            (
+                "0 9 ?? * * *",
+                "day-of-month field: `??` is not allowed; `?` stands alone",
+            ),
+            ("0 9 * * ?? *", "day-of-week field: `??`"),
+            ("0 -9 ? * * *", "hours field: `-9` is not allowed (no negative numbers"),
+            ("0 9- ? * * *", "hours field: `9-` is not allowed"),
+            ("0,,5 9 ? * * *", "minutes field: an empty item"),
         ] {
             match Cron::parse(text) {
                 Ok(_) => assert!(why.is_empty(), "{text} should be rejected"),

@@ -15,6 +15,19 @@ use crate::policy::PolicyError;
 /// Longest a cron window may stay open: a week. Longer windows are better written as `allow`.
 pub const MAX_CRON_DURATION: HumanDuration = HumanDuration::from_secs(7 * DAY as u64);
 
+// Caps that bound one evaluation (pure computation, which no deadline can interrupt): the
+// search looks a year ahead, day by day, through every window's openings that day. At these
+// caps the worst case stays within milliseconds (benches/window.rs, `worst_case_within_caps`).
+/// Most `allow` windows a policy may have.
+pub const MAX_ALLOW: usize = 50;
+/// Most `cron` windows a policy may have.
+pub const MAX_CRON: usize = 10;
+/// Most times a day one cron window may open (every 10 minutes); one open most of the day is
+/// an `allow` window.
+pub const MAX_CRON_FIRES_PER_DAY: usize = 144;
+/// Most `deny` entries a policy may have (years of holidays fit).
+pub const MAX_DENY: usize = 500;
+
 #[derive(Debug, Clone, Deserialize, Serialize)]
 #[serde(deny_unknown_fields)]
 pub struct WindowPolicy {
@@ -87,6 +100,18 @@ impl WindowPolicy {
                 "no windows: give at least one `allow` window (days, start, end) or `cron` window; a policy without them never opens",
             ));
         }
+        for (field, count, max) in [
+            ("allow", self.allow.len(), MAX_ALLOW),
+            ("cron", self.cron.len(), MAX_CRON),
+            ("deny", self.deny.len(), MAX_DENY),
+        ] {
+            if count > max {
+                return Err(PolicyError::new(
+                    field,
+                    format!("{count} entries; at most {max} are allowed (merge ranges, or split the policy)"),
+                ));
+            }
+        }
         for (index, window) in self.allow.iter().enumerate() {
             if window.start == ClockTime::END_OF_DAY {
                 return Err(PolicyError::new(
@@ -112,6 +137,16 @@ impl WindowPolicy {
             }
         }
         for (index, window) in self.cron.iter().enumerate() {
+            let fires = window.expression.fire_times().count();
+            if fires > MAX_CRON_FIRES_PER_DAY {
+                return Err(PolicyError::new(
+                    format!("cron[{index}].expression"),
+                    format!(
+                        "`{}` opens {fires} times a day; a cron window may open at most {MAX_CRON_FIRES_PER_DAY} (every 10 minutes): for one open most of the day, write an `allow` window",
+                        window.expression.as_str()
+                    ),
+                ));
+            }
             if window.duration == HumanDuration::ZERO || window.duration > MAX_CRON_DURATION {
                 return Err(PolicyError::new(
                     format!("cron[{index}].duration"),
@@ -285,6 +320,43 @@ mod tests {
             r#"{"timezone": "America/New_Yrok", "allow": [{"days": "Mon", "start": "09:00", "end": "17:00"}]}"#,
         );
         assert!(error.contains("unknown time zone `America/New_Yrok`"), "{error}");
+    }
+
+    /// Before, a policy could hold any number of windows and a cron opening every minute: one
+    /// evaluation (pure computation, which no deadline interrupts) could run for seconds.
+    #[test]
+    fn the_work_of_one_evaluation_is_capped_when_the_policy_is_read() {
+        let allow = |count: usize| {
+            let one = r#"{"days": "Mon", "start": "09:00", "end": "17:00"}"#;
+            format!(r#"{{"timezone": "UTC", "allow": [{}]}}"#, vec![one; count].join(","))
+        };
+        assert!(Policy::from_json(&format!(r#"{{"windows": {}}}"#, allow(50))).is_ok());
+        assert_eq!(
+            error_of(&allow(51)),
+            "windows.allow: 51 entries; at most 50 are allowed (merge ranges, or split the policy)"
+        );
+        let cron = |count: usize, expression: &str| {
+            let one = format!(r#"{{"expression": "{expression}", "duration": "1m"}}"#);
+            format!(r#"{{"timezone": "UTC", "cron": [{}]}}"#, vec![one; count].join(","))
+        };
+        assert!(Policy::from_json(&format!(r#"{{"windows": {}}}"#, cron(10, "0/10 * ? * * *"))).is_ok());
+        assert!(error_of(&cron(11, "0 9 ? * * *")).starts_with("windows.cron: 11 entries; at most 10"));
+        let error = error_of(&cron(1, "0/5 * ? * * *"));
+        assert!(
+            error.starts_with(
+                "windows.cron[0].expression: `0/5 * ? * * *` opens 288 times a day; a cron window may open at most 144"
+            ),
+            "{error}"
+        );
+        let deny = |count: usize| {
+            let one = r#"{"date": "2026-12-25", "reason": "x"}"#;
+            format!(
+                r#"{{"timezone": "UTC", "allow": [{{"days": "Mon", "start": "09:00", "end": "17:00"}}], "deny": [{}]}}"#,
+                vec![one; count].join(",")
+            )
+        };
+        assert!(Policy::from_json(&format!(r#"{{"windows": {}}}"#, deny(500))).is_ok());
+        assert!(error_of(&deny(501)).starts_with("windows.deny: 501 entries; at most 500"));
     }
 
     #[test]
