@@ -123,3 +123,53 @@ async fn without_an_earlier_success_the_stage_rollback_fails_saying_so() {
         "codepipeline:RollbackStage failed: orders has no earlier successful execution to roll stage Prod back to"
     );
 }
+
+/// Before, a group with no running deployment reported "no running deployment" as a step that
+/// succeeded, so the trigger said "rolled back" with nothing undone.
+#[tokio::test]
+async fn a_codedeploy_group_with_nothing_running_is_not_a_rollback() {
+    let idle =
+        mock!(aws_sdk_codedeploy::Client::list_deployments).then_output(|| ListDeploymentsOutput::builder().build());
+    let never = mock!(aws_sdk_codepipeline::Client::stop_pipeline_execution)
+        .then_output(|| StopPipelineExecutionOutput::builder().build());
+    let control = AwsDeploymentControl::new(
+        lambda(),
+        mock_client!(aws_sdk_codedeploy, [&idle]),
+        mock_client!(aws_sdk_codepipeline, [&never]),
+    );
+    let error = control.stop_codedeploy("orders", "prod").await.unwrap_err();
+    assert!(
+        error
+            .to_string()
+            .contains("no running deployment in orders/prod to stop, so nothing was rolled back"),
+        "{error}"
+    );
+}
+
+/// An alias read back without its version is unreadable: never an empty version to move to.
+#[tokio::test]
+async fn an_alias_without_its_version_is_not_rolled_back_to_nothing() {
+    let versionless = mock!(aws_sdk_lambda::Client::get_alias).then_output(|| {
+        aws_sdk_lambda::operation::get_alias::GetAliasOutput::builder()
+            .routing_config(
+                aws_sdk_lambda::types::AliasRoutingConfiguration::builder()
+                    .additional_version_weights("8", 0.1)
+                    .build(),
+            )
+            .build()
+    });
+    let update = mock!(aws_sdk_lambda::Client::update_alias)
+        .then_output(|| aws_sdk_lambda::operation::update_alias::UpdateAliasOutput::builder().build());
+    let never = mock!(aws_sdk_codepipeline::Client::stop_pipeline_execution)
+        .then_output(|| StopPipelineExecutionOutput::builder().build());
+    let idle =
+        mock!(aws_sdk_codedeploy::Client::list_deployments).then_output(|| ListDeploymentsOutput::builder().build());
+    let control = AwsDeploymentControl::new(
+        mock_client!(aws_sdk_lambda, RuleMode::MatchAny, [&versionless, &update]),
+        mock_client!(aws_sdk_codedeploy, [&idle]),
+        mock_client!(aws_sdk_codepipeline, [&never]),
+    );
+    let error = control.roll_back_alias("orders-api", "live").await.unwrap_err();
+    assert!(error.to_string().contains("without its FunctionVersion"), "{error}");
+    assert_eq!(update.num_calls(), 0);
+}

@@ -1,6 +1,11 @@
 //! The fault matrix: for every gate and every AWS call it makes, the call meets throttling, a
 //! 5xx, access denied, a hang, and a malformed answer; the gate never proceeds (nor reports a
 //! rollback done), and says which call failed — for access denied, which permission to grant.
+//! Every read also meets answers that arrive whole but say less: an empty answer (no alarm, no
+//! series, no item), and for `GetMetricData` `PartialData` and series without a datapoint;
+//! no gate proceeds on those either, except where an empty answer is a true one that can only
+//! make the gate stricter (see `EMPTY_IS_AN_ANSWER`). An alarm in INSUFFICIENT_DATA is its own
+//! case below.
 //!
 //! The gates run on real aws-sdk clients against moto_server, through the harness's router,
 //! which answers one chosen operation with the fault and passes everything else to moto. Which
@@ -198,12 +203,21 @@ fn distinct_operations(stack: &MotoWithLambdas) -> Vec<String> {
     operations
 }
 
-/// Every (operation, fault) pair, to be broken one at a time.
+/// Every (operation, fault) pair, to be broken one at a time: each call's failures, and for
+/// each read the answers that say less than was asked.
 fn fault_cases(operations: &[String]) -> impl Iterator<Item = (&String, Fault)> {
-    operations
-        .iter()
-        .flat_map(|operation| Fault::ALL.into_iter().map(move |fault| (operation, fault)))
+    operations.iter().flat_map(|operation| {
+        Fault::ALL
+            .iter()
+            .chain(Fault::answers(operation))
+            .map(move |fault| (operation, *fault))
+    })
 }
+
+/// Reads whose empty answer is true and can only make a gate stricter, or is weighed against
+/// evidence read strictly: no stage block, no override, no alarm transition during the bake
+/// (the bake still needs every watched alarm OK now).
+const EMPTY_IS_AN_ANSWER: [&str; 3] = ["GetItem", "Query", "DescribeAlarmHistory"];
 
 /// Runs `decide` once without faults (it must reach `baseline`), then once per operation it made
 /// and fault; `unsafe_outcome` says which results would let a bad deployment through, except
@@ -243,6 +257,9 @@ async fn matrix<G: Gate>(
             gate.name(),
             text.chars().take(160).collect::<String>()
         );
+        if fault == Fault::Empty && EMPTY_IS_AN_ANSWER.contains(&operation.as_str()) {
+            continue;
+        }
         if let (Ok(decision), true) = (&outcome, bookkeeping.0.contains(&operation.as_str())) {
             assert!(
                 (bookkeeping.1)(decision).await,
@@ -255,6 +272,11 @@ async fn matrix<G: Gate>(
                 "{} with {operation} {fault:?} went on: {text}",
                 gate.name()
             );
+        }
+        if fault.is_answer() {
+            // A whole answer that says less is a decision (blocked, inconclusive) or a failed
+            // read; either way not a pass, checked above.
+            continue;
         }
         assert!(
             text.contains(operation.as_str()),
@@ -467,4 +489,54 @@ async fn the_validation_runner_never_passes_a_suite_on_a_fault() {
             assert!(text.contains("grant `"), "{operation} denied: {text}");
         }
     }
+}
+
+/// An alarm in INSUFFICIENT_DATA shows nothing healthy: the blocker blocks (its default) and a
+/// bake whose time and traffic are done still does not complete.
+#[tokio::test]
+async fn an_alarm_without_data_lets_no_gate_through() {
+    let (stack, config) = world().await;
+    aws_sdk_cloudwatch::Client::new(&stack.moto.sdk_config())
+        .set_alarm_state()
+        .alarm_name("orders-high-sev")
+        .state_value(StateValue::InsufficientData)
+        .state_reason("no datapoints")
+        .send()
+        .await
+        .unwrap();
+    let blocker = AlarmBlocker::new(
+        CloudWatchAlarms::new(&config),
+        DynamoStore::new(aws_sdk_dynamodb::Client::new(&config), "handsoff"),
+    );
+    let policy = json!({"alarms": {"watch": [{"names": ["orders-high-sev"]}], "when_blocked": "fail"}});
+    let blocked = blocker.decide(&request(policy, "exec")).await.unwrap();
+    assert_eq!(blocked.decision, Verdict::Block, "{}", blocked.reason());
+    assert!(blocked.reason().contains("INSUFFICIENT_DATA"), "{}", blocked.reason());
+
+    let store = DynamoStore::new(aws_sdk_dynamodb::Client::new(&stack.moto.sdk_config()), "handsoff");
+    store
+        .start_bake(
+            "orders",
+            "Prod-1",
+            "exec",
+            Timestamp::now() - SignedDuration::from_hours(2),
+        )
+        .await
+        .unwrap();
+    let bake = BakeTimeWaiter::new(
+        CloudWatchAlarms::new(&config),
+        CloudWatchMetrics::new(aws_sdk_cloudwatch::Client::new(&config)),
+        DynamoStore::new(aws_sdk_dynamodb::Client::new(&config), "handsoff"),
+    );
+    let policy = json!({"bake": {"duration": "1h", "alarms": [{"names": ["orders-high-sev"]}],
+        "min_datapoints": [{"namespace": "Orders", "metric": "Requests", "dimensions": {"Version": "2"}, "stat": "Sum", "min": 1}]}});
+    let waiting = bake.decide(&request(policy, "exec")).await.unwrap();
+    assert_eq!(waiting.decision, Verdict::Wait, "{}", waiting.reason());
+    assert!(
+        waiting
+            .reason()
+            .contains("waiting for orders-high-sev is INSUFFICIENT_DATA"),
+        "{}",
+        waiting.reason()
+    );
 }

@@ -48,9 +48,16 @@ pub enum Fault {
     Hang,
     /// HTTP 200 with a body that is not the protocol's.
     Malformed,
+    /// HTTP 200 with a valid, empty answer: no items, no alarms, no results.
+    Empty,
+    /// `GetMetricData`: every query answered `PartialData`, with no next page.
+    PartialData,
+    /// `GetMetricData`: every query answered `Complete` with no datapoint (a misspelled metric).
+    NoDatapoints,
 }
 
 impl Fault {
+    /// The failures of a call.
     pub const ALL: [Fault; 5] = [
         Fault::Throttled,
         Fault::ServerError,
@@ -58,6 +65,23 @@ impl Fault {
         Fault::Hang,
         Fault::Malformed,
     ];
+
+    /// Answers that arrive whole but say less than was asked, for a read `operation`.
+    pub fn answers(operation: &str) -> &'static [Fault] {
+        let read = ["Get", "Describe", "Query", "List", "Scan", "BatchGet"]
+            .iter()
+            .any(|verb| operation.starts_with(verb));
+        match operation {
+            "GetMetricData" => &[Fault::Empty, Fault::PartialData, Fault::NoDatapoints],
+            _ if read => &[Fault::Empty],
+            _ => &[],
+        }
+    }
+
+    /// Whether this is an answer (a 200 that says less), not a failed call.
+    pub fn is_answer(self) -> bool {
+        matches!(self, Fault::Empty | Fault::PartialData | Fault::NoDatapoints)
+    }
 }
 
 /// One invocation: the function's name (last part of its ARN) and the payload.
@@ -252,7 +276,7 @@ fn route(stream: TcpStream, moto_port: u16, script: &Mutex<Script>) {
     if let Some(fault) = fault {
         let cbor = path.starts_with("/service/");
         let rest = path.starts_with("/2015-03-31/") || path.starts_with("/2015-10-31/");
-        answer_with_fault(stream, fault, cbor, rest, operation.as_deref().unwrap_or("?"));
+        answer_with_fault(stream, fault, cbor, rest, operation.as_deref().unwrap_or("?"), &body);
         return;
     }
     let mut stream = stream;
@@ -354,27 +378,90 @@ fn operation_of(method: &str, path: &str, headers: &[String], body: &[u8]) -> Op
 
 /// A CBOR map of text to text (the rpc-v2-cbor error body).
 fn cbor_map(pairs: &[(&str, &str)]) -> Vec<u8> {
-    fn text(out: &mut Vec<u8>, value: &str) {
-        let length = value.len();
-        if length < 24 {
-            out.push(0x60 | length as u8);
-        } else if length < 256 {
-            out.extend([0x78, length as u8]);
-        } else {
-            out.push(0x79);
-            out.extend((length as u16).to_be_bytes());
-        }
-        out.extend(value.as_bytes());
-    }
-    let mut out = vec![0xA0 | pairs.len() as u8];
+    let mut out = Vec::new();
+    cbor_head(&mut out, 5, pairs.len());
     for (key, value) in pairs {
-        text(&mut out, key);
-        text(&mut out, value);
+        cbor_text(&mut out, key);
+        cbor_text(&mut out, value);
     }
     out
 }
 
-fn answer_with_fault(mut stream: TcpStream, fault: Fault, cbor: bool, rest: bool, operation: &str) {
+/// The query ids of an rpc-v2-cbor `GetMetricData` request: each `Id` key's text value.
+fn cbor_query_ids(body: &[u8]) -> Vec<String> {
+    let mut ids = Vec::new();
+    let mut at = 0;
+    while let Some(found) = body[at..].windows(3).position(|window| window == [0x62, b'I', b'd']) {
+        let start = at + found + 3;
+        let (length, skip) = match body.get(start) {
+            Some(&head) if (0x60..0x78).contains(&head) => (usize::from(head - 0x60), 1),
+            Some(0x78) => (usize::from(body.get(start + 1).copied().unwrap_or(0)), 2),
+            _ => (0, 1),
+        };
+        if let Some(text) = body.get(start + skip..start + skip + length) {
+            ids.push(String::from_utf8_lossy(text).into_owned());
+        }
+        at = start + skip + length;
+    }
+    ids
+}
+
+/// A CBOR item's head: major type and length (up to 65,535).
+fn cbor_head(out: &mut Vec<u8>, major: u8, length: usize) {
+    if length < 24 {
+        out.push(major << 5 | length as u8);
+    } else if length < 256 {
+        out.extend([major << 5 | 24, length as u8]);
+    } else {
+        out.push(major << 5 | 25);
+        out.extend((length as u16).to_be_bytes());
+    }
+}
+
+fn cbor_text(out: &mut Vec<u8>, text: &str) {
+    cbor_head(out, 3, text.len());
+    out.extend(text.as_bytes());
+}
+
+/// A `GetMetricData` answer: one result per query id with `status`, no datapoints.
+fn metric_results(ids: &[String], status: &str) -> Vec<u8> {
+    let mut out = Vec::new();
+    cbor_head(&mut out, 5, 1);
+    cbor_text(&mut out, "MetricDataResults");
+    cbor_head(&mut out, 4, ids.len());
+    for id in ids {
+        cbor_head(&mut out, 5, 2);
+        cbor_text(&mut out, "Id");
+        cbor_text(&mut out, id);
+        cbor_text(&mut out, "StatusCode");
+        cbor_text(&mut out, status);
+    }
+    out
+}
+
+fn answer_with_fault(mut stream: TcpStream, fault: Fault, cbor: bool, rest: bool, operation: &str, request: &[u8]) {
+    if fault.is_answer() {
+        let body = match (fault, cbor) {
+            (Fault::PartialData, true) => metric_results(&cbor_query_ids(request), "PartialData"),
+            (Fault::NoDatapoints, true) => metric_results(&cbor_query_ids(request), "Complete"),
+            (_, true) => vec![0xA0],
+            (_, false) => b"{}".to_vec(),
+        };
+        let (content_type, extra) = if cbor {
+            ("application/cbor", "smithy-protocol: rpc-v2-cbor\r\n")
+        } else if rest {
+            ("application/json", "")
+        } else {
+            ("application/x-amz-json-1.0", "")
+        };
+        let head = format!(
+            "HTTP/1.1 200 OK\r\nContent-Type: {content_type}\r\n{extra}Content-Length: {}\r\nConnection: close\r\n\r\n",
+            body.len()
+        );
+        let _ = stream.write_all(head.as_bytes());
+        let _ = stream.write_all(&body);
+        return;
+    }
     let (status, code, message) = match fault {
         Fault::Throttled if rest => (
             "429 Too Many Requests",
@@ -403,7 +490,7 @@ fn answer_with_fault(mut stream: TcpStream, fault: Fault, cbor: bool, rest: bool
             while matches!(stream.read(&mut sink), Ok(read) if read > 0) {}
             return;
         }
-        Fault::Malformed => ("200 OK", "", String::new()),
+        Fault::Malformed | Fault::Empty | Fault::PartialData | Fault::NoDatapoints => ("200 OK", "", String::new()),
     };
     let (content_type, body, extra) = if fault == Fault::Malformed {
         let body = if cbor {

@@ -68,7 +68,7 @@ impl DeploymentControl for AwsDeploymentControl {
             .send()
             .await
             .map_err(|error| PortError::from_sdk("lambda:GetAlias", &error))?;
-        let primary = current.function_version().unwrap_or_default().to_string();
+        let primary = super::lambda_alias::primary_version(&current, function_name, alias)?;
         let weights = current
             .routing_config()
             .and_then(|routing| routing.additional_version_weights())
@@ -106,7 +106,7 @@ impl DeploymentControl for AwsDeploymentControl {
 
     async fn stop_codedeploy(&self, application: &str, deployment_group: &str) -> Result<String, PortError> {
         use aws_sdk_codedeploy::types::DeploymentStatus;
-        let listed = self
+        let ids: Vec<String> = self
             .codedeploy
             .get()
             .list_deployments()
@@ -115,10 +115,23 @@ impl DeploymentControl for AwsDeploymentControl {
             .include_only_statuses(DeploymentStatus::InProgress)
             .include_only_statuses(DeploymentStatus::Queued)
             .include_only_statuses(DeploymentStatus::Ready)
+            .into_paginator()
+            .items()
             .send()
+            .try_collect()
             .await
             .map_err(|error| PortError::from_sdk("codedeploy:ListDeployments", &error))?;
-        let ids: Vec<String> = listed.deployments().to_vec();
+        // Nothing running is nothing undone: a finished deployment is not rolled back by
+        // stopping it, so this is no rollback to report.
+        if ids.is_empty() {
+            return Err(PortError {
+                call: "codedeploy:StopDeployment".to_string(),
+                kind: PortErrorKind::Rejected,
+                message: format!(
+                    "no running deployment in {application}/{deployment_group} to stop, so nothing was rolled back; if the deployment finished, redeploy the previous revision"
+                ),
+            });
+        }
         for id in &ids {
             self.codedeploy
                 .get()
@@ -129,11 +142,7 @@ impl DeploymentControl for AwsDeploymentControl {
                 .await
                 .map_err(|error| PortError::from_sdk("codedeploy:StopDeployment", &error))?;
         }
-        Ok(if ids.is_empty() {
-            format!("no running deployment in {application}/{deployment_group}")
-        } else {
-            format!("stopped {} with automatic rollback", ids.join(", "))
-        })
+        Ok(format!("stopped {} with automatic rollback", ids.join(", ")))
     }
 
     async fn roll_back_stage(&self, pipeline: &str, stage: &str, execution_id: &str) -> Result<String, PortError> {

@@ -53,8 +53,28 @@ impl AliasReader for LambdaAliases {
                     .map(|(version, weight)| (version.clone(), *weight))
             });
         Ok(AliasRouting {
-            primary_version: output.function_version().unwrap_or_default().to_string(),
+            primary_version: primary_version(&output, function_name, alias)?,
             canary,
         })
     }
+}
+
+/// The version an alias routes to by default; an answer without one is unreadable, never an
+/// empty version to judge or roll back to.
+pub(crate) fn primary_version(
+    output: &aws_sdk_lambda::operation::get_alias::GetAliasOutput,
+    function_name: &str,
+    alias: &str,
+) -> Result<String, PortError> {
+    output
+        .function_version()
+        .filter(|version| !version.is_empty())
+        .map(str::to_string)
+        .ok_or_else(|| PortError {
+            call: "lambda:GetAlias".to_string(),
+            kind: super::PortErrorKind::Unavailable,
+            message: format!(
+                "unreadable answer: alias {alias} of {function_name} came back without its FunctionVersion"
+            ),
+        })
 }
