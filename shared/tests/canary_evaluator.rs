@@ -99,6 +99,20 @@ fn setup_with(world: World, weights: Option<f64>) -> Setup {
     }
 }
 
+/// `live` on version 7 with 10% on version 8.
+fn one_box_alias() -> Rule {
+    mock!(aws_sdk_lambda::Client::get_alias).then_output(|| {
+        GetAliasOutput::builder()
+            .function_version("7")
+            .routing_config(
+                AliasRoutingConfiguration::builder()
+                    .additional_version_weights("8", 0.1)
+                    .build(),
+            )
+            .build()
+    })
+}
+
 fn request(policy: &str) -> GateRequest {
     GateRequest {
         policy: Policy::from_json(policy).unwrap(),
@@ -265,16 +279,7 @@ async fn an_alias_without_a_canary_version_is_an_error_not_a_pass() {
 
 #[tokio::test]
 async fn throttled_metric_reads_fail_closed() {
-    let alias = mock!(aws_sdk_lambda::Client::get_alias).then_output(|| {
-        GetAliasOutput::builder()
-            .function_version("7")
-            .routing_config(
-                AliasRoutingConfiguration::builder()
-                    .additional_version_weights("8", 0.1)
-                    .build(),
-            )
-            .build()
-    });
+    let alias = one_box_alias();
     let metrics = mock!(aws_sdk_cloudwatch::Client::get_metric_data).then_error(|| {
         GetMetricDataError::generic(
             ErrorMetadata::builder()
@@ -362,16 +367,7 @@ async fn an_errors_query_cloudwatch_did_not_answer_is_a_failed_read_never_zero_e
         ),
         (None, "DependencyUnavailable", "no result for query c_errors"),
     ] {
-        let alias = mock!(aws_sdk_lambda::Client::get_alias).then_output(|| {
-            GetAliasOutput::builder()
-                .function_version("7")
-                .routing_config(
-                    AliasRoutingConfiguration::builder()
-                        .additional_version_weights("8", 0.1)
-                        .build(),
-                )
-                .build()
-        });
+        let alias = one_box_alias();
         let metrics = mock!(aws_sdk_cloudwatch::Client::get_metric_data).then_compute_output(answered(status.clone()));
         let lambda = mock_client!(aws_sdk_lambda, RuleMode::MatchAny, [&alias]);
         let cloudwatch = mock_client!(aws_sdk_cloudwatch, RuleMode::MatchAny, [&metrics]);
@@ -423,16 +419,7 @@ async fn partial_data_is_read_to_the_last_page() {
     let last = mock!(aws_sdk_cloudwatch::Client::get_metric_data)
         .match_requests(|request| request.next_token() == Some("page-2"))
         .then_compute_output(move |request| metric_output(&second, request));
-    let alias = mock!(aws_sdk_lambda::Client::get_alias).then_output(|| {
-        GetAliasOutput::builder()
-            .function_version("7")
-            .routing_config(
-                AliasRoutingConfiguration::builder()
-                    .additional_version_weights("8", 0.1)
-                    .build(),
-            )
-            .build()
-    });
+    let alias = one_box_alias();
     let lambda = mock_client!(aws_sdk_lambda, RuleMode::MatchAny, [&alias]);
     let cloudwatch = mock_client!(aws_sdk_cloudwatch, RuleMode::MatchAny, [&pages, &last]);
     let evaluator = CanaryEvaluator::new(CloudWatchMetrics::new(cloudwatch), LambdaAliases::new(lambda));

@@ -308,11 +308,7 @@ fn proceeds(decision: &Decision) -> bool {
 #[tokio::test]
 async fn the_alarm_blocker_never_proceeds_on_a_fault() {
     let (stack, config) = world().await;
-    let gate = AlarmBlocker::new(
-        CloudWatchAlarms::new(&config),
-        DynamoStore::new(aws_sdk_dynamodb::Client::new(&config), "handsoff"),
-    );
-    let policy = json!({"alarms": {"watch": [{"names": ["orders-high-sev"]}], "when_blocked": "fail"}});
+    let (gate, policy) = blocker_failing_fast(&config);
     let cases = matrix(
         &stack,
         &gate,
@@ -326,12 +322,15 @@ async fn the_alarm_blocker_never_proceeds_on_a_fault() {
     assert!(cases >= 20, "{cases}");
 }
 
-#[tokio::test]
-async fn the_bake_time_waiter_never_proceeds_on_a_fault() {
-    let (stack, config) = world().await;
-    let store = DynamoStore::new(aws_sdk_dynamodb::Client::new(&stack.moto.sdk_config()), "handsoff");
-    // The bake began two hours ago, so without faults it is complete.
-    store
+/// A bake that began two hours ago (so without faults it is complete), its gate and policy.
+async fn baked_two_hours(
+    stack: &MotoWithLambdas,
+    config: &aws_config::SdkConfig,
+) -> (
+    BakeTimeWaiter<CloudWatchAlarms, CloudWatchMetrics, DynamoStore>,
+    serde_json::Value,
+) {
+    DynamoStore::new(aws_sdk_dynamodb::Client::new(&stack.moto.sdk_config()), "handsoff")
         .start_bake(
             "orders",
             "Prod-1",
@@ -341,12 +340,31 @@ async fn the_bake_time_waiter_never_proceeds_on_a_fault() {
         .await
         .unwrap();
     let gate = BakeTimeWaiter::new(
-        CloudWatchAlarms::new(&config),
-        CloudWatchMetrics::new(aws_sdk_cloudwatch::Client::new(&config)),
-        DynamoStore::new(aws_sdk_dynamodb::Client::new(&config), "handsoff"),
+        CloudWatchAlarms::new(config),
+        CloudWatchMetrics::new(aws_sdk_cloudwatch::Client::new(config)),
+        DynamoStore::new(aws_sdk_dynamodb::Client::new(config), "handsoff"),
     );
     let policy = json!({"bake": {"duration": "1h", "alarms": [{"names": ["orders-high-sev"]}],
         "min_datapoints": [{"namespace": "Orders", "metric": "Requests", "dimensions": {"Version": "2"}, "stat": "Sum", "min": 1}]}});
+    (gate, policy)
+}
+
+/// The alarm blocker on `config`, and a policy that blocks at once on orders-high-sev.
+fn blocker_failing_fast(
+    config: &aws_config::SdkConfig,
+) -> (AlarmBlocker<CloudWatchAlarms, DynamoStore>, serde_json::Value) {
+    let gate = AlarmBlocker::new(
+        CloudWatchAlarms::new(config),
+        DynamoStore::new(aws_sdk_dynamodb::Client::new(config), "handsoff"),
+    );
+    let policy = json!({"alarms": {"watch": [{"names": ["orders-high-sev"]}], "when_blocked": "fail"}});
+    (gate, policy)
+}
+
+#[tokio::test]
+async fn the_bake_time_waiter_never_proceeds_on_a_fault() {
+    let (stack, config) = world().await;
+    let (gate, policy) = baked_two_hours(&stack, &config).await;
     let cases = matrix(
         &stack,
         &gate,
@@ -504,32 +522,12 @@ async fn an_alarm_without_data_lets_no_gate_through() {
         .send()
         .await
         .unwrap();
-    let blocker = AlarmBlocker::new(
-        CloudWatchAlarms::new(&config),
-        DynamoStore::new(aws_sdk_dynamodb::Client::new(&config), "handsoff"),
-    );
-    let policy = json!({"alarms": {"watch": [{"names": ["orders-high-sev"]}], "when_blocked": "fail"}});
+    let (blocker, policy) = blocker_failing_fast(&config);
     let blocked = blocker.decide(&request(policy, "exec")).await.unwrap();
     assert_eq!(blocked.decision, Verdict::Block, "{}", blocked.reason());
     assert!(blocked.reason().contains("INSUFFICIENT_DATA"), "{}", blocked.reason());
 
-    let store = DynamoStore::new(aws_sdk_dynamodb::Client::new(&stack.moto.sdk_config()), "handsoff");
-    store
-        .start_bake(
-            "orders",
-            "Prod-1",
-            "exec",
-            Timestamp::now() - SignedDuration::from_hours(2),
-        )
-        .await
-        .unwrap();
-    let bake = BakeTimeWaiter::new(
-        CloudWatchAlarms::new(&config),
-        CloudWatchMetrics::new(aws_sdk_cloudwatch::Client::new(&config)),
-        DynamoStore::new(aws_sdk_dynamodb::Client::new(&config), "handsoff"),
-    );
-    let policy = json!({"bake": {"duration": "1h", "alarms": [{"names": ["orders-high-sev"]}],
-        "min_datapoints": [{"namespace": "Orders", "metric": "Requests", "dimensions": {"Version": "2"}, "stat": "Sum", "min": 1}]}});
+    let (bake, policy) = baked_two_hours(&stack, &config).await;
     let waiting = bake.decide(&request(policy, "exec")).await.unwrap();
     assert_eq!(waiting.decision, Verdict::Wait, "{}", waiting.reason());
     assert!(

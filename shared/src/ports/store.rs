@@ -385,6 +385,23 @@ impl DynamoStore {
         }
     }
 
+    /// A stage's "blocked after rollback" marker and its audit record, to write together.
+    fn block_items(&self, marker: &BlockMarker) -> Result<Vec<TransactWriteItem>, StoreError> {
+        let audit = AuditRecord::of_change(
+            "blocked_after_rollback",
+            &marker.pipeline,
+            &marker.stage,
+            marker.created_at,
+            &marker.by,
+            &marker.reason,
+            serde_json::Value::Null,
+        );
+        Ok(vec![
+            self.put(marker_item(marker), None)?,
+            self.put(audit_item(&audit), None)?,
+        ])
+    }
+
     fn put(&self, item: Item, condition: Option<&str>) -> Result<TransactWriteItem, StoreError> {
         let put = built(
             Put::builder()
@@ -514,23 +531,7 @@ impl StateStore for DynamoStore {
     }
 
     async fn put_block_marker(&self, marker: &BlockMarker) -> Result<(), StoreError> {
-        let audit = AuditRecord::of_change(
-            "blocked_after_rollback",
-            &marker.pipeline,
-            &marker.stage,
-            marker.created_at,
-            &marker.by,
-            &marker.reason,
-            serde_json::Value::Null,
-        );
-        self.transact(
-            vec![
-                self.put(marker_item(marker), None)?,
-                self.put(audit_item(&audit), None)?,
-            ],
-            String::new(),
-        )
-        .await
+        self.transact(self.block_items(marker)?, String::new()).await
     }
 
     async fn clear_block_marker(
@@ -725,20 +726,8 @@ impl StateStore for DynamoStore {
                 .build(),
             call,
         )?;
-        let blocked = AuditRecord::of_change(
-            "blocked_after_rollback",
-            &marker.pipeline,
-            &marker.stage,
-            marker.created_at,
-            &marker.by,
-            &marker.reason,
-            serde_json::Value::Null,
-        );
-        let mut items = vec![
-            TransactWriteItem::builder().update(finish).build(),
-            self.put(marker_item(marker), None)?,
-            self.put(audit_item(&blocked), None)?,
-        ];
+        let mut items = vec![TransactWriteItem::builder().update(finish).build()];
+        items.extend(self.block_items(marker)?);
         if let Some(decision) = decision {
             items.push(self.put(audit_item(decision), None)?);
         }
