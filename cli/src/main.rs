@@ -58,6 +58,7 @@ async fn run(cli: Cli) -> Result<(String, u8), String> {
     let text = match &cli.command {
         Command::Window(args) => window::run(args)?,
         Command::Canary(canary::CanaryCommand::Judge(args)) => canary::judge_command(args)?,
+        Command::Canary(canary::CanaryCommand::Watch(args)) => canary::watch_command(args)?,
         Command::Check(args) => {
             let checked = check::run(args, aws).await?;
             return Ok((checked.text, if checked.all_proceed { 0 } else { BLOCKED }));

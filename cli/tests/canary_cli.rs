@@ -119,3 +119,66 @@ fn bad_input_names_the_field() {
         assert!(!stderr.contains("panicked"));
     }
 }
+
+/// `canary watch` replays a bake: one object, a verdict and an e-value per look, and the first
+/// failing look. The example's one-box starts erring ten times as often at minute 11.
+#[test]
+fn watch_replays_a_bake_and_names_the_first_failing_look() {
+    let (code, stdout, stderr) = handsoff(&[
+        "canary",
+        "watch",
+        "--input",
+        &example("canary-watch-mid-bake.json"),
+        "--json",
+    ]);
+    assert_eq!(code, 0, "{stderr}");
+    assert_eq!(stdout.lines().count(), 1, "exactly one object: {stdout}");
+    let replay: Value = serde_json::from_str(&stdout).unwrap();
+    let keys: Vec<&String> = replay.as_object().unwrap().keys().collect();
+    assert_eq!(keys, ["e_values", "first_fail", "verdicts"]);
+    let first = replay["first_fail"].as_u64().unwrap() as usize;
+    assert!(
+        (11..20).contains(&first),
+        "rolls back within minutes of the errors starting: {first}"
+    );
+    let verdicts = replay["verdicts"].as_array().unwrap();
+    let e_values = replay["e_values"].as_array().unwrap();
+    assert_eq!((verdicts.len(), e_values.len()), (30, 30));
+    assert!(verdicts[..first].iter().all(|verdict| verdict == "continue"));
+    assert_eq!(verdicts[first], "fail");
+    // 1/alpha: alpha = (1 - 0.99) * 0.8.
+    assert!(e_values[first].as_f64().unwrap() >= 125.0);
+    assert!(e_values[first - 1].as_f64().unwrap() < 125.0 || verdicts[first - 1] == "continue");
+
+    let (code, text, _) = handsoff(&["canary", "watch", "--input", &example("canary-watch-mid-bake.json")]);
+    assert_eq!(code, 0);
+    assert!(text.contains(&format!("roll back at look {first}: e-value")), "{text}");
+}
+
+#[test]
+fn watch_refuses_bad_replays_naming_the_field() {
+    for (text, says) in [
+        (
+            r#"{"looks": [{"canary": {"requests": 10, "errors": 2}, "baseline": {"requests": 90, "errors": 1}},
+                          {"canary": {"requests": 20, "errors": 1}, "baseline": {"requests": 180, "errors": 1}}]}"#,
+            "looks[1]: canary errors went down from 2 to 1",
+        ),
+        (
+            r#"{"looks": [{"canary": {"requests": 1}, "baseline": {"requests": 1, "errors": 0}}]}"#,
+            "looks[0].canary",
+        ),
+        (
+            r#"{"config": {"sequential_share": 1.5}, "looks": []}"#,
+            "config.sequential_share: 1.5 is not allowed",
+        ),
+        (r#"{"config": {"confidense": 0.9}, "looks": []}"#, "config.confidense"),
+        (r#"{"looks": [], "looks": []}"#, "key `looks` appears twice"),
+        (r#"{"looks": "secret-token-4f2a"}"#, "looks: invalid type: a string"),
+    ] {
+        let (_dir, path) = input_file("watch", text);
+        let (code, stdout, stderr) = handsoff(&["canary", "watch", "--input", &path.display().to_string(), "--json"]);
+        assert_eq!(code, 1, "{text}: {stdout}");
+        assert!(stderr.contains(says), "{text}: {stderr}");
+        assert!(!stderr.contains("secret-token-4f2a"), "{stderr}");
+    }
+}

@@ -2,6 +2,7 @@
 
 pub mod judge;
 pub mod policy;
+pub mod sequential;
 pub mod stats;
 
 pub use judge::{CanaryVerdict, Check, JudgeConfig, JudgeInput, Judgement, Sample, judge};
