@@ -105,3 +105,28 @@ fn latency_p_values_agree_with_scipy_mannwhitneyu() {
         assert_eq!(judge(&input).checks[1].p_value, Some(test.p_value));
     }
 }
+
+#[test]
+fn sequential_e_values_agree_with_scipy_binomial_likelihoods() {
+    use handsoff::canary::sequential::{Look, SequentialTest};
+    let vectors = vectors();
+    let cases = vectors["sequential"].as_array().unwrap();
+    assert!(cases.len() >= 50, "too few vectors: {}", cases.len());
+    let mut checked = 0;
+    for case in cases {
+        let looks: Vec<Look> = serde_json::from_value(case["looks"].clone()).unwrap();
+        let mut test = SequentialTest::new();
+        for (look, expected) in looks.iter().zip(case["e_values"].as_array().unwrap()) {
+            test.update(look).unwrap();
+            let expected = expected.as_f64().unwrap();
+            let ours = test.e_value();
+            assert!(
+                (ours - expected).abs() <= 1e-9 * expected.abs().max(1e-300),
+                "{ours} vs SciPy {expected} after {} looks",
+                test.looks()
+            );
+            checked += 1;
+        }
+    }
+    assert!(checked > 1_000, "{checked}");
+}

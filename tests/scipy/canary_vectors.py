@@ -3,7 +3,9 @@
 Writes JSON with two lists: `errors` cases (baseline/canary requests and errors, and SciPy's
 `binomtest(e_c, e_b + e_c, n_c / (n_b + n_c), alternative='greater').pvalue`) and `latency` cases
 (canary and baseline per-period values, and SciPy's `mannwhitneyu(canary, baseline,
-alternative='greater', method='asymptotic', use_continuity=True)` statistic and p-value).
+alternative='greater', method='asymptotic', use_continuity=True)` statistic and p-value), and
+`sequential` bakes (cumulative looks, and the sequential test's e-value after each, from
+`binom.logpmf`).
 The Rust test `shared/tests/canary_scipy.rs` checks the judge against them to 1e-9 relative.
 
 Usage: python canary_vectors.py OUT.json
@@ -13,6 +15,7 @@ import sys
 
 import numpy as np
 import scipy
+import scipy.special
 from scipy import stats
 
 
@@ -55,12 +58,45 @@ def latency_cases(rng):
     return out
 
 
+# The sequential test's alternatives and prior weights (shared/src/canary/sequential.rs).
+GRID = [(1.5, 1.0), (2.0, 2.0), (3.0, 3.0), (4.0, 2.0), (6.0, 1.5), (10.0, 1.0)]
+
+
+def sequential_cases(rng):
+    """Bakes of cumulative looks and the e-value after each, from SciPy's binomial pmf: per look
+    the ratio Binomial(e_c; E, q(theta)) / Binomial(e_c; E, pi), multiplied over the looks, then
+    mixed over the grid (log-sum-exp)."""
+    out = []
+    total = sum(weight for _, weight in GRID)
+    for case in range(60):
+        minutes = int(rng.integers(1, 90))
+        canary_rate, base_rate = float(rng.uniform(0.0005, 0.03)), float(rng.uniform(0.0005, 0.02))
+        looks, cumulative, log_lr = [], [0, 0, 0, 0], np.zeros(len(GRID))
+        e_values = []
+        for _ in range(minutes):
+            n_c, n_b = int(rng.poisson(rng.choice([0, 50, 120]))), int(rng.poisson(900))
+            e_c, e_b = int(rng.binomial(n_c, canary_rate)), int(rng.binomial(n_b, base_rate))
+            cumulative = [cumulative[0] + n_c, cumulative[1] + e_c, cumulative[2] + n_b, cumulative[3] + e_b]
+            looks.append({"canary": {"requests": cumulative[0], "errors": cumulative[1]},
+                          "baseline": {"requests": cumulative[2], "errors": cumulative[3]}})
+            if n_c > 0 and n_b > 0 and e_c + e_b > 0:
+                share = n_c / (n_c + n_b)
+                for j, (theta, _) in enumerate(GRID):
+                    q = theta * share / (theta * share + 1 - share)
+                    log_lr[j] += stats.binom.logpmf(e_c, e_c + e_b, q) - stats.binom.logpmf(e_c, e_c + e_b, share)
+            weights = np.array([weight / total for _, weight in GRID])
+            e_values.append(float(np.exp(scipy.special.logsumexp(log_lr, b=weights))))
+        out.append({"looks": looks, "e_values": e_values})
+    return out
+
+
 def main():
     rng = np.random.default_rng(20261122)
-    vectors = {"scipy": scipy.__version__, "errors": errors_cases(rng), "latency": latency_cases(rng)}
+    vectors = {"scipy": scipy.__version__, "errors": errors_cases(rng), "latency": latency_cases(rng),
+               "sequential": sequential_cases(rng)}
     with open(sys.argv[1], "w", encoding="utf-8") as out:
         json.dump(vectors, out)
-    print(f"wrote {len(vectors['errors'])} errors and {len(vectors['latency'])} latency cases (SciPy {scipy.__version__}) to {sys.argv[1]}")
+    print(f"wrote {len(vectors['errors'])} errors, {len(vectors['latency'])} latency and {len(vectors['sequential'])} sequential cases (SciPy {scipy.__version__}) to {sys.argv[1]}")
 
 
 if __name__ == "__main__":
