@@ -23,6 +23,7 @@ use handsoff::invoke::codepipeline::answer_for;
 use handsoff::invoke::event::InvocationContext;
 use handsoff::policy::Policy;
 use handsoff::ports::alarms::CloudWatchAlarms;
+use handsoff::ports::lambda_alias::LambdaAliases;
 use handsoff::ports::metrics::CloudWatchMetrics;
 use handsoff::ports::pipeline_jobs::JobAnswer;
 use handsoff::ports::store::DynamoStore;
@@ -47,10 +48,24 @@ struct World {
     state_now: StateValue,
     /// Whether orders-high-sev exists at all (a typo in the policy finds nothing).
     exists: bool,
+    /// The one-box (100 requests a minute) against the fleet (900 a minute, 1 error): from this
+    /// many minutes after the bake began, the one-box fails 2 requests a minute (none before).
+    one_box_errors_from: Option<i64>,
+}
+
+/// A one-box's series at minute `minute` of the bake.
+fn one_box_value(id: &str, minute: i64, errors_from: Option<i64>) -> f64 {
+    match id {
+        "c_requests" => 100.0,
+        "b_requests" => 900.0,
+        "b_errors" => 1.0,
+        "c_errors" if errors_from.is_some_and(|from| minute >= from) => 2.0,
+        _ => 0.0,
+    }
 }
 
 struct Setup {
-    waiter: BakeTimeWaiter<CloudWatchAlarms, CloudWatchMetrics, DynamoStore>,
+    waiter: BakeTimeWaiter<CloudWatchAlarms, CloudWatchMetrics, DynamoStore, LambdaAliases>,
     metric_rule: Rule,
     history_rule: Rule,
 }
@@ -61,16 +76,20 @@ fn setup(world: World) -> Setup {
         history,
         state_now,
         exists,
+        one_box_errors_from,
     } = world;
     let metric_rule = mock!(aws_sdk_cloudwatch::Client::get_metric_data).then_compute_output(move |request| {
         let (start, end) = (request.start_time().unwrap().secs(), request.end_time().unwrap().secs());
         let mut output = GetMetricDataOutput::builder();
         for query in request.metric_data_queries() {
             let id = query.id().unwrap();
-            let value = per_minute[id.trim_start_matches("floor").parse::<usize>().unwrap()];
             let mut result = MetricDataResult::builder().id(id).status_code(StatusCode::Complete);
             let mut at = start;
             while at + 60 <= end {
+                let value = match id.strip_prefix("floor") {
+                    Some(index) => per_minute[index.parse::<usize>().unwrap()],
+                    None => one_box_value(id, (at - ts(START).as_second()) / 60, one_box_errors_from),
+                };
                 result = result.timestamps(DateTime::from_secs(at)).values(value);
                 at += 60;
             }
@@ -145,6 +164,8 @@ fn setup(world: World) -> Setup {
         CloudWatchAlarms::with_client(cloudwatch.clone()),
         CloudWatchMetrics::new(cloudwatch),
         DynamoStore::new(dynamodb, "handsoff"),
+        // A pair one-box: no alias to read (any call would fail the test).
+        LambdaAliases::new(mock_client!(aws_sdk_lambda, RuleMode::MatchAny, [])),
     );
     Setup {
         waiter,
@@ -154,8 +175,12 @@ fn setup(world: World) -> Setup {
 }
 
 fn request(now: &str) -> GateRequest {
+    request_with(POLICY, now)
+}
+
+fn request_with(policy: &str, now: &str) -> GateRequest {
     GateRequest {
-        policy: Policy::from_json(POLICY).unwrap(),
+        policy: Policy::from_json(policy).unwrap(),
         context: InvocationContext {
             pipeline: Some("orders".into()),
             stage: Some("Prod".into()),
@@ -180,6 +205,7 @@ fn quiet() -> World {
         history: Vec::new(),
         state_now: StateValue::Ok,
         exists: true,
+        one_box_errors_from: None,
     }
 }
 
@@ -341,4 +367,68 @@ async fn an_alarm_in_insufficient_data_for_the_whole_bake_never_completes_it() {
         "the floors were met: {}",
         decision.reason()
     );
+}
+
+/// POLICY with the one-box judged at every poll: a pair of dimensions, the default split.
+fn judged_policy() -> String {
+    let canary = r#""canary": {"pair": {"namespace": "Orders", "canary": {"Version": "2"}, "baseline": {"Version": "1"},
+        "requests": {"metric": "Requests", "stat": "Sum"}, "errors": {"metric": "Errors", "stat": "Sum"}}}"#;
+    POLICY.replacen('{', &format!("{{{canary}, "), 1)
+}
+
+/// Before, a one-box failing twenty times as often as its fleet kept serving until the whole
+/// bake had passed. Now the bake judges it at every poll (in the same GetMetricData call as
+/// the floors) and rolls back as soon as the evidence is there, saying why.
+#[tokio::test]
+async fn a_one_box_whose_errors_start_mid_bake_is_rolled_back_at_the_next_poll() {
+    let healthy = setup(quiet());
+    let decision = healthy
+        .waiter
+        .decide(&request_with(&judged_policy(), "2026-11-24T17:20:00Z"))
+        .await
+        .unwrap();
+    assert_eq!(decision.decision, Verdict::Wait, "{}", decision.reason());
+    assert_eq!(decision.evidence["sequential"]["verdict"], "continue");
+    assert_eq!(decision.evidence["sequential"]["looks"], 20);
+    assert_eq!(healthy.metric_rule.num_calls(), 1, "floors and one-box in one call");
+
+    let failing = setup(World {
+        one_box_errors_from: Some(12),
+        ..quiet()
+    });
+    let early = failing
+        .waiter
+        .decide(&request_with(&judged_policy(), "2026-11-24T17:12:00Z"))
+        .await
+        .unwrap();
+    assert_eq!(early.decision, Verdict::Wait, "no errors yet: {}", early.reason());
+    let decision = failing
+        .waiter
+        .decide(&request_with(&judged_policy(), "2026-11-24T17:18:00Z"))
+        .await
+        .unwrap();
+    assert_eq!(decision.decision, Verdict::Rollback, "{}", decision.reason());
+    assert!(
+        decision
+            .reason()
+            .starts_with("roll back: the one-box's error rate is 6.0x the fleet's (12/1800 vs 18/16200 since the bake began): e-value"),
+        "{}",
+        decision.reason()
+    );
+    let judged = &decision.evidence["sequential"];
+    assert_eq!(
+        (judged["verdict"].clone(), judged["looks"].clone()),
+        (serde_json::json!("fail"), serde_json::json!(18))
+    );
+    assert!(judged["e_value"].as_f64().unwrap() >= judged["threshold"].as_f64().unwrap());
+    assert_eq!(judged["threshold"].as_f64().unwrap().round(), 125.0);
+    assert_eq!(judged["target"]["canary"]["Version"], "2");
+    assert_eq!(failing.metric_rule.num_calls(), 2, "one call per poll");
+    // In CodePipeline the job fails with the reason; Step Functions rolls back on `rollback`.
+    let JobAnswer::Fail { message, .. } =
+        answer_for("bake-time-waiter", &Ok(decision), None, ts("2026-11-24T17:18:00Z"))
+    else {
+        panic!("a rollback fails the job")
+    };
+    assert!(message.contains("error rate is 6.0x the fleet's"), "{message}");
 }

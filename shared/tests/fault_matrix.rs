@@ -327,7 +327,7 @@ async fn baked_two_hours(
     stack: &MotoWithLambdas,
     config: &aws_config::SdkConfig,
 ) -> (
-    BakeTimeWaiter<CloudWatchAlarms, CloudWatchMetrics, DynamoStore>,
+    BakeTimeWaiter<CloudWatchAlarms, CloudWatchMetrics, DynamoStore, LambdaAliases>,
     serde_json::Value,
 ) {
     DynamoStore::new(aws_sdk_dynamodb::Client::new(&stack.moto.sdk_config()), "handsoff")
@@ -343,6 +343,7 @@ async fn baked_two_hours(
         CloudWatchAlarms::new(config),
         CloudWatchMetrics::new(aws_sdk_cloudwatch::Client::new(config)),
         DynamoStore::new(aws_sdk_dynamodb::Client::new(config), "handsoff"),
+        LambdaAliases::new(aws_sdk_lambda::Client::new(config)),
     );
     let policy = json!({"bake": {"duration": "1h", "alarms": [{"names": ["orders-high-sev"]}],
         "min_datapoints": [{"namespace": "Orders", "metric": "Requests", "dimensions": {"Version": "2"}, "stat": "Sum", "min": 1}]}});

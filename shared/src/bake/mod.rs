@@ -6,6 +6,7 @@ use serde::{Deserialize, Serialize};
 use serde_json::json;
 
 use crate::alarms::{AlarmSelection, Blocker};
+use crate::canary::sequential::{SequentialEvidence, SequentialVerdict};
 use crate::decision::{Decision, Verdict};
 use crate::duration::HumanDuration;
 use crate::policy::PolicyError;
@@ -122,6 +123,7 @@ pub fn decide(
     counts: &[u64],
     episodes: &[AlarmEpisode],
     unproven: &[Blocker],
+    sequential: Option<&SequentialEvidence>,
 ) -> Decision {
     let elapsed = now.duration_since(started_at);
     let duration = SignedDuration::from_secs(policy.duration.as_secs_i64());
@@ -159,14 +161,31 @@ pub fn decide(
         "started_at": started_at, "elapsed_seconds": elapsed.as_secs(), "duration": policy.duration,
         "max_duration": policy.max_duration(), "floors": floors, "alarm_episodes": episodes, "percent_complete": percent,
         "alarms_not_ok": unproven,
+        "sequential": sequential,
     });
-    if !episodes.is_empty() {
+    let worse = sequential
+        .filter(|judged| judged.verdict == SequentialVerdict::Fail)
+        .map(|judged| {
+            let ratio = judged.rate_ratio.map_or("infinitely".to_string(), |ratio| format!("{ratio:.1}x"));
+            format!(
+                "the one-box's error rate is {ratio} the fleet's ({}/{} vs {}/{} since the bake began): e-value {:.0} reached 1/alpha = {:.0} after {} looks",
+                judged.canary.errors,
+                judged.canary.requests,
+                judged.baseline.errors,
+                judged.baseline.requests,
+                judged.e_value,
+                judged.threshold,
+                judged.looks
+            )
+        });
+    if !episodes.is_empty() || worse.is_some() {
         let what: Vec<String> = episodes
             .iter()
             .map(|episode| match episode.at {
                 Some(at) => format!("{} went to ALARM at {at}: {}", episode.alarm, episode.summary),
                 None => format!("{} is in ALARM: {}", episode.alarm, episode.summary),
             })
+            .chain(worse)
             .collect();
         let mut decision = Decision::new(
             NAME,
@@ -275,15 +294,15 @@ mod tests {
             duration: HumanDuration::from_secs(30),
             ..policy()
         };
-        let decision = decide(&short, at(START), at("2026-11-24T17:00:17Z"), &[73], &[], &[]);
+        let decision = decide(&short, at(START), at("2026-11-24T17:00:17Z"), &[73], &[], &[], None);
         assert_eq!(decision.reason(), "baked 17s of 30s; 73/100 Invocations");
-        let decision = decide(&policy(), at(START), at("2026-11-24T17:42:59Z"), &[73], &[], &[]);
+        let decision = decide(&policy(), at(START), at("2026-11-24T17:42:59Z"), &[73], &[], &[], None);
         assert_eq!(decision.reason(), "baked 42m of 1h; 73/100 Invocations");
     }
 
     #[test]
     fn waits_with_progress_until_time_and_floors_are_met() {
-        let decision = decide(&policy(), at(START), at("2026-11-24T17:42:00Z"), &[73], &[], &[]);
+        let decision = decide(&policy(), at(START), at("2026-11-24T17:42:00Z"), &[73], &[], &[], None);
         assert_eq!(decision.decision, Verdict::Wait);
         assert_eq!(decision.reason(), "baked 42m of 1h; 73/100 Invocations");
         assert_eq!(decision.progress, Some(70));
@@ -292,23 +311,23 @@ mod tests {
 
     #[test]
     fn floors_met_before_time_still_wait_for_time() {
-        let decision = decide(&policy(), at(START), at("2026-11-24T17:30:00Z"), &[500], &[], &[]);
+        let decision = decide(&policy(), at(START), at("2026-11-24T17:30:00Z"), &[500], &[], &[], None);
         assert_eq!(decision.decision, Verdict::Wait);
         assert_eq!(decision.progress, Some(50));
     }
 
     #[test]
     fn time_before_floors_waits_for_traffic_then_completes() {
-        let waiting = decide(&policy(), at(START), at("2026-11-24T18:30:00Z"), &[99], &[], &[]);
+        let waiting = decide(&policy(), at(START), at("2026-11-24T18:30:00Z"), &[99], &[], &[], None);
         assert_eq!((waiting.decision, waiting.progress), (Verdict::Wait, Some(99)));
-        let done = decide(&policy(), at(START), at("2026-11-24T18:31:00Z"), &[100], &[], &[]);
+        let done = decide(&policy(), at(START), at("2026-11-24T18:31:00Z"), &[100], &[], &[], None);
         assert_eq!(done.decision, Verdict::Proceed);
         assert_eq!(done.reason(), "bake complete: baked 1h31m of 1h; 100/100 Invocations");
     }
 
     #[test]
     fn max_duration_without_the_floor_fails_saying_what_arrived() {
-        let decision = decide(&policy(), at(START), at("2026-11-24T20:00:00Z"), &[42], &[], &[]);
+        let decision = decide(&policy(), at(START), at("2026-11-24T20:00:00Z"), &[42], &[], &[], None);
         assert_eq!(decision.decision, Verdict::Block);
         assert!(
             decision.reason().contains("only 42 of 100 Invocations arrived")
@@ -332,6 +351,7 @@ mod tests {
             &[500],
             &[episode],
             &[],
+            None,
         );
         assert_eq!(decision.decision, Verdict::Rollback);
         assert!(

@@ -29,6 +29,11 @@ pub struct CanaryPolicy {
     pub expected_canary_share: Option<f64>,
     #[serde(default)]
     pub judge: JudgeConfig,
+    /// The share of the false-rollback budget (1 − `judge.confidence`) the bake spends judging
+    /// the one-box at every poll (`canary::sequential`); the final judgement gets the rest.
+    /// Default 0.8; 0 turns the bake's judging off.
+    #[serde(default = "super::sequential::default_sequential_share")]
+    pub sequential_share: f64,
 }
 
 fn default_period() -> HumanDuration {
@@ -94,6 +99,24 @@ impl WhenMissing {
 }
 
 impl CanaryPolicy {
+    /// The final judgement's numbers: its α is what the bake's looks left of the budget.
+    pub fn final_judge_config(&self) -> JudgeConfig {
+        let alpha = (1.0 - self.judge.confidence) * (1.0 - self.sequential_share);
+        JudgeConfig {
+            confidence: 1.0 - alpha,
+            ..self.judge.clone()
+        }
+    }
+
+    /// The bake's sequential test, unless `sequential_share` is 0.
+    pub fn sequential_config(&self) -> Option<super::sequential::SequentialConfig> {
+        (self.sequential_share > 0.0).then_some(super::sequential::SequentialConfig {
+            confidence: self.judge.confidence,
+            max_error_ratio: self.judge.max_error_ratio,
+            sequential_share: self.sequential_share,
+        })
+    }
+
     pub fn validate(&self) -> Result<(), PolicyError> {
         match (&self.lambda_alias, &self.pair) {
             (Some(_), Some(_)) => return Err(PolicyError::new("policy", "give `lambda_alias` or `pair`, not both")),
@@ -160,6 +183,15 @@ impl CanaryPolicy {
             return Err(PolicyError::new(
                 "expected_canary_share",
                 format!("{share} is not a share; use a number between 0 and 1"),
+            ));
+        }
+        if !(0.0..1.0).contains(&self.sequential_share) {
+            return Err(PolicyError::new(
+                "sequential_share",
+                format!(
+                    "{} is not allowed; use a share from 0 (the bake does not judge) to below 1 (the final judgement gets the rest)",
+                    self.sequential_share
+                ),
             ));
         }
         let probe = super::judge::JudgeInput {

@@ -246,11 +246,11 @@ impl SequentialTest {
         }
         let canary_rate = canary.errors as f64 / canary.requests as f64;
         let baseline_rate = baseline.errors as f64 / baseline.requests as f64;
-        match (canary_rate, baseline_rate) {
-            (c, _) if c == 0.0 => Some(0.0),
-            (_, b) if b == 0.0 => Some(f64::INFINITY),
-            (c, b) => Some(c / b),
-        }
+        Some(match (canary.errors, baseline.errors) {
+            (0, _) => 0.0,
+            (_, 0) => f64::INFINITY,
+            _ => canary_rate / baseline_rate,
+        })
     }
 
     /// Fail once the evidence is there: e-value ≥ 1/α and an error ratio worth rolling back for.

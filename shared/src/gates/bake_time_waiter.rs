@@ -1,6 +1,8 @@
 //! The bake-time waiter: after a stage deploys, wait until the bake time has passed and the
 //! traffic floors are met; roll back if a watched alarm went to ALARM at any point meanwhile,
-//! even if it has recovered since (read from the alarm history, not only the state now).
+//! even if it has recovered since (read from the alarm history, not only the state now), or the
+//! moment the sequential test finds the one-box's error rate higher than the fleet's (when the
+//! policy has a `canary` section).
 
 use jiff::Timestamp;
 use serde_json::json;
@@ -10,25 +12,37 @@ use super::{Gate, GateRequest};
 use crate::alarms::{Blocker, BlockerKind, InsufficientData, blockers_of};
 use crate::audit::AuditRecord;
 use crate::bake::{AlarmEpisode, NAME, decide};
+use crate::canary::CanaryPolicy;
+use crate::canary::sequential::SequentialTest;
 use crate::decision::Decision;
 use crate::error::GateError;
+use crate::gates::canary_evaluator::{count_queries, looks as canary_looks, target_queries};
 use crate::ports::alarms::{AlarmHistory, AlarmSource};
+use crate::ports::lambda_alias::AliasReader;
 use crate::ports::metrics::{MetricQuery, MetricsSource};
 use crate::ports::store::StateStore;
 
-pub struct BakeTimeWaiter<A, M, S> {
+pub struct BakeTimeWaiter<A, M, S, L> {
     alarms: A,
     metrics: M,
     store: S,
+    aliases: L,
 }
 
-impl<A: AlarmSource + AlarmHistory, M: MetricsSource, S: StateStore> BakeTimeWaiter<A, M, S> {
-    pub fn new(alarms: A, metrics: M, store: S) -> Self {
-        BakeTimeWaiter { alarms, metrics, store }
+impl<A: AlarmSource + AlarmHistory, M: MetricsSource, S: StateStore, L: AliasReader> BakeTimeWaiter<A, M, S, L> {
+    pub fn new(alarms: A, metrics: M, store: S, aliases: L) -> Self {
+        BakeTimeWaiter {
+            alarms,
+            metrics,
+            store,
+            aliases,
+        }
     }
 }
 
-impl<A: AlarmSource + AlarmHistory, M: MetricsSource, S: StateStore> Gate for BakeTimeWaiter<A, M, S> {
+impl<A: AlarmSource + AlarmHistory, M: MetricsSource, S: StateStore, L: AliasReader> Gate
+    for BakeTimeWaiter<A, M, S, L>
+{
     fn name(&self) -> &'static str {
         NAME
     }
@@ -48,8 +62,9 @@ impl<A: AlarmSource + AlarmHistory, M: MetricsSource, S: StateStore> Gate for Ba
             .await
             .map_err(store_error)?;
 
-        // Traffic since the bake started, all floors in one GetMetricData call.
-        let queries: Vec<MetricQuery> = policy
+        // Traffic since the bake started, all floors and the one-box's counts in one
+        // GetMetricData call.
+        let mut queries: Vec<MetricQuery> = policy
             .min_datapoints
             .iter()
             .enumerate()
@@ -61,8 +76,18 @@ impl<A: AlarmSource + AlarmHistory, M: MetricsSource, S: StateStore> Gate for Ba
                 stat: floor.stat.clone(),
             })
             .collect();
+        let floors = queries.len();
+        let canary = request.policy.canary.as_ref();
+        let sequential = canary.and_then(CanaryPolicy::sequential_config);
+        let mut target = serde_json::Value::Null;
+        if let (Some(canary), Some(_)) = (canary, &sequential) {
+            let (one_box, _, about) = target_queries(&self.aliases, canary).await?;
+            queries.extend(count_queries(one_box));
+            target = about;
+        }
         let mut metric_calls = 0;
-        let mut counts = vec![0u64; queries.len()];
+        let mut counts = vec![0u64; floors];
+        let mut looks = Vec::new();
         if !queries.is_empty() {
             let start = Timestamp::from_second(started_at.as_second() - started_at.as_second().rem_euclid(60))
                 .unwrap_or(started_at);
@@ -72,6 +97,7 @@ impl<A: AlarmSource + AlarmHistory, M: MetricsSource, S: StateStore> Gate for Ba
                 .await
                 .map_err(GateError::DependencyUnavailable)?;
             metric_calls = data.calls;
+            looks = canary_looks(&data);
             for (query, count) in queries.iter().zip(counts.iter_mut()) {
                 // No datapoint is zero traffic: a floor it leaves unmet never completes the bake.
                 *count = data.sum(&query.id).unwrap_or(0.0).round() as u64;
@@ -113,7 +139,20 @@ impl<A: AlarmSource + AlarmHistory, M: MetricsSource, S: StateStore> Gate for Ba
             }
         }
 
-        let mut decision = decide(policy, started_at, now, &counts, &episodes, &unproven);
+        // The one-box judged at every minute since the bake began: anytime-valid, however
+        // often it is polled.
+        let judged = sequential.map(|config| {
+            let mut test = SequentialTest::new();
+            for look in &looks {
+                // Built cumulative from non-negative values: it cannot shrink.
+                let _ = test.update(look);
+            }
+            test.evidence(&config)
+        });
+        let mut decision = decide(policy, started_at, now, &counts, &episodes, &unproven, judged.as_ref());
+        if judged.is_some() {
+            decision.evidence["sequential"]["target"] = target;
+        }
         decision.evidence["get_metric_data_calls"] = json!(metric_calls);
         decision.evidence["alarm_calls"] = json!(alarm_calls);
         self.store

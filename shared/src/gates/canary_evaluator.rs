@@ -9,6 +9,7 @@ use serde_json::json;
 
 use super::{Gate, GateRequest};
 use crate::canary::policy::WhenMissing;
+use crate::canary::sequential::{Counts, Look};
 use crate::canary::{CanaryPolicy, CanaryVerdict, JudgeInput, Judgement, LambdaAliasTarget, MetricPair, Sample, judge};
 use crate::decision::{Decision, Verdict};
 use crate::error::GateError;
@@ -204,6 +205,51 @@ pub fn samples(data: &MetricData, queries: &[MetricQuery], rules: SeriesRules) -
     }
 }
 
+/// The queries the bake's sequential test needs of a target: requests, errors and throttles.
+pub fn count_queries(queries: Vec<MetricQuery>) -> Vec<MetricQuery> {
+    queries
+        .into_iter()
+        .filter(|query| !query.id.ends_with("_latency"))
+        .collect()
+}
+
+/// One look per minute that has data, cumulative since the first: requests and errors of each
+/// side, throttled calls counted as requests that failed (as in [`samples`]).
+pub fn looks(data: &MetricData) -> Vec<Look> {
+    let mut minutes: BTreeMap<Timestamp, [u64; 4]> = BTreeMap::new();
+    for (slot, ids) in [
+        (0, ["c_requests", "c_throttles"].as_slice()),
+        (1, ["c_errors", "c_throttles"].as_slice()),
+        (2, ["b_requests", "b_throttles"].as_slice()),
+        (3, ["b_errors", "b_throttles"].as_slice()),
+    ] {
+        for id in ids {
+            for (at, value) in data.series.get(*id).into_iter().flatten() {
+                minutes.entry(*at).or_default()[slot] += value.max(0.0).round() as u64;
+            }
+        }
+    }
+    let mut total = [0u64; 4];
+    minutes
+        .values()
+        .map(|minute| {
+            for (sum, value) in total.iter_mut().zip(minute) {
+                *sum += value;
+            }
+            Look {
+                canary: Counts {
+                    requests: total[0],
+                    errors: total[1].min(total[0]),
+                },
+                baseline: Counts {
+                    requests: total[2],
+                    errors: total[3].min(total[2]),
+                },
+            }
+        })
+        .collect()
+}
+
 fn dimensions_of(query: &MetricQuery) -> String {
     let pairs: Vec<String> = query
         .dimensions
@@ -306,38 +352,37 @@ fn routing_canary(target: &LambdaAliasTarget, routing: &AliasRouting) -> Result<
     })
 }
 
-impl<M: MetricsSource, L: AliasReader> CanaryEvaluator<M, L> {
-    async fn queries(
-        &self,
-        policy: &CanaryPolicy,
-    ) -> Result<(Vec<MetricQuery>, Option<f64>, serde_json::Value), GateError> {
-        if let Some(target) = &policy.lambda_alias {
-            let routing = self
-                .aliases
-                .routing(&target.function_name, &target.alias)
-                .await
-                .map_err(GateError::DependencyUnavailable)?;
-            let (canary_version, weight) = routing_canary(target, &routing)?;
-            let target_evidence = json!({
-                "function_name": target.function_name, "alias": target.alias,
-                "baseline_version": routing.primary_version, "canary_version": canary_version, "canary_weight": weight,
-            });
-            return Ok((
-                alias_queries(target, &routing.primary_version, &canary_version),
-                Some(weight),
-                target_evidence,
-            ));
-        }
-        let pair = policy
-            .pair
-            .as_ref()
-            .ok_or_else(|| GateError::InvalidInput("canary: give `lambda_alias` or `pair`".into()))?;
-        Ok((
-            pair_queries(pair),
-            policy.expected_canary_share,
-            json!({"namespace": pair.namespace, "canary": pair.canary, "baseline": pair.baseline}),
-        ))
+/// The one-box and its fleet as metric queries: for a Lambda alias its versions (read with
+/// `GetAlias`) and weight, for a pair its dimensions; with what the evidence shows of them.
+pub async fn target_queries<L: AliasReader>(
+    aliases: &L,
+    policy: &CanaryPolicy,
+) -> Result<(Vec<MetricQuery>, Option<f64>, serde_json::Value), GateError> {
+    if let Some(target) = &policy.lambda_alias {
+        let routing = aliases
+            .routing(&target.function_name, &target.alias)
+            .await
+            .map_err(GateError::DependencyUnavailable)?;
+        let (canary_version, weight) = routing_canary(target, &routing)?;
+        let target_evidence = json!({
+            "function_name": target.function_name, "alias": target.alias,
+            "baseline_version": routing.primary_version, "canary_version": canary_version, "canary_weight": weight,
+        });
+        return Ok((
+            alias_queries(target, &routing.primary_version, &canary_version),
+            Some(weight),
+            target_evidence,
+        ));
     }
+    let pair = policy
+        .pair
+        .as_ref()
+        .ok_or_else(|| GateError::InvalidInput("canary: give `lambda_alias` or `pair`".into()))?;
+    Ok((
+        pair_queries(pair),
+        policy.expected_canary_share,
+        json!({"namespace": pair.namespace, "canary": pair.canary, "baseline": pair.baseline}),
+    ))
 }
 
 impl<M: MetricsSource, L: AliasReader> Gate for CanaryEvaluator<M, L> {
@@ -347,7 +392,7 @@ impl<M: MetricsSource, L: AliasReader> Gate for CanaryEvaluator<M, L> {
 
     async fn decide(&self, request: &GateRequest) -> Result<Decision, GateError> {
         let policy = request.policy.canary().map_err(GateError::PolicyInvalid)?;
-        let (queries, expected_canary_share, target) = self.queries(policy).await?;
+        let (queries, expected_canary_share, target) = target_queries(&self.aliases, policy).await?;
         let period = policy.period.as_secs_i64();
         // Whole periods only: the current, still-filling one would read low.
         let end = Timestamp::from_second(request.now.as_second() - request.now.as_second().rem_euclid(period))
@@ -374,7 +419,8 @@ impl<M: MetricsSource, L: AliasReader> Gate for CanaryEvaluator<M, L> {
             baseline,
             canary,
             expected_canary_share,
-            config: policy.judge.clone(),
+            // What the bake's looks left of the false-rollback budget.
+            config: policy.final_judge_config(),
         };
         let judgement = judge(&input);
         let evidence = json!({
