@@ -710,6 +710,45 @@ pub async fn bad_canary(world: &World) -> Result<Run, String> {
     world.finish(&execution, STUCK_AFTER).await
 }
 
+/// Scenario 7: a long bake; after its first poll the one-box starts failing a tenth of its
+/// requests. The bake's sequential test rolls it back at its next poll, long before the bake's
+/// time is up and without an alarm.
+pub async fn errors_start_mid_bake(world: &World) -> Result<Run, String> {
+    let mut wave_policy = policy(None, "wait");
+    wave_policy["bake"]["duration"] = json!("10m");
+    let input = wave("Prod-1", wave_policy);
+    let execution = start_wave(world, Canary::Healthy, "prod-1-errors-mid-bake", &input).await?;
+    reach(
+        world,
+        &execution,
+        "WaitForBake",
+        "the execution ended before its bake began",
+    )
+    .await?;
+    let now = Timestamp::now();
+    for (version, requests, errors) in [("1", 18_000.0, 18.0), ("2", 2_000.0, 200.0)] {
+        put_metric(
+            &world.cloudwatch,
+            "Orders",
+            "Requests",
+            &[("Version", version)],
+            requests,
+            now,
+        )
+        .await?;
+        put_metric(
+            &world.cloudwatch,
+            "Orders",
+            "Errors",
+            &[("Version", version)],
+            errors,
+            now,
+        )
+        .await?;
+    }
+    world.finish(&execution, STUCK_AFTER).await
+}
+
 /// Scenario 6: the Beta stage's suites come from the table; one test fails.
 pub async fn post_stage_validation(world: &World, base_url: &str, suites_dir: &std::path::Path) -> Result<Run, String> {
     std::fs::create_dir_all(suites_dir).map_err(|error| error.to_string())?;

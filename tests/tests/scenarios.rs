@@ -170,3 +170,41 @@ fn post_stage_validation_runs_the_stages_suites_and_names_the_failing_test() {
         assert_eq!(target.requests("/wrong-status").len(), 1);
     });
 }
+
+/// The bake judges the one-box at every poll: errors that start mid-bake are rolled back at the
+/// next poll by the sequential test, with its evidence, not after the whole bake.
+#[test]
+fn errors_that_start_mid_bake_are_rolled_back_by_the_bake_at_its_next_poll() {
+    runtime().block_on(async {
+        let world = World::prepare().await.unwrap();
+        let run = scenarios::errors_start_mid_bake(&world).await.unwrap();
+        assert_eq!(
+            (run.status.as_str(), run.error.as_deref()),
+            ("FAILED", Some("Handsoff.RolledBack")),
+            "{}\n{}",
+            run.timeline(),
+            world.stack.output()
+        );
+        let cause = run.cause.clone().unwrap_or_default();
+        assert!(
+            cause.starts_with("bake-time-waiter: ") && cause.contains("the one-box's error rate is"),
+            "{cause}"
+        );
+        let verdicts = verdicts(&run);
+        assert_eq!(
+            verdicts["bake-time-waiter"].last().map(String::as_str),
+            Some("rollback")
+        );
+        assert!(
+            !verdicts.contains_key("canary-evaluator"),
+            "the bake decided: {}",
+            run.timeline()
+        );
+        let bake = run.decisions_of("bake-time-waiter");
+        let judged = &bake.last().unwrap()["evidence"]["sequential"];
+        assert_eq!(judged["verdict"], "fail", "{judged}");
+        assert!(judged["e_value"].as_f64().unwrap() >= judged["threshold"].as_f64().unwrap());
+        let (primary, one_box) = world.alias().await.unwrap();
+        assert_eq!((primary, one_box), (world.old_version.clone(), None));
+    });
+}
