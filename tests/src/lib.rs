@@ -57,6 +57,9 @@ struct State {
     first_poll: Option<Instant>,
     /// How long each invocation may run (the deadline header); 30 s unless set.
     timeout: Option<Duration>,
+    /// Answers to JSON-protocol AWS calls, by `X-Amz-Target` operation (e.g. `GetJobDetails`);
+    /// every other call gets `{}`.
+    aws_answers: std::collections::HashMap<String, Value>,
 }
 
 pub struct LocalRuntime {
@@ -128,14 +131,16 @@ fn serve(stream: TcpStream, state: Arc<Mutex<State>>, stop: Arc<AtomicBool>) {
             respond(&mut stream, "202 Accepted", &[], b"{}")
         } else if request.method == "POST" && request.header("x-amz-target").is_some() {
             let target = request.header("x-amz-target").unwrap_or_default().to_string();
-            if let Ok(mut state) = state.lock() {
+            let operation = target.rsplit('.').next().unwrap_or_default().to_string();
+            let answer = state.lock().ok().and_then(|mut state| {
                 state.aws_calls.push(AwsCall { target, body });
-            }
+                state.aws_answers.get(&operation).cloned()
+            });
             respond(
                 &mut stream,
                 "200 OK",
                 &[("content-type", "application/x-amz-json-1.1".to_string())],
-                b"{}",
+                answer.unwrap_or_else(|| serde_json::json!({})).to_string().as_bytes(),
             )
         } else {
             respond(&mut stream, "404 Not Found", &[], b"{}")
@@ -173,6 +178,15 @@ impl LocalRuntime {
             spawned_at: None,
             extra_env: Vec::new(),
         }
+    }
+
+    /// Answers the function's JSON-protocol AWS `operation` (e.g. `GetJobDetails`) with `answer`.
+    pub fn answer_aws(&self, operation: &str, answer: Value) {
+        self.state
+            .lock()
+            .expect("state")
+            .aws_answers
+            .insert(operation.to_string(), answer);
     }
 
     /// Queues an event for the function, under a request id.
