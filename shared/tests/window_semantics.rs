@@ -1,4 +1,4 @@
-//! Table tests of the pinned window semantics (DESIGN.md "Time windows") across DST.
+//! Table tests of the pinned window semantics (docs/policy.md, "Time windows") across DST.
 
 use handsoff::policy::Policy;
 use handsoff::window::{ClosedBy, WindowStatus, evaluate};

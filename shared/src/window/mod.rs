@@ -1,4 +1,5 @@
-//! Time windows (pure): when deployments may start. Semantics are pinned in DESIGN.md.
+//! Time windows (pure): when deployments may start. The semantics are in docs/policy.md ("Time
+//! windows") and pinned by shared/tests/window_semantics.rs.
 
 pub mod civil;
 pub mod clock;
