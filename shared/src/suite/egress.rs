@@ -146,10 +146,23 @@ impl Egress {
 fn special(ip: IpAddr) -> Option<&'static str> {
     match ip {
         IpAddr::V4(v4) => special_v4(v4),
-        IpAddr::V6(v6) => match v6.to_ipv4_mapped() {
+        IpAddr::V6(v6) => match embedded_v4(v6) {
             Some(v4) => special_v4(v4),
             None => special_v6(v6),
         },
+    }
+}
+
+/// The IPv4 address an IPv6 one carries: mapped (`::ffff:a.b.c.d`), compatible (`::a.b.c.d`,
+/// deprecated but still routed by some stacks) or NAT64 (`64:ff9b::a.b.c.d`).
+fn embedded_v4(ip: Ipv6Addr) -> Option<Ipv4Addr> {
+    let segments = ip.segments();
+    let tail = || Ipv4Addr::from(u128::from(ip) as u32);
+    match segments {
+        [0, 0, 0, 0, 0, 0xffff, _, _] => Some(tail()),
+        [0, 0, 0, 0, 0, 0, high, _] if high != 0 => Some(tail()),
+        [0x64, 0xff9b, 0, 0, 0, 0, _, _] => Some(tail()),
+        _ => None,
     }
 }
 
@@ -195,7 +208,7 @@ pub struct Network {
 impl Network {
     pub fn contains(&self, ip: IpAddr) -> bool {
         let ip = match ip {
-            IpAddr::V6(v6) => v6.to_ipv4_mapped().map_or(ip, IpAddr::V4),
+            IpAddr::V6(v6) => embedded_v4(v6).map_or(ip, IpAddr::V4),
             v4 => v4,
         };
         match (self.base, ip) {
@@ -303,6 +316,8 @@ mod tests {
             ("fd00:ec2::254", "unique local"),
             ("::ffff:169.254.169.254", "link-local"),
             ("::ffff:127.0.0.1", "loopback"),
+            ("::7f00:1", "loopback"),
+            ("64:ff9b::a9fe:a9fe", "link-local"),
         ] {
             let error = egress.check_address(ip.parse().unwrap()).unwrap_err();
             assert!(error.contains(kind) && error.contains(ip), "{ip}: {error}");
