@@ -22,10 +22,11 @@ pub fn init_logging() {
         std::env::var("RUST_LOG").ok().as_deref(),
         std::env::var("AWS_LAMBDA_LOG_LEVEL").ok().as_deref(),
     );
-    // Lambda stamps every line itself.
+    // Lambda stamps every line itself. Each line carries its invocation's span (request id and
+    // X-Ray trace id), so a decision can be found from the trace and back.
     let _ = tracing_subscriber::fmt()
         .json()
-        .with_current_span(false)
+        .with_current_span(true)
         .with_span_list(false)
         .with_target(false)
         .without_time()
@@ -125,6 +126,20 @@ fn mode_name(mode: Mode) -> &'static str {
 }
 
 /// The one log line and the one metric line of a decision.
+/// Runs one invocation's work in the span its log lines carry: the Lambda request id and the
+/// X-Ray trace id.
+pub fn in_invocation<F: std::future::Future>(
+    context: &lambda_runtime::Context,
+    work: F,
+) -> tracing::instrument::Instrumented<F> {
+    let span = tracing::info_span!(
+        "invocation",
+        request_id = %context.request_id,
+        xray_trace_id = context.xray_trace_id.as_deref().unwrap_or(""),
+    );
+    tracing::Instrument::instrument(work, span)
+}
+
 pub fn record_decision(decision: &Decision, mode: Mode, metrics: &dyn MetricSink, at: Timestamp) {
     tracing::info!(
         gate = decision.gate,

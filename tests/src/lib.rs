@@ -104,13 +104,19 @@ fn serve(stream: TcpStream, state: Arc<Mutex<State>>, stop: Arc<AtomicBool>) {
                         .map(|since| since.as_millis())
                         .unwrap_or(0);
                     let headers = [
-                        ("lambda-runtime-aws-request-id", id),
+                        ("lambda-runtime-aws-request-id", id.clone()),
                         ("lambda-runtime-deadline-ms", deadline.to_string()),
                         (
                             "lambda-runtime-invoked-function-arn",
                             "arn:aws:lambda:us-east-1:123456789012:function:test".to_string(),
                         ),
                         ("content-type", "application/json".to_string()),
+                        (
+                            "lambda-runtime-trace-id",
+                            format!(
+                                "Root=1-5759e988-bd862e3fe1be46a994272793;Parent=53995c3f42cd8ad8;Sampled=1;Request={id}"
+                            ),
+                        ),
                     ];
                     break respond(&mut stream, "200 OK", &headers, event.as_bytes());
                 }

@@ -113,4 +113,16 @@ fn answers_jobs_and_direct_calls_on_the_runtime_api() {
         .count();
     let emf = lines.iter().filter(|line| line.get("_aws").is_some()).count();
     assert_eq!((decisions, emf), (4, 5), "{output}");
+    // Each decision line carries its invocation's request id and X-Ray trace id.
+    let first = lines
+        .iter()
+        .find(|line| line["fields"]["message"] == "decision")
+        .unwrap();
+    assert_eq!(first["span"]["request_id"], "r1", "{first}");
+    assert!(
+        first["span"]["xray_trace_id"]
+            .as_str()
+            .is_some_and(|trace| trace.starts_with("Root=1-5759e988") && trace.ends_with("Request=r1")),
+        "{first}"
+    );
 }

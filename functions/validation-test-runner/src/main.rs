@@ -35,14 +35,15 @@ async fn main() -> Result<(), lambda_runtime::Error> {
     let handler = Arc::new(ValidationHandler::new(runner, store, jobs));
     lambda_runtime::run(service_fn(move |event: LambdaEvent<Payload>| {
         let handler = Arc::clone(&handler);
-        async move {
+        let context = event.context.clone();
+        handsoff::telemetry::in_invocation(&context, async move {
             let deadlines = deadlines_from(event.context.deadline);
             let payload = event
                 .payload
                 .into_value()
                 .map_err(|message| Diagnostic::from(GateError::InvalidInput(message)))?;
             handler.handle(payload, deadlines).await.map_err(Diagnostic::from)
-        }
+        })
     }))
     .await
 }

@@ -382,7 +382,8 @@ where
     let handler = Arc::new(Handler::new(gate, jobs, StdoutMetrics));
     lambda_runtime::run(service_fn(move |event: LambdaEvent<Payload>| {
         let handler = Arc::clone(&handler);
-        async move {
+        let context = event.context.clone();
+        crate::telemetry::in_invocation(&context, async move {
             let deadlines = Deadlines::before_lambda(event.context.deadline, ANSWER_MARGIN);
             let payload = event.payload.into_value().map_err(|message| {
                 let error = GateError::InvalidInput(message);
@@ -399,7 +400,7 @@ where
                 .handle_until(payload, Timestamp::now(), Some(deadlines))
                 .await
                 .map_err(Diagnostic::from)
-        }
+        })
     }))
     .await
 }
