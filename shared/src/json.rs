@@ -167,7 +167,8 @@ pub fn without_value(message: &str) -> String {
     for lead in ["invalid type: ", "invalid value: ", "invalid length "] {
         if let Some(rest) = message.strip_prefix(lead) {
             let kind = rest.split([' ', ',']).next().unwrap_or("value");
-            let expected = rest.find(", expected ").map(|at| &rest[at..]).unwrap_or_default();
+            // The last one: the refused value itself may contain ", expected ".
+            let expected = rest.rfind(", expected ").map(|at| &rest[at..]).unwrap_or_default();
             let kind = match kind {
                 "integer" => "an integer".to_string(),
                 "string" | "boolean" | "map" | "sequence" | "character" => format!("a {kind}"),
@@ -238,6 +239,10 @@ mod tests {
                 "invalid value: a string, expected one of `a`, `b`",
             ),
             ("missing field `suite`", "missing field `suite`"),
+            (
+                r#"invalid type: string "x, expected hunter2", expected a map"#,
+                "invalid type: a string, expected a map",
+            ),
         ] {
             assert_eq!(without_value(message), expected);
         }

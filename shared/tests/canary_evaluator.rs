@@ -486,3 +486,97 @@ async fn an_errors_metric_that_publishes_no_zeros_may_count_missing_as_zero_when
     assert_eq!(lenient.decision, Verdict::Pass, "{}", lenient.reason());
     assert_eq!(lenient.evidence["missing_series"], serde_json::json!([]));
 }
+
+/// Before, a canary compared with a fleet whose requests series found nothing passed: no test
+/// can fail a canary against nothing. Now that is missing evidence, named.
+#[tokio::test]
+async fn a_baseline_with_no_requests_is_nothing_to_pass_against() {
+    let policy = r#"{"canary": {"pair": {"namespace": "Orders", "canary": {"Version": "2"}, "baseline": {"Version": "1"},
+        "requests": {"metric": "Requests", "stat": "Sum"}, "errors": {"metric": "Errors", "stat": "Sum"}}}}"#;
+    let mut world = world((900.0, 9.0, 100.0), (100.0, 100.0, 100.0));
+    world.insert("b_requests", vec![None; 30]);
+    world.insert("b_errors", vec![None; 30]);
+    let decision = decide(&setup_with(world, Some(0.1)), policy).await.unwrap();
+    assert_eq!(decision.decision, Verdict::Inconclusive, "{}", decision.reason());
+    assert!(
+        decision
+            .reason()
+            .contains("baseline Orders/Requests (Version=1) has no requests in the window"),
+        "{}",
+        decision.reason()
+    );
+}
+
+/// A failure on one page stays one when a later page says Complete; a result for a query never
+/// asked is ignored; two datapoints at one instant make the answer unreadable.
+#[tokio::test]
+async fn a_failed_page_is_not_mended_by_the_next_and_unasked_or_doubled_results_are_not_evidence() {
+    let full = world((900.0, 9.0, 100.0), (100.0, 1.0, 100.0));
+    let first_page = {
+        let full = full.clone();
+        move |request: &GetMetricDataInput| {
+            let page = metric_output(&full, request);
+            let mut output = GetMetricDataOutput::builder().next_token("page-2");
+            for result in page.metric_data_results() {
+                let mut result = result.clone();
+                if result.id() == Some("c_errors") {
+                    result.status_code = Some(StatusCode::InternalError);
+                }
+                output = output.metric_data_results(result);
+            }
+            output.build()
+        }
+    };
+    let pages = mock!(aws_sdk_cloudwatch::Client::get_metric_data)
+        .match_requests(|request| request.next_token().is_none())
+        .then_compute_output(first_page);
+    let last = mock!(aws_sdk_cloudwatch::Client::get_metric_data)
+        .match_requests(|request| request.next_token() == Some("page-2"))
+        .then_output(|| {
+            GetMetricDataOutput::builder()
+                .metric_data_results(
+                    MetricDataResult::builder()
+                        .id("c_errors")
+                        .status_code(StatusCode::Complete)
+                        .build(),
+                )
+                .build()
+        });
+    let lambda = mock_client!(aws_sdk_lambda, RuleMode::MatchAny, [&one_box_alias()]);
+    let cloudwatch = mock_client!(aws_sdk_cloudwatch, RuleMode::MatchAny, [&pages, &last]);
+    let evaluator = CanaryEvaluator::new(CloudWatchMetrics::new(cloudwatch), LambdaAliases::new(lambda));
+    let error = evaluator.decide(&request(ALIAS_POLICY)).await.unwrap_err();
+    assert!(
+        error
+            .to_string()
+            .contains("query c_errors (AWS/Lambda/Errors Sum) answered InternalError"),
+        "{error}"
+    );
+
+    let doubled = mock!(aws_sdk_cloudwatch::Client::get_metric_data).then_compute_output(move |request| {
+        let page = metric_output(&full, request);
+        let mut output = GetMetricDataOutput::builder().metric_data_results(
+            MetricDataResult::builder()
+                .id("x_unasked")
+                .status_code(StatusCode::Complete)
+                .values(1e9)
+                .timestamps(DateTime::from_secs(0))
+                .build(),
+        );
+        for result in page.metric_data_results() {
+            output = output.metric_data_results(result.clone());
+            if result.id() == Some("c_requests") {
+                output = output.metric_data_results(result.clone());
+            }
+        }
+        output.build()
+    });
+    let lambda = mock_client!(aws_sdk_lambda, RuleMode::MatchAny, [&one_box_alias()]);
+    let cloudwatch = mock_client!(aws_sdk_cloudwatch, RuleMode::MatchAny, [&doubled]);
+    let evaluator = CanaryEvaluator::new(CloudWatchMetrics::new(cloudwatch), LambdaAliases::new(lambda));
+    let error = evaluator.decide(&request(ALIAS_POLICY)).await.unwrap_err();
+    assert!(
+        error.to_string().contains("query c_requests has two datapoints at"),
+        "{error}"
+    );
+}

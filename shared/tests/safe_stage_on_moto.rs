@@ -300,7 +300,7 @@ async fn a_trigger_that_never_finishes_or_answers_anything_else_is_a_failed_roll
     assert_eq!(ended.error.as_deref(), Some("Handsoff.RollbackFailed"), "{ended:?}");
     let cause = ended.cause.unwrap_or_default();
     assert!(
-        cause.contains("still answered wait after 13 calls") && cause.contains("rollback-trigger says wait"),
+        cause.contains("still answered wait with no look left") && cause.contains("rollback-trigger says wait"),
         "{cause}"
     );
     assert_eq!(

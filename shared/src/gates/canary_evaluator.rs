@@ -198,6 +198,17 @@ pub fn samples(data: &MetricData, queries: &[MetricQuery], rules: SeriesRules) -
     };
     let baseline = side("b", "baseline");
     let canary = side("c", "canary");
+    // A canary compared with a fleet that served nothing (or whose requests series found
+    // nothing) is compared with nothing: no test can fail it, so it must not pass either.
+    if canary.requests > 0 && baseline.requests == 0 {
+        let what = asked("b_requests").map_or("requests".to_string(), |query| {
+            format!("{}/{} ({})", query.namespace, query.metric, dimensions_of(query))
+        });
+        missing.push(MissingSeries {
+            check: "baseline",
+            reason: format!("baseline {what} has no requests in the window: nothing to compare the canary with"),
+        });
+    }
     Samples {
         baseline,
         canary,

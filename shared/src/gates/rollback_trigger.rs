@@ -107,8 +107,9 @@ impl<D: DeploymentControl, S: StateStore> Gate for RollbackTrigger<D, S> {
             .map_err(store_error)?
         {
             RollbackClaim::Done(record) => {
-                // Its record and the stage's block were written in one transaction: the stage
-                // was blocked then, and stays so until a person unblocks it.
+                // Its record and the stage's block are written in one transaction (records from
+                // before that change wrote the block just after): the stage was blocked then,
+                // and stays so until a person unblocks it.
                 return Ok(Decision::new(
                     NAME,
                     Verdict::Rollback,

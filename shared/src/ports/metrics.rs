@@ -119,9 +119,26 @@ impl MetricsSource for CloudWatchMetrics {
                 data.calls += 1;
                 for result in output.metric_data_results() {
                     let (id, series) = read_result(result)?;
-                    data.series.entry(id.clone()).or_default().extend(series);
+                    // Only what was asked for; a result for another id is not evidence.
+                    if !chunk.iter().any(|query| query.id == id) {
+                        continue;
+                    }
+                    let known = data.series.entry(id.clone()).or_default();
+                    if let Some((at, _)) = series.iter().find(|(at, _)| known.iter().any(|(seen, _)| seen == at)) {
+                        return Err(failed(
+                            PortErrorKind::Unavailable,
+                            format!("unreadable answer: query {id} has two datapoints at {at}"),
+                        ));
+                    }
+                    known.extend(series);
                     let code = result.status_code().cloned().unwrap_or(StatusCode::from(""));
-                    status.insert(id, (code, texts(result.messages())));
+                    // A failure on any page stays a failure: a later page cannot make it whole.
+                    let failed_before = status
+                        .get(&id)
+                        .is_some_and(|(code, _)| !matches!(code, StatusCode::Complete | StatusCode::PartialData));
+                    if !failed_before {
+                        status.insert(id, (code, texts(result.messages())));
+                    }
                 }
                 token = output.next_token().map(str::to_string);
                 if token.is_none() {

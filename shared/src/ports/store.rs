@@ -223,9 +223,24 @@ fn override_item(item: &Override) -> Item {
 }
 
 fn override_from(item: &Item, call: &str) -> Result<Override, StoreError> {
+    // An override lifts blocks, so one that cannot be read exactly lifts nothing: it is a
+    // malformed record (an unreadable `alarms` must not read as "every alarm").
     let alarms = match item.get("alarms") {
-        Some(AttributeValue::L(values)) => values.iter().filter_map(|value| value.as_s().ok().cloned()).collect(),
-        _ => Vec::new(),
+        None => Vec::new(),
+        Some(AttributeValue::L(values)) => values
+            .iter()
+            .map(|value| value.as_s().cloned())
+            .collect::<Result<Vec<String>, _>>()
+            .map_err(|_| malformed(call, "`alarms` holds something other than alarm names"))?,
+        Some(_) => return Err(malformed(call, "`alarms` is not a list of alarm names")),
+    };
+    let revoked_at = match optional_text(item, "revoked_at") {
+        Some(at) => Some(
+            at.parse()
+                .map_err(|_| malformed(call, "`revoked_at` is not a timestamp"))?,
+        ),
+        None if item.contains_key("revoked_at") => return Err(malformed(call, "`revoked_at` is not a timestamp")),
+        None => None,
     };
     Ok(Override {
         id: text(item, "id", call)?,
@@ -236,7 +251,7 @@ fn override_from(item: &Item, call: &str) -> Result<Override, StoreError> {
         who: text(item, "who", call)?,
         created_at: instant(item, "created_at", call)?,
         expires_at: seconds(item, "expires_at", call)?,
-        revoked_at: optional_text(item, "revoked_at").and_then(|at| at.parse().ok()),
+        revoked_at,
         revoked_by: optional_text(item, "revoked_by"),
     })
 }
@@ -664,7 +679,18 @@ impl StateStore for DynamoStore {
                     .as_service_error()
                     .is_some_and(|e| e.is_conditional_check_failed_exception()) =>
             {
-                Ok(RollbackClaim::InProgress { since: now })
+                // Someone else took it, or our own takeover did and its answer was lost.
+                let again = self
+                    .get(
+                        format!("ROLLBACK#{}#{}", rollback.pipeline, rollback.stage),
+                        rollback.execution_id,
+                        call,
+                    )
+                    .await?;
+                match again.as_ref().and_then(|item| optional_text(item, "claim_id")) {
+                    Some(holder) if holder == rollback.claim_id => Ok(RollbackClaim::Claimed { previous }),
+                    _ => Ok(RollbackClaim::InProgress { since: now }),
+                }
             }
             Err(error) => Err(StoreError::Port(PortError::from_sdk("dynamodb:UpdateItem", &error))),
         }
@@ -874,6 +900,45 @@ mod tests {
     }
 
     // DynamoDB answers at most 1 MB a page: a stage's overrides past the first page still count.
+    /// An override that cannot be read exactly lifts nothing: before, an `alarms` attribute that
+    /// was not a list read as "every alarm", and an unparsable `revoked_at` as "not revoked".
+    #[tokio::test]
+    async fn an_override_that_cannot_be_read_exactly_is_malformed_never_wider() {
+        for (field, value, says) in [
+            (
+                "alarms",
+                AttributeValue::S("orders-high-sev".into()),
+                "`alarms` is not a list",
+            ),
+            (
+                "alarms",
+                AttributeValue::L(vec![AttributeValue::N("7".into())]),
+                "`alarms` holds something other",
+            ),
+            (
+                "revoked_at",
+                AttributeValue::N("1795000000".into()),
+                "`revoked_at` is not a timestamp",
+            ),
+            (
+                "revoked_at",
+                AttributeValue::S("yesterday".into()),
+                "`revoked_at` is not a timestamp",
+            ),
+        ] {
+            let mut item = override_item(&an_override("ov-1", "2026-11-24T17:00:00Z"));
+            item.insert(field.to_string(), value.clone());
+            let query = mock!(aws_sdk_dynamodb::Client::query)
+                .then_output(move || QueryOutput::builder().items(item.clone()).build());
+            let client = mock_client!(aws_sdk_dynamodb, RuleMode::MatchAny, [&query]);
+            let error = DynamoStore::new(client, "handsoff")
+                .overrides("orders", "Prod")
+                .await
+                .unwrap_err();
+            assert!(error.to_string().contains(says), "{field} {value:?}: {error}");
+        }
+    }
+
     #[tokio::test]
     async fn overrides_are_read_from_every_page_of_the_query() {
         let first = mock!(aws_sdk_dynamodb::Client::query)

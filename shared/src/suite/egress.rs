@@ -191,6 +191,8 @@ fn special_v6(ip: Ipv6Addr) -> Option<&'static str> {
         Some("reserved")
     } else if first & 0xffc0 == 0xfe80 {
         Some("link-local")
+    } else if first & 0xffc0 == 0xfec0 || (first == 0x64 && ip.segments()[1] == 0xff9b) {
+        Some("reserved (site-local or translated)")
     } else if first & 0xfe00 == 0xfc00 {
         Some("private (unique local, e.g. the instance metadata service's fd00:ec2::254)")
     } else {
@@ -318,6 +320,8 @@ mod tests {
             ("::ffff:127.0.0.1", "loopback"),
             ("::7f00:1", "loopback"),
             ("64:ff9b::a9fe:a9fe", "link-local"),
+            ("64:ff9b:1::7f00:1", "translated"),
+            ("fec0::1", "site-local"),
         ] {
             let error = egress.check_address(ip.parse().unwrap()).unwrap_err();
             assert!(error.contains(kind) && error.contains(ip), "{ip}: {error}");
