@@ -16,59 +16,13 @@
 use divan::{Bencher, black_box};
 use handsoff::canary::sequential::{Counts, Look, SequentialConfig, SequentialTest, SequentialVerdict};
 use handsoff::canary::stats::binomial_upper_tail;
+use handsoff_e2e::SeededRng as Rng;
 
 const TRIALS: usize = 1_000;
 const FLEET_PER_MINUTE: f64 = 900.0;
 const SHARE: f64 = 0.1;
 const NAIVE_ALPHA: f64 = 0.01;
 const MAX_ERROR_RATIO: f64 = 1.5;
-
-/// SplitMix64 with Poisson and binomial draws: seeded, small, dependency-free.
-struct Rng(u64);
-
-impl Rng {
-    fn next(&mut self) -> u64 {
-        self.0 = self.0.wrapping_add(0x9e37_79b9_7f4a_7c15);
-        let mut z = self.0;
-        z = (z ^ (z >> 30)).wrapping_mul(0xbf58_476d_1ce4_e5b9);
-        z = (z ^ (z >> 27)).wrapping_mul(0x94d0_49bb_1331_11eb);
-        z ^ (z >> 31)
-    }
-
-    fn uniform(&mut self) -> f64 {
-        (self.next() >> 11) as f64 / (1u64 << 53) as f64
-    }
-
-    /// Knuth's product method; fine for the means used here (≤ 1,000), in log space.
-    fn poisson(&mut self, mean: f64) -> u64 {
-        let mut count = 0;
-        let mut total = 0.0;
-        loop {
-            total += -self.uniform().max(f64::MIN_POSITIVE).ln();
-            if total > mean {
-                return count;
-            }
-            count += 1;
-        }
-    }
-
-    /// Inversion of the CDF, walking up from 0: O(n·p) for the small rates simulated.
-    fn binomial(&mut self, n: u64, p: f64) -> u64 {
-        if n == 0 || p <= 0.0 {
-            return 0;
-        }
-        let u = self.uniform();
-        let mut probability = (1.0 - p).powf(n as f64);
-        let mut cumulative = probability;
-        let mut k = 0;
-        while u > cumulative && k < n {
-            probability *= (n - k) as f64 / (k + 1) as f64 * p / (1.0 - p);
-            k += 1;
-            cumulative += probability;
-        }
-        k
-    }
-}
 
 struct Scenario {
     name: &'static str,

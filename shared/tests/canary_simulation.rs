@@ -2,32 +2,7 @@
 //! catches one that is, and when it refuses to decide.
 
 use handsoff::canary::{CanaryVerdict, JudgeConfig, JudgeInput, Sample, judge};
-
-/// SplitMix64: small, seeded, good enough for simulations.
-struct Rng(u64);
-
-impl Rng {
-    fn next(&mut self) -> u64 {
-        self.0 = self.0.wrapping_add(0x9e37_79b9_7f4a_7c15);
-        let mut z = self.0;
-        z = (z ^ (z >> 30)).wrapping_mul(0xbf58_476d_1ce4_e5b9);
-        z = (z ^ (z >> 27)).wrapping_mul(0x94d0_49bb_1331_11eb);
-        z ^ (z >> 31)
-    }
-
-    fn uniform(&mut self) -> f64 {
-        (self.next() >> 11) as f64 / (1u64 << 53) as f64
-    }
-
-    fn binomial(&mut self, n: u64, p: f64) -> u64 {
-        (0..n).filter(|_| self.uniform() < p).count() as u64
-    }
-
-    fn normal(&mut self, mean: f64, sd: f64) -> f64 {
-        let (u1, u2) = (self.uniform().max(f64::MIN_POSITIVE), self.uniform());
-        mean + sd * (-2.0 * u1.ln()).sqrt() * (2.0 * std::f64::consts::PI * u2).cos()
-    }
-}
+use handsoff_e2e::SeededRng as Rng;
 
 fn side(rng: &mut Rng, requests: u64, error_rate: f64, latency_mean: f64) -> Sample {
     Sample {

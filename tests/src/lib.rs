@@ -25,11 +25,13 @@ pub mod lambda_router;
 pub mod local_stack;
 pub mod moto;
 pub mod scenarios;
+pub mod seeded_rng;
 pub mod target_server;
 pub mod temp_dir;
 pub use lambda_router::{Answer, Fault, MotoWithLambdas};
 pub use local_stack::LocalStack;
 pub use moto::Moto;
+pub use seeded_rng::SeededRng;
 pub use target_server::TargetServer;
 pub use temp_dir::TempDir;
 

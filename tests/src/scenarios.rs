@@ -146,26 +146,12 @@ impl World {
         };
         for minutes_ago in 1..=5 {
             let at = now - SignedDuration::from_mins(minutes_ago);
-            for (version, requests, errors) in [("1", 4000.0, 40.0), ("2", 2000.0, canary_errors)] {
-                put_metric(
-                    &self.cloudwatch,
-                    "Orders",
-                    "Requests",
-                    &[("Version", version)],
-                    requests,
-                    at,
-                )
-                .await?;
-                put_metric(
-                    &self.cloudwatch,
-                    "Orders",
-                    "Errors",
-                    &[("Version", version)],
-                    errors,
-                    at,
-                )
-                .await?;
-            }
+            put_versions(
+                &self.cloudwatch,
+                at,
+                &[("1", 4000.0, 40.0), ("2", 2000.0, canary_errors)],
+            )
+            .await?;
         }
         self.traffic.store(true, Ordering::SeqCst);
         let (cloudwatch, running) = (self.cloudwatch.clone(), Arc::clone(&self.traffic));
@@ -390,6 +376,20 @@ async fn set_alarm(
         .send()
         .await
         .map_err(|error| format!("SetAlarmState: {error:?}"))?;
+    Ok(())
+}
+
+/// Orders' `Requests` and `Errors` of each (version, requests, errors), at one instant.
+async fn put_versions(
+    cloudwatch: &aws_sdk_cloudwatch::Client,
+    at: Timestamp,
+    versions: &[(&str, f64, f64)],
+) -> Result<(), String> {
+    for (version, requests, errors) in versions {
+        for (metric, value) in [("Requests", *requests), ("Errors", *errors)] {
+            put_metric(cloudwatch, "Orders", metric, &[("Version", version)], value, at).await?;
+        }
+    }
     Ok(())
 }
 
@@ -725,27 +725,12 @@ pub async fn errors_start_mid_bake(world: &World) -> Result<Run, String> {
         "the execution ended before its bake began",
     )
     .await?;
-    let now = Timestamp::now();
-    for (version, requests, errors) in [("1", 18_000.0, 18.0), ("2", 2_000.0, 200.0)] {
-        put_metric(
-            &world.cloudwatch,
-            "Orders",
-            "Requests",
-            &[("Version", version)],
-            requests,
-            now,
-        )
-        .await?;
-        put_metric(
-            &world.cloudwatch,
-            "Orders",
-            "Errors",
-            &[("Version", version)],
-            errors,
-            now,
-        )
-        .await?;
-    }
+    put_versions(
+        &world.cloudwatch,
+        Timestamp::now(),
+        &[("1", 18_000.0, 18.0), ("2", 2_000.0, 200.0)],
+    )
+    .await?;
     world.finish(&execution, STUCK_AFTER).await
 }
 
