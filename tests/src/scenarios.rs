@@ -606,6 +606,17 @@ async fn reach(world: &World, execution: &str, state: &str, otherwise: &str) -> 
     }
 }
 
+/// Waits until the execution's bake has polled once.
+async fn reach_bake(world: &World, execution: &str) -> Result<(), String> {
+    reach(
+        world,
+        execution,
+        "WaitForBake",
+        "the execution ended before its bake began",
+    )
+    .await
+}
+
 /// Scenario 1: window open, no alarm, the bake reaches its floor, the canary passes.
 pub async fn healthy(world: &World) -> Result<Run, String> {
     let input = wave("Prod-1", policy(None, "wait"));
@@ -618,13 +629,7 @@ pub async fn healthy(world: &World) -> Result<Run, String> {
 pub async fn alarm_during_bake(world: &World) -> Result<Run, String> {
     let input = wave("Prod-1", policy(None, "fail"));
     let execution = start_wave(world, Canary::Healthy, "prod-1-alarm-during-bake", &input).await?;
-    reach(
-        world,
-        &execution,
-        "WaitForBake",
-        "the execution ended before its bake began",
-    )
-    .await?;
+    reach_bake(world, &execution).await?;
     world
         .set_alarm(
             ONEBOX_ALARM,
@@ -718,13 +723,7 @@ pub async fn errors_start_mid_bake(world: &World) -> Result<Run, String> {
     wave_policy["bake"]["duration"] = json!("10m");
     let input = wave("Prod-1", wave_policy);
     let execution = start_wave(world, Canary::Healthy, "prod-1-errors-mid-bake", &input).await?;
-    reach(
-        world,
-        &execution,
-        "WaitForBake",
-        "the execution ended before its bake began",
-    )
-    .await?;
+    reach_bake(world, &execution).await?;
     put_versions(
         &world.cloudwatch,
         Timestamp::now(),
