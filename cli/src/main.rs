@@ -9,6 +9,7 @@ mod aws;
 mod canary;
 mod check;
 mod overrides;
+mod pipeline;
 mod suites;
 mod window;
 
@@ -47,6 +48,9 @@ enum Command {
     /// Validation suites: validate, run, put, list.
     #[command(subcommand)]
     Suite(suites::SuiteCommand),
+    /// Release plans: synthesize the multi-region pipeline, print the rollout's schedule.
+    #[command(subcommand)]
+    Pipeline(pipeline::PipelineCommand),
 }
 
 /// Exit status when `check` finds a blocker or `suite run` a failed test (errors exit 1, usage
@@ -76,6 +80,8 @@ async fn run(cli: Cli) -> Result<(String, u8), String> {
         }
         Command::Suite(suites::SuiteCommand::Put(args)) => suites::put(args, aws).await?,
         Command::Suite(suites::SuiteCommand::List(args)) => suites::list(args, aws).await?,
+        Command::Pipeline(pipeline::PipelineCommand::Synth(args)) => pipeline::synth_command(args)?,
+        Command::Pipeline(pipeline::PipelineCommand::Plan(args)) => pipeline::plan_command(args)?,
     };
     Ok((text, 0))
 }

@@ -17,8 +17,14 @@ pub struct RollbackPolicy {
 #[derive(Debug, Clone, PartialEq, Eq, Deserialize, Serialize)]
 #[serde(rename_all = "snake_case", deny_unknown_fields)]
 pub enum RollbackAction {
-    /// Point the alias back at its primary (stable) version and clear its routing weights.
-    LambdaAlias { function_name: String, alias: String },
+    /// Point the alias back at its primary (stable) version and clear its routing weights; with
+    /// `to_version`, point it at that version (the one it served before a promotion).
+    LambdaAlias {
+        function_name: String,
+        alias: String,
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        to_version: Option<String>,
+    },
     /// Stop the group's running deployments with automatic rollback.
     Codedeploy {
         application: String,
@@ -40,7 +46,9 @@ impl RollbackAction {
     /// A stable name for reports and for skipping what already succeeded on a retry.
     pub fn label(&self) -> String {
         match self {
-            RollbackAction::LambdaAlias { function_name, alias } => format!("lambda_alias {function_name}:{alias}"),
+            RollbackAction::LambdaAlias {
+                function_name, alias, ..
+            } => format!("lambda_alias {function_name}:{alias}"),
             RollbackAction::Codedeploy {
                 application,
                 deployment_group,

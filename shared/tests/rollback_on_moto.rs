@@ -43,11 +43,16 @@ struct HangsOn {
 }
 
 impl DeploymentControl for HangsOn {
-    async fn roll_back_alias(&self, function_name: &str, alias: &str) -> Result<String, PortError> {
+    async fn roll_back_alias(
+        &self,
+        function_name: &str,
+        alias: &str,
+        to_version: Option<&str>,
+    ) -> Result<String, PortError> {
         if function_name == self.hangs_on {
             std::future::pending::<()>().await;
         }
-        self.inner.roll_back_alias(function_name, alias).await
+        self.inner.roll_back_alias(function_name, alias, to_version).await
     }
     async fn stop_codedeploy(&self, application: &str, group: &str) -> Result<String, PortError> {
         self.inner.stop_codedeploy(application, group).await

@@ -24,6 +24,7 @@ pub mod http1;
 pub mod lambda_router;
 pub mod local_stack;
 pub mod moto;
+pub mod release;
 pub mod scenarios;
 pub mod seeded_rng;
 pub mod target_server;

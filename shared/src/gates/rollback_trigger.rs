@@ -38,8 +38,14 @@ impl<D: DeploymentControl, S: StateStore> RollbackTrigger<D, S> {
         reason: &str,
     ) -> StepResult {
         let outcome = match action {
-            RollbackAction::LambdaAlias { function_name, alias } => {
-                self.control.roll_back_alias(function_name, alias).await
+            RollbackAction::LambdaAlias {
+                function_name,
+                alias,
+                to_version,
+            } => {
+                self.control
+                    .roll_back_alias(function_name, alias, to_version.as_deref())
+                    .await
             }
             RollbackAction::Codedeploy {
                 application,

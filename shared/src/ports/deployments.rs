@@ -8,11 +8,13 @@ use super::{PortError, PortErrorKind};
 use crate::aws::OnFirstUse;
 
 pub trait DeploymentControl: Send + Sync {
-    /// Points the alias at its primary version and clears its routing weights; says what it did.
+    /// Points the alias at its primary version (or at `to_version`, when given) and clears its
+    /// routing weights; says what it did.
     fn roll_back_alias(
         &self,
         function_name: &str,
         alias: &str,
+        to_version: Option<&str>,
     ) -> impl Future<Output = Result<String, PortError>> + Send;
     /// Stops the group's running deployments with automatic rollback.
     fn stop_codedeploy(
@@ -57,8 +59,53 @@ impl AwsDeploymentControl {
     }
 }
 
+impl AwsDeploymentControl {
+    /// The alias wholly on `to_version` (already there: nothing to do, and said so).
+    async fn point_alias_at(
+        &self,
+        function_name: &str,
+        alias: &str,
+        to_version: &str,
+        primary: &str,
+        weights: &std::collections::HashMap<String, f64>,
+    ) -> Result<String, PortError> {
+        if primary == to_version && weights.is_empty() {
+            return Ok(format!(
+                "alias {alias} of {function_name} already serves version {to_version} only"
+            ));
+        }
+        self.lambda
+            .get()
+            .update_alias()
+            .function_name(function_name)
+            .name(alias)
+            .function_version(to_version)
+            .routing_config(
+                AliasRoutingConfiguration::builder()
+                    .set_additional_version_weights(Some(Default::default()))
+                    .build(),
+            )
+            .send()
+            .await
+            .map_err(|error| PortError::from_sdk("lambda:UpdateAlias", &error))?;
+        let mut was: Vec<String> = std::iter::once(primary.to_string())
+            .chain(weights.keys().cloned())
+            .collect();
+        was.dedup();
+        Ok(format!(
+            "alias {alias} of {function_name} is back on version {to_version} only (it served {})",
+            was.join(", ")
+        ))
+    }
+}
+
 impl DeploymentControl for AwsDeploymentControl {
-    async fn roll_back_alias(&self, function_name: &str, alias: &str) -> Result<String, PortError> {
+    async fn roll_back_alias(
+        &self,
+        function_name: &str,
+        alias: &str,
+        to_version: Option<&str>,
+    ) -> Result<String, PortError> {
         let current = self
             .lambda
             .get()
@@ -74,6 +121,11 @@ impl DeploymentControl for AwsDeploymentControl {
             .and_then(|routing| routing.additional_version_weights())
             .cloned()
             .unwrap_or_default();
+        if let Some(to_version) = to_version {
+            return self
+                .point_alias_at(function_name, alias, to_version, &primary, &weights)
+                .await;
+        }
         if weights.is_empty() {
             return Err(PortError {
                 call: "lambda:UpdateAlias".to_string(),
