@@ -9,7 +9,6 @@ use std::collections::BTreeSet;
 use std::path::{Path, PathBuf};
 use std::process::Command;
 
-use handsoff::policy::Policy;
 use serde_yaml::Value as Yaml;
 
 fn root() -> PathBuf {
@@ -45,14 +44,14 @@ fn untagged(value: &Yaml) -> &Yaml {
 }
 
 #[test]
-fn cfn_lint_reports_nothing_on_either_template() {
+fn cfn_lint_reports_nothing_on_the_template() {
     let cfn_lint = tool(".venv/bin/cfn-lint", "scripts/python-tools");
-    let (code, output) = run(&cfn_lint, &["infra/template.yaml", "infra/example-pipeline.yaml"]);
+    let (code, output) = run(&cfn_lint, &["infra/template.yaml"]);
     assert_eq!((code, output.trim()), (0, ""), "cfn-lint found problems");
 }
 
 #[test]
-fn checkov_finds_nothing_unjustified_in_either_template() {
+fn checkov_finds_nothing_unjustified_in_the_template() {
     let checkov = tool(".venv-checkov/bin/checkov", "scripts/python-tools");
     let (code, output) = run(
         &checkov,
@@ -72,7 +71,7 @@ fn checkov_finds_nothing_unjustified_in_either_template() {
     );
     assert_eq!(code, 0, "{output}");
     // Every skipped check says why, beside the resource it applies to.
-    for file in ["template.yaml", "example-pipeline.yaml"] {
+    for file in ["template.yaml"] {
         let text = std::fs::read_to_string(root().join("infra").join(file)).unwrap();
         let skips = text.matches("- id: CKV_").count();
         let reasons = text.matches("comment: ").count();
@@ -85,6 +84,7 @@ fn the_state_machines_pass_the_asl_validator() {
     let validator = tool("tools/asl/node_modules/.bin/asl-validator", "scripts/node-tools");
     for file in [
         "statemachines/safe-stage.asl.json",
+        "statemachines/safe-region.asl.json",
         "statemachines/post-stage-validation.asl.json",
     ] {
         let (code, output) = run(&validator, &["--json-path", file]);
@@ -113,7 +113,7 @@ fn every_substitution_a_state_machine_uses_is_provided_by_the_template() {
             .collect();
         assert_eq!(sfn::substitutions(&definition), provided, "{name:?} ({uri})");
     }
-    assert_eq!(machines, 2);
+    assert_eq!(machines, 3);
 }
 
 #[test]
@@ -140,49 +140,6 @@ fn every_function_is_built_from_a_workspace_binary() {
         untagged(&template["Globals"]["Function"]["Runtime"]).as_str(),
         Some("provided.al2023")
     );
-}
-
-#[test]
-fn the_example_pipeline_passes_policies_and_inputs_the_functions_accept() {
-    let pipeline = template("example-pipeline.yaml");
-    let stages = pipeline["Resources"]["Pipeline"]["Properties"]["Stages"]
-        .as_sequence()
-        .unwrap();
-    let (mut policies, mut validations) = (0, 0);
-    for stage in stages {
-        for action in stage["Actions"].as_sequence().unwrap() {
-            let configuration = &action["Configuration"];
-            if let Some(parameters) = configuration["UserParameters"].as_str() {
-                Policy::from_json(parameters).unwrap_or_else(|error| panic!("{:?}: {error}", action["Name"]));
-                policies += 1;
-            }
-            if action["ActionTypeId"]["Provider"].as_str() == Some("StepFunctions") {
-                let input = untagged(&configuration["Input"]).as_str().unwrap();
-                // `${Parameter}` placeholders stand for plain strings.
-                let input: serde_json::Value = serde_json::from_str(&without_placeholders(input)).unwrap();
-                assert!(
-                    input["pipeline"].is_string() && input["stage"].is_string() && input["vars"].is_object(),
-                    "{input}"
-                );
-                validations += 1;
-            }
-        }
-    }
-    assert_eq!((policies, validations), (8, 2));
-}
-
-/// Replaces each `${Name}` with `Name`.
-fn without_placeholders(text: &str) -> String {
-    let mut out = String::new();
-    let mut rest = text;
-    while let Some(start) = rest.find("${") {
-        out.push_str(&rest[..start]);
-        let end = rest[start..].find('}').unwrap();
-        out.push_str(&rest[start + 2..start + end]);
-        rest = &rest[start + end + 1..];
-    }
-    out.push_str(rest);
-    out
 }
 
 /// The value a function gets for `key`: its own, else the template's Globals.

@@ -282,7 +282,13 @@ fn route(stream: TcpStream, moto_port: u16, script: &Mutex<Script>) {
     let mut stream = stream;
     if let (Some(function), "POST") = (invoke, method) {
         let function = percent_decode(&function);
-        let function = function.rsplit(':').next().unwrap_or(&function).to_string();
+        // `arn:aws:lambda:REGION:ACCOUNT:function:NAME`: a function of another region than the
+        // primary is `NAME@REGION` to the responders (see local_stack::regional_name).
+        let parts: Vec<&str> = function.split(':').collect();
+        let function = match parts.as_slice() {
+            ["arn", _, "lambda", region, _, "function", name, ..] => crate::local_stack::regional_name(name, region),
+            _ => function.rsplit(':').next().unwrap_or(&function).to_string(),
+        };
         let payload: Value = serde_json::from_slice(&body).unwrap_or(Value::Null);
         let (responder, fallback) = {
             let script = script.lock().unwrap();

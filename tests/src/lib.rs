@@ -25,6 +25,7 @@ pub mod lambda_router;
 pub mod local_stack;
 pub mod moto;
 pub mod release;
+pub mod release_run;
 pub mod scenarios;
 pub mod seeded_rng;
 pub mod target_server;

@@ -32,9 +32,46 @@ pub const FUNCTIONS: [&str; 6] = [
 
 pub const TABLE: &str = "handsoff";
 
+/// The region every single-region test and scenario uses.
+pub const PRIMARY_REGION: &str = "us-east-1";
+
+/// How the router names a function of `region` to its responders: its own name in the primary
+/// region (what the single-region tests script), `name@region` elsewhere.
+pub fn regional_name(function: &str, region: &str) -> String {
+    if region == PRIMARY_REGION {
+        function.to_string()
+    } else {
+        format!("{function}@{region}")
+    }
+}
+
+/// Starts `cargo lambda watch` (the Lambda runtime APIs only) on a free port; waits until it
+/// answers.
+fn start_watch(output: &Arc<Mutex<Vec<u8>>>) -> (Child, u16) {
+    let watch_port = free_port();
+    let mut watch = Command::new(cargo_lambda())
+        .args(["lambda", "watch", "--only-lambda-apis", "-A", "127.0.0.1", "-P"])
+        .arg(watch_port.to_string())
+        .current_dir(env!("CARGO_MANIFEST_DIR"))
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("start cargo lambda watch");
+    collect(&mut watch, output);
+    let started = Instant::now();
+    while TcpStream::connect(("127.0.0.1", watch_port)).is_err() {
+        assert!(
+            started.elapsed() < Duration::from_secs(60),
+            "cargo lambda watch did not start"
+        );
+        thread::sleep(Duration::from_millis(50));
+    }
+    (watch, watch_port)
+}
+
 pub struct LocalStack {
     pub aws: MotoWithLambdas,
-    watch: Child,
+    watches: Vec<Child>,
     functions: Vec<Child>,
     /// Everything the functions and cargo lambda watch printed.
     output: Arc<Mutex<Vec<u8>>>,
@@ -144,6 +181,17 @@ impl LocalStack {
     }
 
     pub fn start_with(binaries: &Path) -> LocalStack {
+        LocalStack::start_in(binaries, &[PRIMARY_REGION])
+    }
+
+    /// Everything, with the six functions running in each of `regions` (the first is
+    /// [`PRIMARY_REGION`]): a function of another region is invoked by its ARN, whose region the
+    /// router reads, and talks to that region of moto.
+    pub fn start_in_regions(regions: &[&str]) -> LocalStack {
+        LocalStack::start_in(&binaries_dir(), regions)
+    }
+
+    fn start_in(binaries: &Path, regions: &[&str]) -> LocalStack {
         for function in FUNCTIONS {
             assert!(
                 binaries.join(function).exists(),
@@ -153,28 +201,21 @@ impl LocalStack {
         }
         let aws = MotoWithLambdas::start();
         let output = Arc::new(Mutex::new(Vec::new()));
-        let watch_port = free_port();
-        let mut watch = Command::new(cargo_lambda())
-            .args(["lambda", "watch", "--only-lambda-apis", "-A", "127.0.0.1", "-P"])
-            .arg(watch_port.to_string())
-            .current_dir(env!("CARGO_MANIFEST_DIR"))
-            .stdout(Stdio::piped())
-            .stderr(Stdio::piped())
-            .spawn()
-            .expect("start cargo lambda watch");
-        collect(&mut watch, &output);
-        let started = Instant::now();
-        while TcpStream::connect(("127.0.0.1", watch_port)).is_err() {
-            assert!(
-                started.elapsed() < Duration::from_secs(60),
-                "cargo lambda watch did not start"
-            );
-            thread::sleep(Duration::from_millis(50));
+        // One cargo lambda watch per region: it serves the workspace's binaries by their own
+        // names, so a region's functions get a watch of their own.
+        let mut watches = Vec::new();
+        let mut ports = std::collections::BTreeMap::new();
+        for region in regions {
+            let (watch, port) = start_watch(&output);
+            watches.push(watch);
+            ports.insert(region.to_string(), port);
         }
         let router = format!("http://127.0.0.1:{}", aws.router_port());
-        let functions = FUNCTIONS
+        let functions = regions
             .iter()
-            .map(|function| {
+            .flat_map(|region| FUNCTIONS.iter().map(move |function| (*region, *function)))
+            .map(|(region, function)| {
+                let watch_port = ports[region];
                 let mut child = Command::new(binaries.join(function))
                     .env_clear()
                     .env(
@@ -184,7 +225,7 @@ impl LocalStack {
                     .env("AWS_LAMBDA_FUNCTION_NAME", function)
                     .env("AWS_LAMBDA_FUNCTION_VERSION", "1")
                     .env("AWS_LAMBDA_FUNCTION_MEMORY_SIZE", "128")
-                    .env("AWS_REGION", "us-east-1")
+                    .env("AWS_REGION", region)
                     .env("AWS_ACCESS_KEY_ID", "test")
                     .env("AWS_SECRET_ACCESS_KEY", "test")
                     .env("AWS_EC2_METADATA_DISABLED", "true")
@@ -202,10 +243,19 @@ impl LocalStack {
                 child
             })
             .collect();
-        aws.respond_to_all(move |function, payload| invoke(watch_port, function, payload));
+        aws.respond_to_all(move |function, payload| {
+            let (name, region) = function.split_once('@').unwrap_or((function, PRIMARY_REGION));
+            match ports.get(region) {
+                Some(port) => invoke(*port, name, payload),
+                None => Answer::error(
+                    "ResourceNotFoundException",
+                    &format!("no function {name} in {region}: the local stack runs none there"),
+                ),
+            }
+        });
         LocalStack {
             aws,
-            watch,
+            watches,
             functions,
             output,
         }
@@ -257,7 +307,7 @@ fn invoke_through(port: u16, function: &str, payload: &Value) -> Answer {
 
 impl Drop for LocalStack {
     fn drop(&mut self) {
-        for child in self.functions.iter_mut().chain(std::iter::once(&mut self.watch)) {
+        for child in self.functions.iter_mut().chain(self.watches.iter_mut()) {
             let _ = child.kill();
             let _ = child.wait();
         }

@@ -253,58 +253,7 @@ impl World {
     }
 
     async fn run_of(&self, execution: &str) -> Result<Run, String> {
-        let described = self
-            .sfn
-            .describe_execution()
-            .execution_arn(execution)
-            .send()
-            .await
-            .map_err(|error| format!("DescribeExecution: {error:?}"))?;
-        let history = self
-            .sfn
-            .get_execution_history()
-            .execution_arn(execution)
-            .max_results(1000)
-            .send()
-            .await
-            .map_err(|error| format!("GetExecutionHistory: {error:?}"))?;
-        let start = described.start_date().secs() as f64 + f64::from(described.start_date().subsec_nanos()) / 1e9;
-        let mut run = Run {
-            status: described.status().as_str().to_string(),
-            error: described.error().map(str::to_string),
-            cause: described.cause().map(str::to_string),
-            entered: Vec::new(),
-            events: Vec::new(),
-        };
-        for event in history.events() {
-            let at = event.timestamp().secs() as f64 + f64::from(event.timestamp().subsec_nanos()) / 1e9 - start;
-            if let Some(entered) = event.state_entered_event_details() {
-                run.entered.push(entered.name().to_string());
-                if entered.name().starts_with("WaitFor") {
-                    run.events.push(Event::Waiting {
-                        at,
-                        state: entered.name().to_string(),
-                    });
-                }
-            }
-            if let Some(succeeded) = event.task_succeeded_event_details() {
-                let output: Value = serde_json::from_str(succeeded.output().unwrap_or("{}")).unwrap_or_default();
-                let decision = output.get("Payload").cloned().unwrap_or(output);
-                run.events.push(Event::Decision { at, decision });
-            }
-            if let Some(failed) = event.task_failed_event_details() {
-                let cause: Value = serde_json::from_str(failed.cause().unwrap_or("{}")).unwrap_or_default();
-                run.events.push(Event::Error {
-                    at,
-                    error: failed.error().unwrap_or_default().to_string(),
-                    message: cause["errorMessage"]
-                        .as_str()
-                        .unwrap_or(failed.cause().unwrap_or_default())
-                        .to_string(),
-                });
-            }
-        }
-        Ok(run)
+        run_of(&self.sfn, execution).await
     }
 
     /// Runs the `handsoff` command against the local stack.
@@ -327,13 +276,73 @@ impl World {
     }
 }
 
+/// What an execution did so far, read from Step Functions.
+pub async fn run_of(sfn: &aws_sdk_sfn::Client, execution: &str) -> Result<Run, String> {
+    let described = sfn
+        .describe_execution()
+        .execution_arn(execution)
+        .send()
+        .await
+        .map_err(|error| format!("DescribeExecution: {error:?}"))?;
+    let history = sfn
+        .get_execution_history()
+        .execution_arn(execution)
+        .max_results(1000)
+        .send()
+        .await
+        .map_err(|error| format!("GetExecutionHistory: {error:?}"))?;
+    let start = described.start_date().secs() as f64 + f64::from(described.start_date().subsec_nanos()) / 1e9;
+    let mut run = Run {
+        status: described.status().as_str().to_string(),
+        error: described.error().map(str::to_string),
+        cause: described.cause().map(str::to_string),
+        entered: Vec::new(),
+        events: Vec::new(),
+    };
+    for event in history.events() {
+        let at = event.timestamp().secs() as f64 + f64::from(event.timestamp().subsec_nanos()) / 1e9 - start;
+        if let Some(entered) = event.state_entered_event_details() {
+            run.entered.push(entered.name().to_string());
+            if let Some(what) = step_of(entered.name()) {
+                run.events.push(Event::Step { at, what });
+            }
+            if entered.name().starts_with("WaitFor") {
+                run.events.push(Event::Waiting {
+                    at,
+                    state: entered.name().to_string(),
+                });
+            }
+        }
+        if let Some(succeeded) = event.task_succeeded_event_details() {
+            let output: Value = serde_json::from_str(succeeded.output().unwrap_or("{}")).unwrap_or_default();
+            let decision = output.get("Payload").cloned().unwrap_or(output);
+            // Only the gates' answers: the alias reads and moves are shown as steps.
+            if decision.get("gate").is_some() {
+                run.events.push(Event::Decision { at, decision });
+            }
+        }
+        if let Some(failed) = event.task_failed_event_details() {
+            let cause: Value = serde_json::from_str(failed.cause().unwrap_or("{}")).unwrap_or_default();
+            run.events.push(Event::Error {
+                at,
+                error: failed.error().unwrap_or_default().to_string(),
+                message: cause["errorMessage"]
+                    .as_str()
+                    .unwrap_or(failed.cause().unwrap_or_default())
+                    .to_string(),
+            });
+        }
+    }
+    Ok(run)
+}
+
 impl Drop for World {
     fn drop(&mut self) {
         self.traffic.store(false, Ordering::SeqCst);
     }
 }
 
-async fn create_table(dynamodb: &aws_sdk_dynamodb::Client) -> Result<(), String> {
+pub(crate) async fn create_table(dynamodb: &aws_sdk_dynamodb::Client) -> Result<(), String> {
     let attribute = |name: &str| {
         AttributeDefinition::builder()
             .attribute_name(name)
@@ -362,7 +371,7 @@ async fn create_table(dynamodb: &aws_sdk_dynamodb::Client) -> Result<(), String>
     Ok(())
 }
 
-async fn set_alarm(
+pub(crate) async fn set_alarm(
     cloudwatch: &aws_sdk_cloudwatch::Client,
     alarm: &str,
     state: StateValue,
@@ -393,7 +402,7 @@ async fn put_versions(
     Ok(())
 }
 
-async fn put_metric(
+pub(crate) async fn put_metric(
     cloudwatch: &aws_sdk_cloudwatch::Client,
     namespace: &str,
     metric: &str,
@@ -487,6 +496,18 @@ pub enum Event {
     Error { at: f64, error: String, message: String },
     /// A `Wait` state began.
     Waiting { at: f64, state: String },
+    /// The release moved the alias (safe-region).
+    Step { at: f64, what: &'static str },
+}
+
+/// The safe-region states a person follows a release by.
+fn step_of(state: &str) -> Option<&'static str> {
+    match state {
+        "OneBox" => Some("one-box: the alias sends the new version its share of traffic"),
+        "Promote" => Some("promote: the alias sends all traffic to the new version"),
+        "NothingToRelease" => Some("nothing to release: the alias already serves this version"),
+        _ => None,
+    }
 }
 
 impl Run {
@@ -523,6 +544,7 @@ impl Run {
                 }
                 Event::Error { at, error, message } => writeln!(out, "  +{at:6.1}s  {error}: {message}"),
                 Event::Waiting { at, state } => writeln!(out, "  +{at:6.1}s  … {state}"),
+                Event::Step { at, what } => writeln!(out, "  +{at:6.1}s  {what}"),
             };
         }
         let end = match (&self.error, &self.cause) {
