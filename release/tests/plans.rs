@@ -88,9 +88,12 @@ fn the_example_plan_resolves_each_region_with_its_own_alarms_and_windows() {
     assert!(dublin["policy"].get("rollback").is_none());
 }
 
+/// One change to the example plan.
+type Change = Box<dyn FnOnce(&mut Value)>;
+
 #[test]
 fn every_mistake_names_its_field_and_what_is_allowed() {
-    let cases: Vec<(Box<dyn FnOnce(&mut Value)>, &str, &str)> = vec![
+    let cases: Vec<(Change, &str, &str)> = vec![
         (
             Box::new(|v| v["waves"][1]["regions"][0] = json!("us-west-2")),
             "waves[1].regions[0]",

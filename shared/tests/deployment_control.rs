@@ -169,7 +169,65 @@ async fn an_alias_without_its_version_is_not_rolled_back_to_nothing() {
         mock_client!(aws_sdk_codedeploy, [&idle]),
         mock_client!(aws_sdk_codepipeline, [&never]),
     );
-    let error = control.roll_back_alias("orders-api", "live").await.unwrap_err();
+    let error = control.roll_back_alias("orders-api", "live", None).await.unwrap_err();
     assert!(error.to_string().contains("without its FunctionVersion"), "{error}");
+    // Nor when told where to go: a version read back as nothing is not "already there".
+    let error = control
+        .roll_back_alias("orders-api", "live", Some("7"))
+        .await
+        .unwrap_err();
+    assert!(error.to_string().contains("without its FunctionVersion"), "{error}");
+    assert_eq!(update.num_calls(), 0);
+}
+
+fn alias(version: &str, weights: &[(&str, f64)]) -> aws_sdk_lambda::operation::get_alias::GetAliasOutput {
+    let mut routing = aws_sdk_lambda::types::AliasRoutingConfiguration::builder();
+    for (other, weight) in weights {
+        routing = routing.additional_version_weights(*other, *weight);
+    }
+    aws_sdk_lambda::operation::get_alias::GetAliasOutput::builder()
+        .function_version(version)
+        .routing_config(routing.build())
+        .build()
+}
+
+fn control_over(lambda: aws_sdk_lambda::Client) -> AwsDeploymentControl {
+    let never = mock!(aws_sdk_codepipeline::Client::stop_pipeline_execution)
+        .then_output(|| StopPipelineExecutionOutput::builder().build());
+    let idle =
+        mock!(aws_sdk_codedeploy::Client::list_deployments).then_output(|| ListDeploymentsOutput::builder().build());
+    AwsDeploymentControl::new(
+        lambda,
+        mock_client!(aws_sdk_codedeploy, [&idle]),
+        mock_client!(aws_sdk_codepipeline, [&never]),
+    )
+}
+
+#[tokio::test]
+async fn a_promoted_alias_goes_back_to_the_version_it_served_before() {
+    let promoted = mock!(aws_sdk_lambda::Client::get_alias).then_output(|| alias("8", &[]));
+    let update = mock!(aws_sdk_lambda::Client::update_alias)
+        .match_requests(|request| {
+            request.function_version() == Some("7")
+                && request
+                    .routing_config()
+                    .and_then(|routing| routing.additional_version_weights())
+                    .is_some_and(|weights| weights.is_empty())
+        })
+        .then_output(|| aws_sdk_lambda::operation::update_alias::UpdateAliasOutput::builder().build());
+    let control = control_over(mock_client!(aws_sdk_lambda, RuleMode::MatchAny, [&promoted, &update]));
+    let detail = control.roll_back_alias("orders-api", "live", Some("7")).await.unwrap();
+    assert!(detail.contains("back on version 7 only (it served 8)"), "{detail}");
+    assert_eq!(update.num_calls(), 1);
+}
+
+#[tokio::test]
+async fn an_alias_already_on_the_version_to_go_back_to_is_left_alone_and_said_so() {
+    let back = mock!(aws_sdk_lambda::Client::get_alias).then_output(|| alias("7", &[]));
+    let update = mock!(aws_sdk_lambda::Client::update_alias)
+        .then_output(|| aws_sdk_lambda::operation::update_alias::UpdateAliasOutput::builder().build());
+    let control = control_over(mock_client!(aws_sdk_lambda, RuleMode::MatchAny, [&back, &update]));
+    let detail = control.roll_back_alias("orders-api", "live", Some("7")).await.unwrap();
+    assert!(detail.contains("already serves version 7 only"), "{detail}");
     assert_eq!(update.num_calls(), 0);
 }

@@ -1,6 +1,13 @@
-//! The demo: the whole safety net on this machine. Starts the local stack (moto_server, cargo
-//! lambda watch with the six functions, the router), then runs two production waves through the
-//! safe-stage state machine and prints each decision, its reason and its evidence:
+//! The demo: the whole safety net on this machine, off AWS.
+//!
+//! The main story is a release: the plan in tests/plans/release-e2e.yaml (3 waves, 4 regions)
+//! is synthesized into its pipeline, the local stack starts in all four regions (moto_server,
+//! the six functions in each, the router), and the pipeline's stages run in order. The one-box in
+//! eu-west-1 (wave 2) has five times the fleet's errors: that region rolls back and blocks its
+//! stage, wave 3 never starts, and wave 1 keeps the new version. Every decision is printed with
+//! its reason, as a timeline.
+//!
+//! Then the gates up close, through safe-stage in one region:
 //!
 //! 1. a healthy one-box: the window is open, no alarm, the bake reaches its traffic floor, the
 //!    canary is no worse than the fleet → the wave succeeds;
@@ -12,13 +19,17 @@
 use std::process::ExitCode;
 
 use aws_sdk_cloudwatch::types::StateValue;
+use handsoff_e2e::release_run::{self, ReleaseWorld};
 use handsoff_e2e::scenarios::{self, World};
+use handsoff_release::{ReleasePlan, schedule};
 
 #[tokio::main]
 async fn main() -> ExitCode {
     match demo().await {
         Ok(()) => {
-            println!("\nBoth waves behaved as they should: the healthy one went out, the bad one went back.");
+            println!(
+                "\nEverything behaved as it should: the bad region went back and stopped the release, the healthy waves went out."
+            );
             ExitCode::SUCCESS
         }
         Err(problem) => {
@@ -28,7 +39,54 @@ async fn main() -> ExitCode {
     }
 }
 
+/// Where an alias points, as a sentence.
+fn describe((version, weighted): &(String, Option<(String, f64)>)) -> String {
+    match weighted {
+        None => format!("version {version} only"),
+        Some((other, weight)) => format!("version {version}, with {:.0}% to version {other}", weight * 100.0),
+    }
+}
+
 async fn demo() -> Result<(), String> {
+    release().await?;
+    gates_up_close().await
+}
+
+async fn release() -> Result<(), String> {
+    let plan = ReleasePlan::parse(release_run::PLAN).map_err(|error| error.to_string())?;
+    println!("== A release of orders-api: 3 waves over 4 regions (tests/plans/release-e2e.yaml)\n");
+    let earliest = schedule::earliest(&plan, jiff::Timestamp::now()).map_err(|error| error.to_string())?;
+    println!("$ handsoff pipeline plan --plan tests/plans/release-e2e.yaml   (bakes of seconds, for the demo)");
+    for line in earliest.to_text().lines().filter(|line| !line.starts_with("    ")) {
+        println!("  {line}");
+    }
+    println!("\nStarting the local stack in {}…", plan.regions().join(", "));
+    let world = ReleaseWorld::prepare().await?;
+    println!(
+        "Every region serves orders-api version 1 behind `live`. In eu-west-1 (wave 2), the new version's one-box has five times the fleet's errors.\n"
+    );
+    world.serve_traffic(Some("eu-west-1")).await?;
+    let release = world.release().await?;
+    print!("{}", release.timeline());
+    println!("\nWhere each region's alias ends:");
+    for region in plan.regions() {
+        println!("  {region:<15} {}", describe(&world.alias(&region).await?));
+    }
+    match world.alarm_blocker_says("eu-west-1", "Wave-2") {
+        Err((error, message)) => {
+            println!("\nThe next release into eu-west-1 is refused until someone unblocks it: {error}: {message}")
+        }
+        Ok(decision) => return Err(format!("eu-west-1 was not blocked after its rollback: {decision}")),
+    }
+    let statuses: Vec<&str> = release.stages.iter().map(|stage| stage.status.as_str()).collect();
+    if statuses != ["Succeeded", "Failed", "NotStarted"] || world.alias("eu-west-1").await?.0 != "1" {
+        return Err(format!("the release did not stop at the bad region: {statuses:?}"));
+    }
+    Ok(())
+}
+
+async fn gates_up_close() -> Result<(), String> {
+    println!("\n== The gates up close: two waves through safe-stage in one region\n");
     println!(
         "Starting the local stack: moto_server, cargo lambda watch with {}, and the router…",
         scenarios::functions().join(", ")
@@ -42,8 +100,8 @@ async fn demo() -> Result<(), String> {
     println!("Wave 1: a healthy one-box (window open, no alarm, bake to its floor, canary vs fleet)");
     let run = scenarios::healthy(&world).await?;
     print!("{}", run.timeline());
-    let (primary, one_box) = world.alias().await?;
-    println!("  alias live: version {primary}, one-box {one_box:?}");
+    let alias = world.alias().await?;
+    println!("  alias live: {}", describe(&alias));
     if run.status != "SUCCEEDED" {
         return Err(format!("the healthy wave ended {}", run.status));
     }
@@ -56,9 +114,9 @@ async fn demo() -> Result<(), String> {
     );
     let run = scenarios::alarm_during_bake(&world).await?;
     print!("{}", run.timeline());
-    let (primary, one_box) = world.alias().await?;
-    println!("  alias live after the rollback: version {primary}, one-box {one_box:?}");
-    if run.error.as_deref() != Some("Handsoff.RolledBack") || one_box.is_some() {
+    let alias = world.alias().await?;
+    println!("  alias live after the rollback: {}", describe(&alias));
+    if run.error.as_deref() != Some("Handsoff.RolledBack") || alias.1.is_some() {
         return Err("the bad wave was not rolled back".into());
     }
     world
