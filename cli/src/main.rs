@@ -82,6 +82,7 @@ async fn run(cli: Cli) -> Result<(String, u8), String> {
         Command::Suite(suites::SuiteCommand::List(args)) => suites::list(args, aws).await?,
         Command::Pipeline(pipeline::PipelineCommand::Synth(args)) => pipeline::synth_command(args)?,
         Command::Pipeline(pipeline::PipelineCommand::Plan(args)) => pipeline::plan_command(args)?,
+        Command::Pipeline(pipeline::PipelineCommand::Regions(args)) => pipeline::regions_command(args)?,
     };
     Ok((text, 0))
 }

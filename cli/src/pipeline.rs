@@ -13,6 +13,20 @@ pub enum PipelineCommand {
     Synth(SynthArgs),
     /// Print the rollout: waves, regions, steps, minimum bakes, and the earliest each happens.
     Plan(PlanArgs),
+    /// Print every region the plan deploys to, one per line (the home region first): where
+    /// the handsoff stack must be (scripts/deploy-regions reads it).
+    Regions(RegionsArgs),
+}
+
+#[derive(Debug, Args)]
+pub struct RegionsArgs {
+    /// The release plan (YAML or JSON).
+    #[arg(long, value_name = "FILE")]
+    plan: PathBuf,
+}
+
+pub fn regions_command(args: &RegionsArgs) -> Result<String, String> {
+    Ok(read_plan(&args.plan)?.regions().join("\n"))
 }
 
 #[derive(Debug, Args)]

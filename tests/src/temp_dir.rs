@@ -19,6 +19,11 @@ impl TempDir {
     }
 
     /// Writes `text` to `name` in this directory and returns the file's path.
+    /// The directory itself.
+    pub fn path(&self) -> &std::path::Path {
+        &self.0
+    }
+
     pub fn file(&self, name: &str, text: &str) -> PathBuf {
         let path = self.0.join(name);
         std::fs::write(&path, text).unwrap();
