@@ -293,3 +293,23 @@ async fn a_rollback_the_trigger_does_not_confirm_fails_as_rollback_failed() {
     let ended = run(&stack).await;
     assert_eq!(ended.error.as_deref(), Some("Handsoff.RollbackFailed"), "{ended:?}");
 }
+
+#[tokio::test]
+async fn an_alias_on_latest_has_nothing_to_roll_back_to_and_nothing_moves() {
+    let stack = MotoWithLambdas::start();
+    healthy(&stack);
+    let lambda = service(&stack, true).await;
+    lambda
+        .update_alias()
+        .function_name(FUNCTION)
+        .name("live")
+        .function_version("$LATEST")
+        .send()
+        .await
+        .unwrap();
+    let ended = run(&stack).await;
+    assert_eq!(ended.error.as_deref(), Some("Handsoff.GateFailed"), "{ended:?}");
+    assert!(ended.cause.as_deref().unwrap_or_default().contains("no published version"), "{ended:?}");
+    assert!(!entered(&ended, "Publish"), "{:?}", ended.history);
+    assert_eq!(alias_of(&lambda, FUNCTION, "live").await.unwrap(), ("$LATEST".to_string(), None));
+}
