@@ -56,6 +56,15 @@ impl fmt::Display for Verdict {
     }
 }
 
+/// `at`, or the next whole second if it has a fraction.
+fn whole_second_after(at: Timestamp) -> Timestamp {
+    if at.subsec_nanosecond() > 0 {
+        Timestamp::from_second(at.as_second().saturating_add(1)).unwrap_or(at)
+    } else {
+        at
+    }
+}
+
 /// A gate's decision: the verdict, why, until when, and the evidence.
 #[derive(Debug, Clone, PartialEq, Serialize)]
 pub struct Decision {
@@ -88,8 +97,11 @@ impl Decision {
         }
     }
 
+    /// Ask again at `wait_until`, rounded up to the whole second: Step Functions' `Wait` and
+    /// `IsTimestamp` read `YYYY-MM-DDThh:mm:ssZ` (moto's interpreter nothing finer), and a second
+    /// late is never early.
     pub fn waiting_until(mut self, wait_until: Option<Timestamp>) -> Decision {
-        self.wait_until = wait_until;
+        self.wait_until = wait_until.map(whole_second_after);
         self
     }
 

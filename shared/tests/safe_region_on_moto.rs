@@ -10,7 +10,7 @@ use std::collections::BTreeSet;
 use handsoff_e2e::Answer;
 use handsoff_e2e::MotoWithLambdas;
 use handsoff_e2e::release::{alias_of, create_service, lambda_in, safe_region_definition, ship_new_code};
-use jiff::{SignedDuration, Timestamp};
+use jiff::Timestamp;
 use serde_json::{Value, json};
 
 const ASL: &str = include_str!("../../statemachines/safe-region.asl.json");
@@ -32,7 +32,8 @@ fn decision(gate: &str, verdict: &str) -> Answer {
 }
 
 fn waiting(gate: &str, seconds: i64) -> Answer {
-    let until = Timestamp::now() + SignedDuration::from_secs(seconds);
+    // Whole seconds, as the gates answer (Decision::waiting_until).
+    let until = Timestamp::from_second(Timestamp::now().as_second() + seconds).unwrap();
     Answer::Ok(
         json!({"gate": gate, "decision": "wait", "reasons": ["not yet"], "wait_until": until.to_string(), "evidence": {}}),
     )
@@ -309,7 +310,120 @@ async fn an_alias_on_latest_has_nothing_to_roll_back_to_and_nothing_moves() {
         .unwrap();
     let ended = run(&stack).await;
     assert_eq!(ended.error.as_deref(), Some("Handsoff.GateFailed"), "{ended:?}");
-    assert!(ended.cause.as_deref().unwrap_or_default().contains("no published version"), "{ended:?}");
+    assert!(
+        ended
+            .cause
+            .as_deref()
+            .unwrap_or_default()
+            .contains("no published version"),
+        "{ended:?}"
+    );
     assert!(!entered(&ended, "Publish"), "{:?}", ended.history);
-    assert_eq!(alias_of(&lambda, FUNCTION, "live").await.unwrap(), ("$LATEST".to_string(), None));
+    assert_eq!(
+        alias_of(&lambda, FUNCTION, "live").await.unwrap(),
+        ("$LATEST".to_string(), None)
+    );
+}
+
+/// Answers a gate might give after the one-box that are no verdict at all: each ends in a
+/// rollback, never in an execution failure that leaves the one-box serving.
+#[tokio::test]
+async fn a_malformed_gate_answer_after_the_one_box_is_rolled_back_not_left_serving() {
+    let malformed = [
+        json!({}),
+        json!({"gate": "bake-time-waiter", "decision": 7}),
+        json!({"gate": "bake-time-waiter", "decision": "rollback"}),
+        json!({"gate": "bake-time-waiter", "decision": "wait", "reasons": [], "wait_until": "soon"}),
+        json!({"gate": "bake-time-waiter", "decision": "wait", "reasons": []}),
+    ];
+    for answer in malformed {
+        let stack = MotoWithLambdas::start();
+        healthy(&stack);
+        stack.script("bake-time-waiter", vec![Answer::Ok(answer.clone())]);
+        let _lambda = service(&stack, true).await;
+        let ended = run(&stack).await;
+        assert_eq!(
+            ended.error.as_deref(),
+            Some("Handsoff.RolledBack"),
+            "{answer}: {ended:?}"
+        );
+        assert_rolls_back_to_version_1(&stack, "does not handle");
+    }
+}
+
+#[tokio::test]
+async fn a_canary_fail_without_reasons_still_rolls_back() {
+    let stack = MotoWithLambdas::start();
+    healthy(&stack);
+    stack.script(
+        "canary-evaluator",
+        vec![Answer::Ok(json!({"gate": "canary-evaluator", "decision": "fail"}))],
+    );
+    let _lambda = service(&stack, true).await;
+    let ended = run(&stack).await;
+    assert_eq!(ended.error.as_deref(), Some("Handsoff.RolledBack"), "{ended:?}");
+    assert_rolls_back_to_version_1(&stack, "does not handle");
+}
+
+#[tokio::test]
+async fn an_alias_left_half_done_is_not_released_over() {
+    let stack = MotoWithLambdas::start();
+    healthy(&stack);
+    let lambda = service(&stack, true).await;
+    let leftover = lambda
+        .publish_version()
+        .function_name(FUNCTION)
+        .send()
+        .await
+        .unwrap()
+        .version
+        .unwrap();
+    lambda
+        .update_alias()
+        .function_name(FUNCTION)
+        .name("live")
+        .routing_config(
+            aws_sdk_lambda::types::AliasRoutingConfiguration::builder()
+                .additional_version_weights(&leftover, 0.5)
+                .build(),
+        )
+        .send()
+        .await
+        .unwrap();
+    let ended = run(&stack).await;
+    assert_eq!(ended.error.as_deref(), Some("Handsoff.GateFailed"), "{ended:?}");
+    assert!(
+        ended.cause.as_deref().unwrap_or_default().contains("half-done"),
+        "{ended:?}"
+    );
+    assert!(!entered(&ended, "Publish"), "{:?}", ended.history);
+    assert_eq!(
+        alias_of(&lambda, FUNCTION, "live").await.unwrap(),
+        ("1".to_string(), Some((leftover, 0.5)))
+    );
+}
+
+#[tokio::test]
+async fn a_one_box_weight_out_of_bounds_in_the_input_file_is_refused() {
+    for weight in [json!(0.9), json!(0), json!("0.1")] {
+        let stack = MotoWithLambdas::start();
+        healthy(&stack);
+        let lambda = service(&stack, true).await;
+        let mut input = input();
+        input["target"]["one_box_weight"] = weight.clone();
+        let ended = sfn::run(&stack.moto, "safe-region", &safe_region_definition("us-east-1"), &input).await;
+        assert_eq!(
+            ended.error.as_deref(),
+            Some("Handsoff.GateFailed"),
+            "{weight}: {ended:?}"
+        );
+        assert!(
+            ended.cause.as_deref().unwrap_or_default().contains("one_box_weight"),
+            "{ended:?}"
+        );
+        assert_eq!(
+            alias_of(&lambda, FUNCTION, "live").await.unwrap(),
+            ("1".to_string(), None)
+        );
+    }
 }

@@ -41,7 +41,8 @@ fn decision(gate: &str, verdict: &str) -> Answer {
 }
 
 fn waiting(gate: &str, verdict: &str, seconds: i64) -> Answer {
-    let until = Timestamp::now() + SignedDuration::from_secs(seconds);
+    // Whole seconds, as the gates answer (Decision::waiting_until).
+    let until = Timestamp::from_second(Timestamp::now().as_second() + seconds).unwrap();
     Answer::Ok(
         json!({"gate": gate, "decision": verdict, "reasons": [format!("{gate} says {verdict}")],
         "wait_until": until.to_string(), "evidence": {}}),
