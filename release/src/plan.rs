@@ -100,9 +100,10 @@ fn default_branch() -> String {
 #[derive(Debug, Clone, PartialEq, Deserialize, Serialize)]
 #[serde(deny_unknown_fields)]
 pub struct Build {
-    /// Commands before packaging, e.g. unit tests. Default: `sam build`.
-    #[serde(default = "default_build_commands")]
-    pub commands: Vec<String>,
+    /// Commands that build the service; they must leave `.aws-sam/build/template.yaml`, which
+    /// the build then packages per region. Default: `sam build --template-file <template>`.
+    #[serde(default)]
+    pub commands: Option<Vec<String>>,
     #[serde(default = "default_image")]
     pub image: String,
 }
@@ -110,14 +111,10 @@ pub struct Build {
 impl Default for Build {
     fn default() -> Self {
         Build {
-            commands: default_build_commands(),
+            commands: None,
             image: default_image(),
         }
     }
-}
-
-fn default_build_commands() -> Vec<String> {
-    vec!["sam build".to_string()]
 }
 
 fn default_image() -> String {
@@ -230,6 +227,22 @@ impl Wave {
 }
 
 impl ReleasePlan {
+    /// The build's commands, before packaging.
+    pub fn build_commands(&self) -> Vec<String> {
+        self.build
+            .commands
+            .clone()
+            .unwrap_or_else(|| vec![format!("sam build --template-file {}", self.lambda().stack.template)])
+    }
+
+    /// A pre-production stage's stack: its own name, or `<stack>-<stage in lower case>`.
+    pub fn stage_stack(&self, stage: &PreProductionStage) -> String {
+        stage
+            .stack_name
+            .clone()
+            .unwrap_or_else(|| format!("{}-{}", self.lambda().stack.name, stage.name.to_ascii_lowercase()))
+    }
+
     /// Reads a plan from YAML or JSON text (JSON is YAML; either way each key once).
     pub fn parse(text: &str) -> Result<ReleasePlan, PlanError> {
         let payload =
@@ -303,8 +316,19 @@ impl ReleasePlan {
         }
         check_name("target.lambda.stack.name", &lambda.stack.name, 100)?;
         check_arn("target.lambda.stack.role_arn", &lambda.stack.role_arn, ":iam::")?;
-        check_text("target.lambda.stack.template", &lambda.stack.template)?;
+        check_relative_path("target.lambda.stack.template", &lambda.stack.template)?;
         check_arn("source.connection_arn", &self.source.connection_arn, "connections:")?;
+        check_name(
+            "handsoff.safe_region_state_machine",
+            &self.handsoff.safe_region_state_machine,
+            80,
+        )?;
+        check_name(
+            "handsoff.post_stage_validation_state_machine",
+            &self.handsoff.post_stage_validation_state_machine,
+            80,
+        )?;
+        check_relative_path("handsoff.inputs_dir", &self.handsoff.inputs_dir)?;
         if self
             .source
             .repository
@@ -316,20 +340,30 @@ impl ReleasePlan {
             return Err(PlanError::new("source.repository", "give `owner/name`"));
         }
         check_text("source.branch", &self.source.branch)?;
-        if self.build.commands.is_empty() {
+        if self.build.commands.as_ref().is_some_and(Vec::is_empty) {
             return Err(PlanError::new(
                 "build.commands",
                 "empty: give at least one command, e.g. `sam build`",
             ));
         }
-        let mut stage_names = BTreeSet::from(["Source".to_string(), "Build".to_string()]);
+        let mut stage_names = BTreeSet::from(["source".to_string(), "build".to_string()]);
+        let mut stacks = BTreeSet::new();
         for (index, stage) in self.pre_production.iter().enumerate() {
             let path = format!("pre_production[{index}]");
             check_name(&format!("{path}.name"), &stage.name, 100)?;
-            if !stage_names.insert(stage.name.clone()) {
+            // Case aside: `Beta` and `BETA` would deploy the same `<stack>-beta`.
+            if !stage_names.insert(stage.name.to_ascii_lowercase()) {
                 return Err(PlanError::new(
                     format!("{path}.name"),
                     format!("`{}` is already a stage's name", stage.name),
+                ));
+            }
+            let stack = self.stage_stack(stage);
+            check_name(&format!("{path}.stack_name"), &stack, 128)?;
+            if stack == lambda.stack.name || !stacks.insert(stack.clone()) {
+                return Err(PlanError::new(
+                    format!("{path}.stack_name"),
+                    format!("stack `{stack}` is already another stage's: each stage deploys a stack of its own"),
                 ));
             }
             if let Some(region) = &stage.region {
@@ -359,7 +393,7 @@ impl ReleasePlan {
             let name = wave.name_at(index);
             // The wave names its regions' executions: prefix, '-' and a 36-character id in 80.
             check_name(&format!("{path}.name"), &name, 40)?;
-            if !stage_names.insert(name.clone()) {
+            if !stage_names.insert(name.to_ascii_lowercase()) {
                 return Err(PlanError::new(
                     format!("{path}.name"),
                     format!("`{name}` is already a stage's name"),
@@ -466,11 +500,34 @@ fn check_region(path: &str, value: &str) -> Result<(), PlanError> {
     Ok(())
 }
 
-fn check_arn(path: &str, value: &str, must_contain: &str) -> Result<(), PlanError> {
-    if !value.starts_with("arn:aws") || !value.contains(must_contain) || value.len() > 2048 {
+/// A path inside the source: relative, no `..`, plain characters.
+fn check_relative_path(path: &str, value: &str) -> Result<(), PlanError> {
+    let plain = |c: char| c.is_ascii_alphanumeric() || "._-/".contains(c);
+    if value.is_empty()
+        || value.len() > 200
+        || value.starts_with('/')
+        || !value.chars().all(plain)
+        || value.split('/').any(|part| part.is_empty() || part == "..")
+    {
         return Err(PlanError::new(
             path,
-            format!("not an ARN of the expected kind (arn:aws...{must_contain}...)"),
+            "a path inside the source: relative, at most 200 letters, digits, '.', '_', '-' and '/', no `..` or empty parts",
+        ));
+    }
+    Ok(())
+}
+
+/// One ARN, no wildcards: it is granted to the pipeline as written.
+fn check_arn(path: &str, value: &str, must_contain: &str) -> Result<(), PlanError> {
+    if !value.starts_with("arn:aws")
+        || !value.contains(must_contain)
+        || value.len() > 2048
+        || value.contains(['*', '?'])
+        || value.chars().any(char::is_whitespace)
+    {
+        return Err(PlanError::new(
+            path,
+            format!("not one ARN of the expected kind (arn:aws...{must_contain}..., no wildcards)"),
         ));
     }
     Ok(())

@@ -105,6 +105,14 @@ fn region_release(
             "not in a release plan: the rollback puts the target's alias back on the version it served before, and safe-region builds it",
         ));
     }
+    // The time-window gate waits for the next opening at most this long unless the plan says:
+    // a region never waits out a long freeze inside one pipeline run (it blocks, and the next
+    // run goes out when the window opens).
+    if let Some(windows) = sections.get_mut("windows").and_then(Value::as_object_mut) {
+        windows
+            .entry("max_wait")
+            .or_insert_with(|| Value::String(DEFAULT_WINDOW_MAX_WAIT.to_string()));
+    }
     let mut one_box_bake = sections.remove("bake").unwrap_or_else(|| json!({}));
     let Some(bake_section) = one_box_bake.as_object_mut() else {
         return Err(PlanError::new(
@@ -112,6 +120,18 @@ fn region_release(
             "an object (min_datapoints, alarms, poll_interval)",
         ));
     };
+    let has = |key: &str| {
+        bake_section
+            .get(key)
+            .and_then(Value::as_array)
+            .is_some_and(|list| !list.is_empty())
+    };
+    if !has("min_datapoints") && !has("alarms") {
+        return Err(PlanError::new(
+            format!("{at}: policy.bake"),
+            "a bake needs evidence, not only time: give `min_datapoints` (traffic floors) or `alarms` (the one-box's own alarms), or both",
+        ));
+    }
     if bake_section.contains_key("duration") {
         return Err(PlanError::new(
             format!("{at}: policy.bake.duration"),
@@ -138,18 +158,33 @@ fn region_release(
     fleet_bake.insert("alarms".into(), Value::Array(fleet_alarms));
     sections.insert("bake".into(), one_box_bake);
     let canary = sections.entry("canary").or_insert_with(|| json!({}));
-    if let Some(canary) = canary.as_object_mut()
-        && !canary.contains_key("lambda_alias")
-        && !canary.contains_key("pair")
-    {
-        canary.insert(
-            "lambda_alias".into(),
-            json!({"function_name": lambda.function_name, "alias": lambda.alias}),
-        );
+    if let Some(canary) = canary.as_object_mut() {
+        match canary.get("lambda_alias") {
+            None if !canary.contains_key("pair") => {
+                canary.insert(
+                    "lambda_alias".into(),
+                    json!({"function_name": lambda.function_name, "alias": lambda.alias}),
+                );
+            }
+            Some(judged)
+                if judged["function_name"] != lambda.function_name.as_str()
+                    || judged["alias"] != lambda.alias.as_str() =>
+            {
+                return Err(PlanError::new(
+                    format!("{at}: policy.canary.lambda_alias"),
+                    format!(
+                        "the canary must judge the alias this release moves ({}:{}); leave `lambda_alias` out to judge it by default",
+                        lambda.function_name, lambda.alias
+                    ),
+                ));
+            }
+            _ => {}
+        }
     }
     let checked = Policy::from_value(policy.clone()).map_err(|error| within(at, "policy", error))?;
     let fleet_policy = json!({"bake": Value::Object(fleet_bake)});
-    Policy::from_value(fleet_policy.clone()).map_err(|error| within(at, "fleet_policy", error))?;
+    let fleet = Policy::from_value(fleet_policy.clone()).map_err(|error| within(at, "fleet_policy", error))?;
+    check_bounds(at, &checked, &fleet)?;
     let input = json!({
         "pipeline": plan.pipeline(),
         "stage": wave,
@@ -170,6 +205,68 @@ fn region_release(
         policy: checked,
         input,
     })
+}
+
+/// A region's release waits on its window at most this long unless the plan says.
+pub const DEFAULT_WINDOW_MAX_WAIT: &str = "3d";
+/// The longest a region's release may run, every wait and bake at its longest: one pipeline
+/// action holds one region's release from start to end, and CodePipeline's actions time out.
+pub const MAX_REGION_RUN_SECS: u64 = 7 * 86_400;
+/// Polls (a gate call and a wait, about ten history events each) one execution may make: Step
+/// Functions ends an execution at 25,000 history events, with no chance to roll back.
+pub const MAX_POLLS: u64 = 2_000;
+
+/// The longest run and the most polls a region's release can take stay inside Step
+/// Functions' and CodePipeline's limits.
+fn check_bounds(at: &str, policy: &Policy, fleet: &Policy) -> Result<(), PlanError> {
+    let (Some(one_box), Some(fleet), Some(windows), Some(alarms)) =
+        (&policy.bake, &fleet.bake, &policy.windows, &policy.alarms)
+    else {
+        return Err(PlanError::new(at, "windows, alarms and both bakes are needed"));
+    };
+    let window_wait = windows.max_wait.map(|wait| wait.as_secs()).unwrap_or(3 * 86_400);
+    let alarm_wait = match alarms.when_blocked {
+        handsoff::alarms::WhenBlocked::Wait => alarms.max_wait.as_secs(),
+        handsoff::alarms::WhenBlocked::Fail => 0,
+    };
+    let canary_looks = policy
+        .canary
+        .as_ref()
+        .map(|canary| 6 * canary.period.as_secs())
+        .unwrap_or(0);
+    let longest =
+        window_wait + alarm_wait + one_box.max_duration().as_secs() + fleet.max_duration().as_secs() + canary_looks;
+    if longest > MAX_REGION_RUN_SECS {
+        return Err(PlanError::new(
+            format!("{at}: policy"),
+            format!(
+                "a region's release could run {} (windows.max_wait {} + alarms.max_wait {} + the bakes' max_duration {} and {} + the canary's looks): keep it within 7 days",
+                crate::schedule::span(longest),
+                crate::schedule::span(window_wait),
+                crate::schedule::span(alarm_wait),
+                crate::schedule::span(one_box.max_duration().as_secs()),
+                crate::schedule::span(fleet.max_duration().as_secs()),
+            ),
+        ));
+    }
+    let polls = |every: u64, longest: u64| longest / every.max(1);
+    let alarm_polls = if alarm_wait > 0 {
+        polls(alarms.poll_interval.as_secs(), alarm_wait)
+    } else {
+        0
+    };
+    let total = polls(one_box.poll_interval.as_secs(), one_box.max_duration().as_secs())
+        + polls(fleet.poll_interval.as_secs(), fleet.max_duration().as_secs())
+        + alarm_polls;
+    if total > MAX_POLLS {
+        return Err(PlanError::new(
+            format!("{at}: policy.bake.poll_interval"),
+            format!(
+                "the bakes and the alarm wait could poll {total} times, past the {MAX_POLLS} an execution's history holds: poll less often (e.g. 5m) or bake less long"
+            ),
+        ));
+    }
+    Ok(())
 }
 
 /// A policy error seen from the plan: `waves[1] (us-west-2): policy.alarms.watch[0].names`.

@@ -67,8 +67,17 @@ pub fn earliest(plan: &ReleasePlan, start: Timestamp) -> Result<Schedule, PlanEr
                 )
             })?;
             let status = handsoff::window::evaluate(windows, wave_start);
+            let region_at = format!("waves[{index}] ({}): policy.windows", release.region);
             let (starts_at, waits_for) = if status.open {
                 (wave_start, None)
+            } else if windows.when_closed == handsoff::window::WhenClosed::Fail {
+                return Err(PlanError::new(
+                    region_at,
+                    format!(
+                        "closed when the wave would start ({}) and `when_closed` is fail: the region would be blocked, not wait",
+                        when(wave_start)
+                    ),
+                ));
             } else {
                 let opens = status.opens_at.ok_or_else(|| {
                     PlanError::new(
@@ -81,6 +90,20 @@ pub fn earliest(plan: &ReleasePlan, start: Timestamp) -> Result<Schedule, PlanEr
                     Some(handsoff::window::ClosedBy::ClosingSoon { .. }) => "too little of the window left".to_string(),
                     _ => "outside every window".to_string(),
                 };
+                let waited = opens.duration_since(wave_start).as_secs().max(0) as u64;
+                if let Some(max_wait) = windows.max_wait
+                    && waited > max_wait.as_secs()
+                {
+                    return Err(PlanError::new(
+                        format!("{region_at}.max_wait"),
+                        format!(
+                            "the window opens {} after the wave would start ({}), longer than max_wait {}: the region would be blocked",
+                            span(waited),
+                            when(wave_start),
+                            span(max_wait.as_secs())
+                        ),
+                    ));
+                }
                 (
                     opens,
                     Some(format!("the time window ({}, {why})", windows.timezone.name())),

@@ -27,8 +27,12 @@ fn artifact_bucket_arn(region: &str) -> Value {
     json!({"Fn::Sub": format!("arn:${{AWS::Partition}}:s3:::handsoff-artifacts-${{AWS::AccountId}}-{region}")})
 }
 
-fn artifact_objects_arn(region: &str) -> Value {
-    json!({"Fn::Sub": format!("arn:${{AWS::Partition}}:s3:::handsoff-artifacts-${{AWS::AccountId}}-{region}/*")})
+/// This pipeline's objects in a region's artifact bucket (every team's pipeline shares it):
+/// CodePipeline keys artifacts under the pipeline's name (its first 20 characters), and the
+/// build packages the service's code under `<service>/`.
+fn artifact_objects_arn(region: &str, service: &str) -> Value {
+    let prefix: String = service.chars().take(20).collect();
+    json!({"Fn::Sub": format!("arn:${{AWS::Partition}}:s3:::handsoff-artifacts-${{AWS::AccountId}}-{region}/{prefix}*")})
 }
 
 fn state_machine_arn(region: &str, name: &str) -> Value {
@@ -56,7 +60,7 @@ pub fn inputs(plan: &ReleasePlan) -> Result<Vec<(String, String)>, PlanError> {
     Ok(releases(plan)?
         .iter()
         .map(|release| {
-            let text = serde_json::to_string_pretty(&release.input).unwrap_or_default();
+            let text = serde_json::to_string_pretty(&sorted(&release.input)).unwrap_or_default();
             (input_path(plan, &release.wave, &release.region), format!("{text}\n"))
         })
         .collect())
@@ -70,10 +74,7 @@ pub fn template(plan: &ReleasePlan) -> Result<Value, PlanError> {
     let mut stages = vec![source_stage(plan), build_stage()];
     for stage in &plan.pre_production {
         let region = stage.region.clone().unwrap_or_else(|| plan.home_region.clone());
-        let stack = stage
-            .stack_name
-            .clone()
-            .unwrap_or_else(|| format!("{}-{}", lambda.stack.name, stage.name.to_ascii_lowercase()));
+        let stack = plan.stage_stack(stage);
         let mut actions = vec![deploy_action(plan, "Deploy", &region, &stack)];
         if stage.validate {
             let input = json!({"pipeline": plan.pipeline(), "stage": stage.name, "vars": stage.vars}).to_string();
@@ -128,7 +129,7 @@ pub fn template(plan: &ReleasePlan) -> Result<Value, PlanError> {
         ),
         "Resources": {
             "BuildProject": build_project(plan, &regions),
-            "BuildRole": build_role(&regions),
+            "BuildRole": build_role(plan, &regions),
             "PipelineRole": pipeline_role(plan, &regions),
             "Pipeline": {
                 "Type": "AWS::CodePipeline::Pipeline",
@@ -158,6 +159,20 @@ pub fn template_text(plan: &ReleasePlan) -> Result<String, PlanError> {
     ))
 }
 
+/// `value` with every object's keys in order, whichever map serde_json was built with (a
+/// workspace build may switch on `preserve_order`): the committed files never depend on it.
+fn sorted(value: &Value) -> Value {
+    match value {
+        Value::Object(map) => {
+            let mut keys: Vec<&String> = map.keys().collect();
+            keys.sort();
+            Value::Object(keys.into_iter().map(|key| (key.clone(), sorted(&map[key]))).collect())
+        }
+        Value::Array(items) => Value::Array(items.iter().map(sorted).collect()),
+        other => other.clone(),
+    }
+}
+
 fn source_stage(plan: &ReleasePlan) -> Value {
     json!({"Name": "Source", "Actions": [{
         "Name": "Source",
@@ -184,11 +199,11 @@ fn build_stage() -> Value {
 /// Lambda reads a function's code from a bucket in its own region: the build packages the
 /// service once per region, into that region's artifact bucket.
 fn build_project(plan: &ReleasePlan, regions: &[String]) -> Value {
-    let template = &plan.lambda().stack.template;
-    let mut commands = plan.build.commands.clone();
+    let service = &plan.service;
+    let mut commands = plan.build_commands();
     for region in regions {
         commands.push(format!(
-            "sam package --template-file {template} --region {region} --s3-bucket handsoff-artifacts-$ACCOUNT_ID-{region} --output-template-file packaged-{region}.yaml"
+            "sam package --template-file .aws-sam/build/template.yaml --region {region} --s3-bucket handsoff-artifacts-$ACCOUNT_ID-{region} --s3-prefix {service} --output-template-file packaged-{region}.yaml"
         ));
     }
     let mut spec = String::from("version: 0.2\nphases:\n  build:\n    commands:\n");
@@ -216,8 +231,11 @@ fn build_project(plan: &ReleasePlan, regions: &[String]) -> Value {
     })
 }
 
-fn build_role(regions: &[String]) -> Value {
-    let objects: Vec<Value> = regions.iter().map(|region| artifact_objects_arn(region)).collect();
+fn build_role(plan: &ReleasePlan, regions: &[String]) -> Value {
+    let objects: Vec<Value> = regions
+        .iter()
+        .map(|region| artifact_objects_arn(region, &plan.service))
+        .collect();
     json!({
         "Type": "AWS::IAM::Role",
         "Properties": {
@@ -239,17 +257,14 @@ fn pipeline_role(plan: &ReleasePlan, regions: &[String]) -> Value {
     let mut buckets = Vec::new();
     for region in regions {
         buckets.push(artifact_bucket_arn(region));
-        buckets.push(artifact_objects_arn(region));
+        buckets.push(artifact_objects_arn(region, &plan.service));
     }
     let mut stacks = Vec::new();
     let mut machines = Vec::new();
     let mut executions = Vec::new();
     for stage in &plan.pre_production {
         let region = stage.region.clone().unwrap_or_else(|| plan.home_region.clone());
-        let stack = stage
-            .stack_name
-            .clone()
-            .unwrap_or_else(|| format!("{}-{}", lambda.stack.name, stage.name.to_ascii_lowercase()));
+        let stack = plan.stage_stack(stage);
         stacks.push(stack_arn(&region, &stack));
         if stage.validate {
             machines.push(state_machine_arn(
@@ -284,7 +299,8 @@ fn pipeline_role(plan: &ReleasePlan, regions: &[String]) -> Value {
                 {"Effect": "Allow", "Action": "iam:PassRole", "Resource": lambda.stack.role_arn,
                  "Condition": {"StringEquals": {"iam:PassedToService": "cloudformation.amazonaws.com"}}},
                 {"Effect": "Allow", "Action": ["states:StartExecution", "states:DescribeStateMachine"], "Resource": machines},
-                {"Effect": "Allow", "Action": ["states:DescribeExecution", "states:StopExecution"], "Resource": executions},
+                // Not StopExecution: a stopped release would never roll back.
+                {"Effect": "Allow", "Action": "states:DescribeExecution", "Resource": executions},
             ]}}],
         },
     })

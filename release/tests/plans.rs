@@ -186,6 +186,28 @@ fn every_mistake_names_its_field_and_what_is_allowed() {
 }
 
 #[test]
+fn a_region_waits_for_its_window_three_days_at_most_unless_the_plan_says() {
+    let releases = resolve::releases(&example()).unwrap();
+    assert_eq!(releases[0].input["policy"]["windows"]["max_wait"], json!("3d"));
+    let plan = example_with(|v| v["policy"]["windows"]["max_wait"] = json!("12h")).unwrap();
+    assert_eq!(
+        resolve::releases(&plan).unwrap()[0].input["policy"]["windows"]["max_wait"],
+        json!("12h")
+    );
+}
+
+#[test]
+fn a_schedule_that_would_be_blocked_says_so_instead_of_waiting() {
+    // The year-end freeze runs 16 days, longer than the 3-day max_wait.
+    let error = schedule::earliest(&example(), at("2026-12-18T20:00:00Z")).unwrap_err();
+    assert!(error.path.ends_with("policy.windows.max_wait"), "{error}");
+    assert!(error.message.contains("would be blocked"), "{error}");
+    let plan = example_with(|v| v["policy"]["windows"]["when_closed"] = json!("fail")).unwrap();
+    let error = schedule::earliest(&plan, at("2026-12-07T22:30:00Z")).unwrap_err();
+    assert!(error.message.contains("`when_closed` is fail"), "{error}");
+}
+
+#[test]
 fn a_key_given_twice_or_text_that_is_not_a_plan_is_refused() {
     let twice = EXAMPLE.replacen(
         "home_region: us-east-1",

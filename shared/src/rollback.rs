@@ -65,6 +65,20 @@ impl RollbackAction {
 
 impl RollbackPolicy {
     pub fn validate(&self) -> Result<(), PolicyError> {
+        for (index, action) in self.actions.iter().enumerate() {
+            if let RollbackAction::LambdaAlias {
+                to_version: Some(version),
+                ..
+            } = action
+                && (version.is_empty() || version.len() > 10 || !version.chars().all(|c| c.is_ascii_digit()))
+            {
+                // `$LATEST` or an alias name would "roll back" onto whatever is newest.
+                return Err(PolicyError::new(
+                    format!("actions[{index}].lambda_alias.to_version"),
+                    "a published version number, e.g. \"7\"",
+                ));
+            }
+        }
         if self.actions.is_empty() {
             return Err(PolicyError::new(
                 "actions",
@@ -143,5 +157,26 @@ pub fn record_of(
         steps,
         reason: reason.to_string(),
         finished_at: now,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_version_to_go_back_to_is_a_published_number() {
+        let policy = |version: &str| RollbackPolicy {
+            actions: vec![RollbackAction::LambdaAlias {
+                function_name: "orders-api".into(),
+                alias: "live".into(),
+                to_version: Some(version.into()),
+            }],
+        };
+        assert!(policy("7").validate().is_ok());
+        for bad in ["$LATEST", "", "live", "7 ", "12345678901"] {
+            let error = policy(bad).validate().unwrap_err();
+            assert_eq!(error.path, "actions[0].lambda_alias.to_version", "{bad:?}");
+        }
     }
 }
