@@ -46,6 +46,19 @@ pub async fn store(aws: &AwsArgs, table: &TableArgs) -> Result<DynamoStore, Stri
     ))
 }
 
+/// Tells EventBridge about a change just made (the bus `HANDSOFF_EVENT_BUS` names, else
+/// `default`). The change stands whatever EventBridge says: a failure is a warning on stderr.
+pub async fn announce(aws: &AwsArgs, event: handsoff::events::HandsoffEvent) {
+    use handsoff::ports::events::{EventBridgeSink, EventSink};
+    let sink = EventBridgeSink::new(
+        aws_sdk_eventbridge::Client::new(&config(aws).await),
+        EventBridgeSink::bus_from_env(),
+    );
+    if let Err(error) = sink.publish(&[event]).await {
+        eprintln!("warning: the change is made, but its event was not published: {error}");
+    }
+}
+
 /// Who is acting: the caller's ARN, recorded with every change. No identity, no change.
 pub async fn caller(aws: &AwsArgs) -> Result<String, String> {
     let client = aws_sdk_sts::Client::new(&config(aws).await);

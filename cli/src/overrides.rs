@@ -4,6 +4,7 @@
 use clap::{Args, Subcommand};
 use handsoff::alarms::Override;
 use handsoff::duration::HumanDuration;
+use handsoff::events::{EventKind, HandsoffEvent};
 use handsoff::policy::Policy;
 use handsoff::ports::store::{StateStore, StoreError};
 use jiff::{SignedDuration, Timestamp};
@@ -156,6 +157,16 @@ pub async fn create(args: &CreateArgs, aws: &AwsArgs) -> Result<String, String> 
     } else {
         item.alarms.join(", ")
     };
+    let mut event = HandsoffEvent::new(
+        EventKind::OverrideCreated,
+        &item.pipeline,
+        &item.stage,
+        &item.reason,
+        now,
+    );
+    event.who = Some(who.clone());
+    event.evidence_summary = serde_json::json!({"id": id, "alarms": scope, "expires_at": item.expires_at}).to_string();
+    crate::aws::announce(aws, event).await;
     Ok(format!(
         "{id}: overrides {scope} for stage {} of {} until {} (by {who})",
         item.stage, item.pipeline, item.expires_at
@@ -225,10 +236,15 @@ pub async fn revoke(args: &RevokeArgs, aws: &AwsArgs) -> Result<String, String> 
     let reason = required_text("--reason", &args.reason)?;
     let store = store(aws, &args.table).await?;
     let who = caller(aws).await?;
+    let now = Timestamp::now();
     let item = store
-        .revoke_override(&args.id, &who, &reason, Timestamp::now())
+        .revoke_override(&args.id, &who, &reason, now)
         .await
         .map_err(store_message)?;
+    let mut event = HandsoffEvent::new(EventKind::OverrideRevoked, &item.pipeline, &item.stage, &reason, now);
+    event.who = Some(who.clone());
+    event.evidence_summary = serde_json::json!({"id": item.id}).to_string();
+    crate::aws::announce(aws, event).await;
     Ok(format!(
         "{}: revoked (stage {} of {}) by {who}",
         item.id, item.stage, item.pipeline
@@ -241,10 +257,16 @@ pub async fn unblock(args: &UnblockArgs, aws: &AwsArgs) -> Result<String, String
     let reason = required_text("--reason", &args.reason)?;
     let store = store(aws, &args.table).await?;
     let who = caller(aws).await?;
+    let now = Timestamp::now();
     let marker = store
-        .clear_block_marker(&args.pipeline, &args.stage, &who, &reason, Timestamp::now())
+        .clear_block_marker(&args.pipeline, &args.stage, &who, &reason, now)
         .await
         .map_err(store_message)?;
+    let mut event = HandsoffEvent::new(EventKind::StageUnblocked, &args.pipeline, &args.stage, &reason, now);
+    event.who = Some(who.clone());
+    event.evidence_summary =
+        serde_json::json!({"blocked_since": marker.created_at, "blocked_because": marker.reason}).to_string();
+    crate::aws::announce(aws, event).await;
     Ok(format!(
         "unblocked stage {} of {} (blocked since {}: {}) by {who}",
         args.stage, args.pipeline, marker.created_at, marker.reason

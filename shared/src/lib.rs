@@ -14,6 +14,7 @@ pub mod canary;
 pub mod decision;
 pub mod duration;
 pub mod error;
+pub mod events;
 pub mod gates;
 pub mod invoke;
 pub mod json;

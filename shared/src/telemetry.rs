@@ -107,7 +107,7 @@ pub fn emf_line(gate: &str, verdict: &str, at: Timestamp) -> String {
             "Timestamp": at.as_millisecond(),
             "CloudWatchMetrics": [{
                 "Namespace": METRICS_NAMESPACE,
-                "Dimensions": [["Gate"], ["Gate", "Decision"]],
+                "Dimensions": [["Gate"], ["Gate", "Decision"], ["Decision"]],
                 "Metrics": [{"Name": "Decisions", "Unit": "Count"}],
             }],
         },
@@ -116,6 +116,33 @@ pub fn emf_line(gate: &str, verdict: &str, at: Timestamp) -> String {
         "Decisions": 1,
     })
     .to_string()
+}
+
+/// An event that could not be published: logged (the call and its error, never the event's
+/// evidence) and counted as `EventsNotPublished`, so an alarm can watch it. The decision stands.
+pub fn record_unpublished(
+    gate: &str,
+    error: &crate::ports::PortError,
+    count: usize,
+    metrics: &dyn MetricSink,
+    at: Timestamp,
+) {
+    tracing::warn!(gate, call = %error.call, error = %error, events = count, "events not published; the decision stands");
+    metrics.emit(
+        &json!({
+            "_aws": {
+                "Timestamp": at.as_millisecond(),
+                "CloudWatchMetrics": [{
+                    "Namespace": METRICS_NAMESPACE,
+                    "Dimensions": [["Gate"]],
+                    "Metrics": [{"Name": "EventsNotPublished", "Unit": "Count"}],
+                }],
+            },
+            "Gate": gate,
+            "EventsNotPublished": count,
+        })
+        .to_string(),
+    );
 }
 
 fn mode_name(mode: Mode) -> &'static str {

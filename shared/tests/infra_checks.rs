@@ -272,6 +272,7 @@ fn callable(function: &str) -> BTreeSet<String> {
         ("DynamoStore", &["store.rs", "suites.rs"][..], &[][..]),
         ("LambdaInvoker", &["lambda_invoke.rs"][..], &[][..]),
         ("SdkHttpSender", &[][..], &["execute-api:Invoke"][..]),
+        ("EventBridgeSink", &["events.rs"][..], &[][..]),
     ] {
         if main.contains(port) {
             for file in files {

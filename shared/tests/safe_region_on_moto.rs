@@ -81,7 +81,7 @@ fn entered(ended: &sfn::Ended, state: &str) -> bool {
 }
 
 #[test]
-fn the_definition_is_well_formed_and_substitutes_only_the_five_functions() {
+fn the_definition_is_well_formed_and_substitutes_only_the_five_functions_and_the_bus() {
     let parsed: Value = serde_json::from_str(ASL).unwrap();
     sfn::check_targets(
         parsed["States"].as_object().unwrap(),
@@ -93,6 +93,7 @@ fn the_definition_is_well_formed_and_substitutes_only_the_five_functions() {
         "BakeTimeWaiterArn",
         "CanaryEvaluatorArn",
         "RollbackTriggerArn",
+        "EventBusName",
     ]
     .iter()
     .map(|key| key.to_string())

@@ -22,12 +22,14 @@ const FUNCTIONS: [(&str, &str); 5] = [
 ];
 
 fn definition() -> String {
-    FUNCTIONS.iter().fold(ASL.to_string(), |text, (key, name)| {
-        text.replace(
-            &format!("${{{key}}}"),
-            &format!("arn:aws:lambda:us-east-1:123456789012:function:{name}"),
-        )
-    })
+    FUNCTIONS
+        .iter()
+        .fold(ASL.replace("${EventBusName}", "default"), |text, (key, name)| {
+            text.replace(
+                &format!("${{{key}}}"),
+                &format!("arn:aws:lambda:us-east-1:123456789012:function:{name}"),
+            )
+        })
 }
 
 fn input() -> Value {
@@ -62,13 +64,14 @@ fn count(stack: &MotoWithLambdas, function: &str) -> usize {
 }
 
 #[test]
-fn the_definition_is_well_formed_and_substitutes_only_the_five_functions() {
+fn the_definition_is_well_formed_and_substitutes_only_the_five_functions_and_the_bus() {
     let parsed: Value = serde_json::from_str(ASL).unwrap();
     sfn::check_targets(
         parsed["States"].as_object().unwrap(),
         parsed["StartAt"].as_str().unwrap(),
     );
-    let expected: BTreeSet<String> = FUNCTIONS.iter().map(|(key, _)| key.to_string()).collect();
+    let mut expected: BTreeSet<String> = FUNCTIONS.iter().map(|(key, _)| key.to_string()).collect();
+    expected.insert("EventBusName".to_string());
     assert_eq!(sfn::substitutions(ASL), expected);
 }
 
@@ -347,4 +350,66 @@ async fn the_gates_learn_when_the_execution_began_waiting() {
             .unwrap();
         assert!(since >= before && since <= Timestamp::now(), "{gate}: {since}");
     }
+}
+
+/// The state machine announces how it ended when no gate could: a gate's failure that ends the
+/// execution, and a rollback it cannot confirm; a publish that fails changes neither ending.
+#[tokio::test]
+async fn a_gate_failure_and_an_unconfirmed_rollback_are_announced_once() {
+    let stack = MotoWithLambdas::start();
+    let tap = handsoff_e2e::event_tap::EventTap::start(&stack.moto.sdk_config(), "safe-stage-events")
+        .await
+        .unwrap();
+    healthy(&stack);
+    stack.script(
+        "bake-time-waiter",
+        vec![Answer::error("PolicyInvalid", "bake.duration: missing")],
+    );
+    let ended = sfn::run(&stack.moto, "safe-stage", &definition(), &input()).await;
+    assert_eq!(ended.error.as_deref(), Some("Handsoff.GateFailed"), "{ended:?}");
+    let published = tap.drain().await.unwrap();
+    assert_eq!(published.len(), 1, "{published:?}");
+    assert_eq!(published[0].detail_type, "Handsoff Gate Failed");
+    assert_eq!(published[0].detail["stage"], "Prod-1");
+    assert!(
+        published[0].detail["reason"]
+            .as_str()
+            .unwrap()
+            .contains("bake.duration: missing"),
+        "{published:?}"
+    );
+
+    let stack = MotoWithLambdas::start();
+    let tap = handsoff_e2e::event_tap::EventTap::start(&stack.moto.sdk_config(), "safe-stage-events")
+        .await
+        .unwrap();
+    healthy(&stack);
+    stack.script("canary-evaluator", vec![decision("canary-evaluator", "fail")]);
+    stack.script("rollback-trigger", vec![decision("rollback-trigger", "proceed")]);
+    let ended = sfn::run(&stack.moto, "safe-stage", &definition(), &input()).await;
+    assert_eq!(ended.error.as_deref(), Some("Handsoff.RollbackFailed"), "{ended:?}");
+    let published = tap.drain().await.unwrap();
+    assert_eq!(
+        published
+            .iter()
+            .map(|seen| seen.detail_type.as_str())
+            .collect::<Vec<_>>(),
+        ["Handsoff Rollback Failed"]
+    );
+
+    // EventBridge down: the same ending, nothing published.
+    let stack = MotoWithLambdas::start();
+    healthy(&stack);
+    stack.script(
+        "bake-time-waiter",
+        vec![Answer::error("PolicyInvalid", "bake.duration: missing")],
+    );
+    stack.inject("PutEvents", handsoff_e2e::Fault::ServerError);
+    let ended = sfn::run(&stack.moto, "safe-stage", &definition(), &input()).await;
+    assert_eq!(ended.error.as_deref(), Some("Handsoff.GateFailed"), "{ended:?}");
+    assert!(
+        ended.history.iter().any(|line| line.starts_with("AnnounceGateFailed")),
+        "{:?}",
+        ended.history
+    );
 }

@@ -20,6 +20,7 @@ use serde_json::Value;
 
 use http1::{read_request, respond};
 
+pub mod event_tap;
 pub mod http1;
 pub mod lambda_router;
 pub mod local_stack;

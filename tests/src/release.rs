@@ -11,7 +11,7 @@ const EMPTY_ZIP: &[u8] = &[
 
 /// safe-region's definition as the SAM template fills it in, with the functions of `region`.
 pub fn safe_region_definition(region: &str) -> String {
-    let mut text = include_str!("../../statemachines/safe-region.asl.json").to_string();
+    let mut text = include_str!("../../statemachines/safe-region.asl.json").replace("${EventBusName}", "default");
     for (key, function) in [
         ("AlarmBlockerArn", "alarm-blocker"),
         ("TimeWindowGateArn", "time-window-gate"),

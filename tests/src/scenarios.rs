@@ -43,7 +43,7 @@ fn arn(function: &str) -> String {
 
 /// A state machine definition with its substitutions filled in, as the SAM template does.
 pub fn definition(asl: &str) -> String {
-    let mut text = asl.replace("${TableName}", TABLE);
+    let mut text = asl.replace("${TableName}", TABLE).replace("${EventBusName}", "default");
     for (key, function) in [
         ("AlarmBlockerArn", "alarm-blocker"),
         ("TimeWindowGateArn", "time-window-gate"),
@@ -68,6 +68,8 @@ pub struct World {
     /// The version the alias sends 90% of traffic to, and the one-box's.
     pub old_version: String,
     pub new_version: String,
+    /// What the gates, the state machines and the command published (source handsoff).
+    pub events: crate::event_tap::EventTap,
     traffic: Arc<AtomicBool>,
 }
 
@@ -88,6 +90,7 @@ impl World {
         let lambda = aws_sdk_lambda::Client::new(&config);
         let sfn = aws_sdk_sfn::Client::new(&config);
         create_table(&dynamodb).await?;
+        let events = crate::event_tap::EventTap::start(&config, "handsoff-events").await?;
         for alarm in [ALARM, ONEBOX_ALARM] {
             cloudwatch
                 .put_metric_alarm()
@@ -132,6 +135,7 @@ impl World {
             safe_stage: machines.pop().unwrap_or_default(),
             old_version,
             new_version,
+            events,
             traffic: Arc::new(AtomicBool::new(false)),
         })
     }

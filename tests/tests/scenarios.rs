@@ -28,6 +28,14 @@ fn healthy_wave_passes_every_gate_and_succeeds() {
         assert_eq!(verdicts["bake-time-waiter"].last().map(String::as_str), Some("proceed"));
         assert_eq!(verdicts["canary-evaluator"], ["pass"], "{}", run.timeline());
         assert!(!verdicts.contains_key("rollback-trigger"));
+        // One event: the stage passed (announced by the state machine).
+        let published = world.events.drain().await.unwrap();
+        assert_eq!(published.len(), 1, "{published:?}");
+        assert_eq!(published[0].detail_type, "Handsoff Stage Passed");
+        assert_eq!(
+            (&published[0].detail["pipeline"], &published[0].detail["stage"]),
+            (&"orders".into(), &"Prod-1".into())
+        );
         let (primary, one_box) = world.alias().await.unwrap();
         assert_eq!(
             (primary, one_box.map(|(version, _)| version)),
@@ -63,6 +71,26 @@ fn an_alarm_during_bake_rolls_back_and_blocks_the_stage_until_unblocked() {
         let (error_type, message) = scenarios::alarm_blocker_says(&world, "Prod-1").unwrap_err();
         assert_eq!(error_type, "Blocked", "{message}");
         assert!(message.contains("rolled back"), "{message}");
+        // The rollback, then the refused deployment, each announced once, with how to go on.
+        let published = world.events.drain().await.unwrap();
+        let kinds: Vec<&str> = published.iter().map(|seen| seen.detail_type.as_str()).collect();
+        assert_eq!(
+            kinds,
+            ["Handsoff Rollback Completed", "Handsoff Stage Blocked"],
+            "{published:?}"
+        );
+        assert_eq!(published[0].detail["gate"], "rollback-trigger");
+        assert!(
+            published[0].detail["reason"]
+                .as_str()
+                .unwrap()
+                .contains("back on version"),
+            "{published:?}"
+        );
+        assert_eq!(
+            published[1].detail["links"]["unblock"],
+            "handsoff unblock --pipeline orders --stage Prod-1 --reason \"...\""
+        );
         let (code, output) = world.handsoff(&[
             "unblock",
             "--pipeline",
@@ -75,6 +103,17 @@ fn an_alarm_during_bake_rolls_back_and_blocks_the_stage_until_unblocked() {
         assert_eq!(code, 0, "{output}");
         let decision = scenarios::alarm_blocker_says(&world, "Prod-1").unwrap();
         assert_eq!(decision["decision"], "proceed", "{decision}");
+        let published = world.events.drain().await.unwrap();
+        assert_eq!(published.len(), 1, "{published:?}");
+        assert_eq!(published[0].detail_type, "Handsoff Stage Unblocked");
+        assert_eq!(published[0].detail["reason"], "fix deployed and verified");
+        assert!(
+            published[0].detail["who"]
+                .as_str()
+                .unwrap_or_default()
+                .starts_with("arn:aws:"),
+            "{published:?}"
+        );
         tokio::time::sleep(Duration::from_millis(10)).await;
     });
 }
@@ -103,6 +142,17 @@ fn a_firing_alarm_blocks_until_overridden_and_the_audit_trail_shows_both() {
         assert!(audit.contains("override"), "{audit}");
         assert!(audit.contains("shipping the fix for INC-7"), "{audit}");
         assert!(audit.contains("proceed"), "{audit}");
+        // The wait that started, the override, and the stage passing: once each.
+        let counts = world.events.count().await.unwrap();
+        let expected: std::collections::BTreeMap<String, usize> = [
+            ("Handsoff Wait Started", 1),
+            ("Handsoff Override Created", 1),
+            ("Handsoff Stage Passed", 1),
+        ]
+        .into_iter()
+        .map(|(kind, count)| (kind.to_string(), count))
+        .collect();
+        assert_eq!(counts, expected);
     });
 }
 
@@ -206,5 +256,32 @@ fn errors_that_start_mid_bake_are_rolled_back_by_the_bake_at_its_next_poll() {
         assert!(judged["e_value"].as_f64().unwrap() >= judged["threshold"].as_f64().unwrap());
         let (primary, one_box) = world.alias().await.unwrap();
         assert_eq!((primary, one_box), (world.old_version.clone(), None));
+    });
+}
+
+/// EventBridge refuses every event: the wave is still rolled back and the stage still blocked,
+/// exactly as when it answers; the functions log that the events were not published.
+#[test]
+fn events_that_cannot_be_published_change_no_decision() {
+    runtime().block_on(async {
+        let world = World::prepare().await.unwrap();
+        world.stack.aws.inject("PutEvents", handsoff_e2e::Fault::ServerError);
+        let run = scenarios::alarm_during_bake(&world).await.unwrap();
+        assert_eq!(
+            (run.status.as_str(), run.error.as_deref()),
+            ("FAILED", Some("Handsoff.RolledBack")),
+            "{}\n{}",
+            run.timeline(),
+            world.stack.output()
+        );
+        let (primary, one_box) = world.alias().await.unwrap();
+        assert_eq!((primary, one_box), (world.old_version.clone(), None));
+        let (error_type, _) = scenarios::alarm_blocker_says(&world, "Prod-1").unwrap_err();
+        assert_eq!(error_type, "Blocked");
+        world.stack.aws.clear_faults();
+        assert_eq!(world.events.drain().await.unwrap(), []);
+        let output = world.stack.output();
+        assert!(output.contains("events not published; the decision stands"), "{output}");
+        assert!(output.contains("\"EventsNotPublished\":1"), "{output}");
     });
 }

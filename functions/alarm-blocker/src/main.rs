@@ -6,6 +6,7 @@
 use handsoff::aws::on_first_use;
 use handsoff::gates::alarm_blocker::AlarmBlocker;
 use handsoff::ports::alarms::CloudWatchAlarms;
+use handsoff::ports::events::EventBridgeSink;
 use handsoff::ports::pipeline_jobs::CodePipelineJobs;
 use handsoff::ports::store::DynamoStore;
 
@@ -18,5 +19,10 @@ async fn main() -> Result<(), lambda_runtime::Error> {
     let alarms = CloudWatchAlarms::new(&config);
     let store = DynamoStore::new(aws_sdk_dynamodb::Client::new(&config), table);
     let jobs = CodePipelineJobs::new(on_first_use(&config, aws_sdk_codepipeline::Client::new));
-    handsoff::invoke::run(AlarmBlocker::new(alarms, store), jobs).await
+    handsoff::invoke::run(
+        AlarmBlocker::new(alarms, store),
+        jobs,
+        EventBridgeSink::from_env(&config),
+    )
+    .await
 }

@@ -7,6 +7,7 @@
 use handsoff::aws::on_first_use;
 use handsoff::gates::bake_time_waiter::BakeTimeWaiter;
 use handsoff::ports::alarms::CloudWatchAlarms;
+use handsoff::ports::events::EventBridgeSink;
 use handsoff::ports::lambda_alias::LambdaAliases;
 use handsoff::ports::metrics::CloudWatchMetrics;
 use handsoff::ports::pipeline_jobs::CodePipelineJobs;
@@ -24,5 +25,10 @@ async fn main() -> Result<(), lambda_runtime::Error> {
     // Only a Lambda one-box judged during the bake reads its alias.
     let aliases = LambdaAliases::new(on_first_use(&config, aws_sdk_lambda::Client::new));
     let jobs = CodePipelineJobs::new(on_first_use(&config, aws_sdk_codepipeline::Client::new));
-    handsoff::invoke::run(BakeTimeWaiter::new(alarms, metrics, store, aliases), jobs).await
+    handsoff::invoke::run(
+        BakeTimeWaiter::new(alarms, metrics, store, aliases),
+        jobs,
+        EventBridgeSink::from_env(&config),
+    )
+    .await
 }

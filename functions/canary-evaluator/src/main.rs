@@ -5,6 +5,7 @@
 
 use handsoff::aws::on_first_use;
 use handsoff::gates::canary_evaluator::CanaryEvaluator;
+use handsoff::ports::events::EventBridgeSink;
 use handsoff::ports::lambda_alias::LambdaAliases;
 use handsoff::ports::metrics::CloudWatchMetrics;
 use handsoff::ports::pipeline_jobs::CodePipelineJobs;
@@ -17,5 +18,10 @@ async fn main() -> Result<(), lambda_runtime::Error> {
     let metrics = CloudWatchMetrics::new(aws_sdk_cloudwatch::Client::new(&config));
     let aliases = LambdaAliases::new(on_first_use(&config, aws_sdk_lambda::Client::new));
     let jobs = CodePipelineJobs::new(on_first_use(&config, aws_sdk_codepipeline::Client::new));
-    handsoff::invoke::run(CanaryEvaluator::new(metrics, aliases), jobs).await
+    handsoff::invoke::run(
+        CanaryEvaluator::new(metrics, aliases),
+        jobs,
+        EventBridgeSink::from_env(&config),
+    )
+    .await
 }

@@ -6,6 +6,7 @@
 use handsoff::aws::on_first_use;
 use handsoff::gates::rollback_trigger::RollbackTrigger;
 use handsoff::ports::deployments::AwsDeploymentControl;
+use handsoff::ports::events::EventBridgeSink;
 use handsoff::ports::pipeline_jobs::CodePipelineJobs;
 use handsoff::ports::store::DynamoStore;
 
@@ -26,6 +27,7 @@ async fn main() -> Result<(), lambda_runtime::Error> {
     handsoff::invoke::run(
         RollbackTrigger::new(control, store),
         CodePipelineJobs::new(codepipeline),
+        EventBridgeSink::from_env(&config),
     )
     .await
 }

@@ -5,6 +5,7 @@
 
 use handsoff::aws::on_first_use;
 use handsoff::gates::time_window::TimeWindowGate;
+use handsoff::ports::events::EventBridgeSink;
 use handsoff::ports::pipeline_jobs::CodePipelineJobs;
 
 #[tokio::main(flavor = "current_thread")]
@@ -13,5 +14,5 @@ async fn main() -> Result<(), lambda_runtime::Error> {
     // Clients every invocation needs are built at start, the others on first use.
     let config = handsoff::aws::load_config().await;
     let jobs = CodePipelineJobs::new(on_first_use(&config, aws_sdk_codepipeline::Client::new));
-    handsoff::invoke::run(TimeWindowGate, jobs).await
+    handsoff::invoke::run(TimeWindowGate, jobs, EventBridgeSink::from_env(&config)).await
 }

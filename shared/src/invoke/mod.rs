@@ -16,9 +16,10 @@ use crate::error::GateError;
 use crate::gates::{Gate, GateRequest, Mode};
 use crate::json::Payload;
 use crate::policy::{Policy, PolicyError};
+use crate::ports::events::{EventSink, NoEvents};
 use crate::ports::pipeline_jobs::{JobAnswer, PipelineJobs};
 use crate::ports::{PortError, PortErrorKind};
-use crate::telemetry::{MetricSink, StdoutMetrics, record_decision, record_error};
+use crate::telemetry::{MetricSink, StdoutMetrics, record_decision, record_error, record_unpublished};
 
 pub mod codepipeline;
 pub mod event;
@@ -27,16 +28,34 @@ pub mod validation;
 use codepipeline::{Continuation, answer_for};
 use event::{DirectRequest, Invocation, InvocationContext, PipelineJob};
 
-/// A gate wired to the ports it answers through.
-pub struct Handler<G, J, M = StdoutMetrics> {
+/// A gate wired to the ports it answers through, and where it announces what it decided.
+pub struct Handler<G, J, M = StdoutMetrics, E = NoEvents> {
     gate: G,
     jobs: J,
     metrics: M,
+    events: E,
 }
 
-impl<G: Gate, J: PipelineJobs, M: MetricSink> Handler<G, J, M> {
+impl<G: Gate, J: PipelineJobs, M: MetricSink> Handler<G, J, M, NoEvents> {
     pub fn new(gate: G, jobs: J, metrics: M) -> Self {
-        Handler { gate, jobs, metrics }
+        Handler {
+            gate,
+            jobs,
+            metrics,
+            events: NoEvents,
+        }
+    }
+}
+
+impl<G: Gate, J: PipelineJobs, M: MetricSink, E: EventSink> Handler<G, J, M, E> {
+    /// The same handler, announcing its blocks, first waits, rollbacks and failures to `events`.
+    pub fn with_events<E2: EventSink>(self, events: E2) -> Handler<G, J, M, E2> {
+        Handler {
+            gate: self.gate,
+            jobs: self.jobs,
+            metrics: self.metrics,
+            events,
+        }
     }
 
     pub fn metrics(&self) -> &M {
@@ -68,6 +87,7 @@ impl<G: Gate, J: PipelineJobs, M: MetricSink> Handler<G, J, M> {
             gate: &gate,
             jobs: &self.jobs,
             metrics: &self.metrics,
+            events: &self.events,
             deadlines,
         };
         handler.handle(event, now).await
@@ -174,14 +194,15 @@ impl<G: Gate> Gate for DeadlineGate<'_, G> {
 }
 
 /// The handler's logic over borrowed parts, so a gate can be wrapped per invocation.
-struct HandlerRef<'a, G, J, M> {
+struct HandlerRef<'a, G, J, M, E> {
     gate: &'a G,
     jobs: &'a J,
     metrics: &'a M,
+    events: &'a E,
     deadlines: Option<Deadlines>,
 }
 
-impl<G: Gate, J: PipelineJobs, M: MetricSink> HandlerRef<'_, G, J, M> {
+impl<G: Gate, J: PipelineJobs, M: MetricSink, E: EventSink> HandlerRef<'_, G, J, M, E> {
     async fn handle(&self, event: Value, now: Timestamp) -> Result<Value, GateError> {
         let invocation = match Invocation::parse(event) {
             Ok(invocation) => invocation,
@@ -221,7 +242,16 @@ impl<G: Gate, J: PipelineJobs, M: MetricSink> HandlerRef<'_, G, J, M> {
                             waiting_since: continuation.as_ref().map(|continuation| continuation.since),
                             mode: Mode::CodePipeline,
                         };
-                        self.gate.decide(&request).await
+                        let outcome = self.gate.decide(&request).await;
+                        self.announce(
+                            &outcome,
+                            &request.context,
+                            Mode::CodePipeline,
+                            request.waiting_since,
+                            now,
+                        )
+                        .await;
+                        outcome
                     }
                 },
             },
@@ -262,7 +292,10 @@ impl<G: Gate, J: PipelineJobs, M: MetricSink> HandlerRef<'_, G, J, M> {
                         waiting_since,
                         mode: Mode::Direct,
                     };
-                    self.gate.decide(&request).await
+                    let outcome = self.gate.decide(&request).await;
+                    self.announce(&outcome, &request.context, Mode::Direct, waiting_since, now)
+                        .await;
+                    outcome
                 }
             },
         };
@@ -292,6 +325,32 @@ impl<G: Gate, J: PipelineJobs, M: MetricSink> HandlerRef<'_, G, J, M> {
         )
         .await
         .map_err(GateError::DependencyUnavailable)
+    }
+
+    /// Publishes what the outcome means to the world, by the work deadline; a failure is logged
+    /// and counted, never returned: the decision stands whatever EventBridge says.
+    async fn announce(
+        &self,
+        outcome: &Result<Decision, GateError>,
+        context: &InvocationContext,
+        mode: Mode,
+        waiting_since: Option<Timestamp>,
+        now: Timestamp,
+    ) {
+        let events = crate::events::events_for(self.gate.name(), outcome, context, mode, waiting_since, now);
+        if events.is_empty() {
+            return;
+        }
+        let published = call_by(
+            self.deadlines.map(|deadlines| deadlines.work_by),
+            "events:PutEvents",
+            "the events are not published; the decision stands",
+            self.events.publish(&events),
+        )
+        .await;
+        if let Err(error) = published {
+            record_unpublished(self.gate.name(), &error, events.len(), self.metrics, now);
+        }
     }
 
     fn record(&self, outcome: &Result<Decision, GateError>, mode: Mode, now: Timestamp) {
@@ -373,13 +432,15 @@ fn time_left(deadline_ms: u64, now_ms: u64) -> Duration {
     }
 }
 
-/// Runs a gate on the Lambda runtime until the process ends.
-pub async fn run<G, J>(gate: G, jobs: J) -> Result<(), lambda_runtime::Error>
+/// Runs a gate on the Lambda runtime until the process ends, announcing what it decides to
+/// `events`.
+pub async fn run<G, J, E>(gate: G, jobs: J, events: E) -> Result<(), lambda_runtime::Error>
 where
     G: Gate + 'static,
     J: PipelineJobs + 'static,
+    E: EventSink + 'static,
 {
-    let handler = Arc::new(Handler::new(gate, jobs, StdoutMetrics));
+    let handler = Arc::new(Handler::new(gate, jobs, StdoutMetrics).with_events(events));
     lambda_runtime::run(service_fn(move |event: LambdaEvent<Payload>| {
         let handler = Arc::clone(&handler);
         let context = event.context.clone();

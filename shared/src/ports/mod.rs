@@ -8,6 +8,7 @@ use aws_smithy_types::error::metadata::ProvideErrorMetadata;
 
 pub mod alarms;
 pub mod deployments;
+pub mod events;
 pub mod http_client;
 pub mod lambda_alias;
 pub mod lambda_invoke;
