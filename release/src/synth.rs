@@ -155,7 +155,7 @@ pub fn template_text(plan: &ReleasePlan) -> Result<String, PlanError> {
     let template = template(plan)?;
     Ok(format!(
         "{}\n",
-        serde_json::to_string_pretty(&template).unwrap_or_default()
+        serde_json::to_string_pretty(&sorted(&template)).unwrap_or_default()
     ))
 }
 
