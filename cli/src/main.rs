@@ -8,8 +8,10 @@ use clap::{Parser, Subcommand};
 mod aws;
 mod canary;
 mod check;
+mod dashboard;
 mod overrides;
 mod pipeline;
+mod status;
 mod suites;
 mod window;
 
@@ -48,6 +50,10 @@ enum Command {
     /// Validation suites: validate, run, put, list.
     #[command(subcommand)]
     Suite(suites::SuiteCommand),
+    /// Where every stage stands: proceeding, waiting, baking, blocked, rolled back; why; overrides.
+    Status(status::StatusArgs),
+    /// Every pipeline by stage as a web page: written to a folder, or served live.
+    Dashboard(dashboard::DashboardArgs),
     /// Release plans: synthesize the multi-region pipeline, print the rollout's schedule.
     #[command(subcommand)]
     Pipeline(pipeline::PipelineCommand),
@@ -80,6 +86,8 @@ async fn run(cli: Cli) -> Result<(String, u8), String> {
         }
         Command::Suite(suites::SuiteCommand::Put(args)) => suites::put(args, aws).await?,
         Command::Suite(suites::SuiteCommand::List(args)) => suites::list(args, aws).await?,
+        Command::Status(args) => status::run(args, aws).await?,
+        Command::Dashboard(args) => dashboard::run(args, aws).await?,
         Command::Pipeline(pipeline::PipelineCommand::Synth(args)) => pipeline::synth_command(args)?,
         Command::Pipeline(pipeline::PipelineCommand::Plan(args)) => pipeline::plan_command(args)?,
         Command::Pipeline(pipeline::PipelineCommand::Regions(args)) => pipeline::regions_command(args)?,

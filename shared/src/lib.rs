@@ -23,6 +23,7 @@ pub mod policy;
 pub mod ports;
 pub mod rollback;
 pub mod statistic;
+pub mod status;
 pub mod suite;
 pub mod telemetry;
 pub mod window;

@@ -260,10 +260,11 @@ impl World {
         run_of(&self.sfn, execution).await
     }
 
-    /// Runs the `handsoff` command against the local stack.
-    pub fn handsoff(&self, args: &[&str]) -> (i32, String) {
+    /// The `handsoff` command against the local stack, ready to run.
+    pub fn handsoff_command(&self, args: &[&str]) -> Command {
         let binary: PathBuf = binaries_dir().join("handsoff");
-        let output = Command::new(&binary)
+        let mut command = Command::new(&binary);
+        command
             .env_clear()
             .env("AWS_ACCESS_KEY_ID", "test")
             .env("AWS_SECRET_ACCESS_KEY", "test")
@@ -272,7 +273,15 @@ impl World {
             .env("HANDSOFF_TABLE", TABLE)
             .arg("--endpoint-url")
             .arg(self.stack.endpoint())
-            .args(args)
+            .args(args);
+        command
+    }
+
+    /// Runs the `handsoff` command against the local stack.
+    pub fn handsoff(&self, args: &[&str]) -> (i32, String) {
+        let binary: PathBuf = binaries_dir().join("handsoff");
+        let output = self
+            .handsoff_command(args)
             .output()
             .unwrap_or_else(|error| panic!("{}: {error} (build it: cargo build --bins)", binary.display()));
         let text = String::from_utf8_lossy(&output.stdout).into_owned() + &String::from_utf8_lossy(&output.stderr);

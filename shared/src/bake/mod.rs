@@ -157,6 +157,14 @@ pub fn decide(
             traffic.join(", ")
         )
     };
+    // An e-value can be astronomically large: a person reads 1.6e158, not 159 digits.
+    let readable = |value: f64| {
+        if value.abs() < 1e6 {
+            format!("{value:.0}")
+        } else {
+            format!("{value:.2e}")
+        }
+    };
     let evidence = json!({
         "started_at": started_at, "elapsed_seconds": elapsed.as_secs(), "duration": policy.duration,
         "max_duration": policy.max_duration(), "floors": floors, "alarm_episodes": episodes, "percent_complete": percent,
@@ -168,12 +176,12 @@ pub fn decide(
         .map(|judged| {
             let ratio = judged.rate_ratio.map_or("infinitely".to_string(), |ratio| format!("{ratio:.1}x"));
             format!(
-                "the one-box's error rate is {ratio} the fleet's ({}/{} vs {}/{} since the bake began): e-value {:.0} reached 1/alpha = {:.0} after {} looks",
+                "the one-box's error rate is {ratio} the fleet's ({}/{} vs {}/{} since the bake began): e-value {} reached 1/alpha = {:.0} after {} looks",
                 judged.canary.errors,
                 judged.canary.requests,
                 judged.baseline.errors,
                 judged.baseline.requests,
-                judged.e_value,
+                readable(judged.e_value),
                 judged.threshold,
                 judged.looks
             )

@@ -331,6 +331,44 @@ fn condition_failed<R>(
 }
 
 impl DynamoStore {
+    /// Every (pipeline, stage) with a record in the table (an audit trail, a block, an
+    /// override), of `pipeline` only if given, sorted. A scan: for people (`handsoff status`, the
+    /// dashboard), never for a gate.
+    pub async fn stages(&self, pipeline: Option<&str>) -> Result<Vec<(String, String)>, StoreError> {
+        let call = "dynamodb:Scan";
+        let mut found = std::collections::BTreeSet::new();
+        for kind in ["AUDIT", "BLOCK", "OVERRIDE"] {
+            let prefix = match pipeline {
+                Some(pipeline) => format!("{kind}#{pipeline}#"),
+                None => format!("{kind}#"),
+            };
+            let items: Vec<Item> = self
+                .client
+                .scan()
+                .table_name(&self.table)
+                .filter_expression("begins_with(pk, :prefix)")
+                .expression_attribute_values(":prefix", s(prefix))
+                .projection_expression("pk")
+                .into_paginator()
+                .items()
+                .send()
+                .try_collect()
+                .await
+                .map_err(|error| StoreError::Port(PortError::from_sdk(call, &error)))?;
+            for item in items {
+                let pk = text(&item, "pk", call)?;
+                let mut parts = pk.splitn(3, '#').skip(1);
+                match (parts.next(), parts.next()) {
+                    (Some(pipeline), Some(stage)) if !pipeline.is_empty() && !stage.is_empty() => {
+                        found.insert((pipeline.to_string(), stage.to_string()));
+                    }
+                    _ => return Err(malformed(call, "a record key that names no pipeline and stage")),
+                }
+            }
+        }
+        Ok(found.into_iter().collect())
+    }
+
     pub fn new(client: Client, table: impl Into<String>) -> Self {
         DynamoStore {
             client,
