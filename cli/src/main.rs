@@ -11,6 +11,7 @@ mod check;
 mod dashboard;
 mod overrides;
 mod pipeline;
+mod report;
 mod status;
 mod suites;
 mod window;
@@ -52,6 +53,8 @@ enum Command {
     Suite(suites::SuiteCommand),
     /// Where every stage stands: proceeding, waiting, baking, blocked, rolled back; why; overrides.
     Status(status::StatusArgs),
+    /// Delivery metrics from the audit trail: deployments a day, change failure rate, time to restore.
+    Report(report::ReportArgs),
     /// Every pipeline by stage as a web page: written to a folder, or served live.
     Dashboard(dashboard::DashboardArgs),
     /// Release plans: synthesize the multi-region pipeline, print the rollout's schedule.
@@ -88,6 +91,7 @@ async fn run(cli: Cli) -> Result<(String, u8), String> {
         Command::Suite(suites::SuiteCommand::List(args)) => suites::list(args, aws).await?,
         Command::Status(args) => status::run(args, aws).await?,
         Command::Dashboard(args) => dashboard::run(args, aws).await?,
+        Command::Report(args) => report::run(args, aws).await?,
         Command::Pipeline(pipeline::PipelineCommand::Synth(args)) => pipeline::synth_command(args)?,
         Command::Pipeline(pipeline::PipelineCommand::Plan(args)) => pipeline::plan_command(args)?,
         Command::Pipeline(pipeline::PipelineCommand::Regions(args)) => pipeline::regions_command(args)?,

@@ -21,6 +21,7 @@ pub mod json;
 pub mod lazy_http;
 pub mod policy;
 pub mod ports;
+pub mod report;
 pub mod rollback;
 pub mod statistic;
 pub mod status;

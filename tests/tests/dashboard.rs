@@ -60,7 +60,7 @@ fn browse(url: &str, extra: &[&str], profile: &std::path::Path) -> String {
 }
 
 #[test]
-fn status_and_the_dashboard_show_the_rolled_back_stage_with_its_reason() {
+fn status_report_and_the_dashboard_show_the_rolled_back_stage_with_its_reason() {
     runtime().block_on(async {
         let world = World::prepare().await.unwrap();
         // Errors start mid-bake: the bake's sequential test rolls the one-box back, with the
@@ -145,14 +145,56 @@ fn status_and_the_dashboard_show_the_rolled_back_stage_with_its_reason() {
             screenshot.display()
         );
 
+        // Delivery metrics: one deployment, rolled back, not restored yet; then unblocked.
+        let report = |world: &World| -> Value {
+            let (code, json) = world.handsoff(&["report", "--pipeline", "orders", "--since", "1d", "--json"]);
+            assert_eq!(code, 0, "{json}");
+            serde_json::from_str(json.trim()).unwrap()
+        };
+        let before = report(&world);
+        assert_eq!(
+            (
+                &before["deployments"],
+                &before["rollbacks"],
+                &before["change_failure_rate"],
+                &before["still_blocked"]
+            ),
+            (&1.into(), &1.into(), &1.0.into(), &1.into()),
+            "{before}"
+        );
+        assert_eq!(before["lead_time_secs"], Value::Null);
+        let (code, said) = world.handsoff(&[
+            "unblock",
+            "--pipeline",
+            "orders",
+            "--stage",
+            "Prod-1",
+            "--reason",
+            "fixed",
+        ]);
+        assert_eq!(code, 0, "{said}");
+        let after = report(&world);
+        assert_eq!(
+            (&after["restored"], &after["still_blocked"]),
+            (&1.into(), &0.into()),
+            "{after}"
+        );
+        assert!(
+            after["median_time_to_restore_secs"]
+                .as_i64()
+                .is_some_and(|secs| secs >= 0),
+            "{after}"
+        );
+
         // The same page as a file to publish.
         let out = handsoff_e2e::TempDir::new("dashboard-out");
         let (code, said) = world.handsoff(&["dashboard", "--out", &out.path().display().to_string()]);
         assert_eq!(code, 0, "{said}");
         let page = std::fs::read_to_string(out.path().join("index.html")).unwrap();
         assert!(
-            page.contains("data-state=\"rolled_back\"") && !page.contains("src=\"http"),
+            page.contains("data-state=\"proceeding\"") && !page.contains("src=\"http"),
             "{page}"
         );
+        assert!(page.contains("unblocked by"), "{page}");
     });
 }

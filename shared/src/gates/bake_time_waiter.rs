@@ -154,6 +154,8 @@ impl<A: AlarmSource + AlarmHistory, M: MetricsSource, S: StateStore, L: AliasRea
             decision.evidence["sequential"]["target"] = target;
         }
         decision.evidence["get_metric_data_calls"] = json!(metric_calls);
+        // Which deployment this bake belongs to (the delivery report groups by it).
+        decision.evidence["execution_id"] = json!(execution);
         decision.evidence["alarm_calls"] = json!(alarm_calls);
         self.store
             .audit(&AuditRecord::of_decision(&decision, pipeline, stage, now))

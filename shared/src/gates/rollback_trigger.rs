@@ -165,7 +165,7 @@ impl<D: DeploymentControl, S: StateStore> Gate for RollbackTrigger<D, S> {
         };
         let mut decision = Decision::new(NAME, Verdict::Rollback, format!("rolled back: {}", record.summary()))
             .with_evidence(
-                json!({"performed": true, "record": record, "reason": reason, "progress_not_saved": unsaved}),
+                json!({"performed": true, "record": record, "reason": reason, "progress_not_saved": unsaved, "execution_id": execution}),
             );
         decision.reasons.extend(
             unsaved
