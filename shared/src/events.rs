@@ -200,6 +200,25 @@ pub fn events_for(
     }
 }
 
+/// The delivery metric an outcome counts for, if any: a deployment when a bake passes (not a
+/// safe-region fleet bake, `<execution>-fleet`: the same deployment), a rollback when the
+/// trigger rolled back (not when it finds the rollback done).
+pub fn delivery_metric(
+    gate: &str,
+    outcome: &Result<Decision, GateError>,
+    context: &InvocationContext,
+) -> Option<&'static str> {
+    let decision = outcome.as_ref().ok()?;
+    let fleet = context.execution_id.as_deref().is_some_and(|id| id.ends_with("-fleet"));
+    match decision.decision {
+        Verdict::Proceed if gate == crate::bake::NAME && !fleet => Some("Deployments"),
+        Verdict::Rollback if gate == crate::rollback::NAME && decision.evidence["performed"] == true => {
+            Some("Rollbacks")
+        }
+        _ => None,
+    }
+}
+
 fn is_blocker(gate: &str) -> bool {
     gate == crate::gates::alarm_blocker::NAME || gate == crate::gates::time_window::NAME
 }
@@ -224,6 +243,30 @@ mod tests {
 
     fn at(text: &str) -> Timestamp {
         text.parse().unwrap()
+    }
+
+    #[test]
+    fn a_deployment_counts_once_and_a_rollback_only_when_done() {
+        let proceed = Ok(Decision::new("bake-time-waiter", Verdict::Proceed, "baked"));
+        assert_eq!(
+            delivery_metric("bake-time-waiter", &proceed, &context()),
+            Some("Deployments")
+        );
+        let fleet = InvocationContext {
+            execution_id: Some("e-1-fleet".into()),
+            ..context()
+        };
+        assert_eq!(delivery_metric("bake-time-waiter", &proceed, &fleet), None);
+        let found =
+            Ok(Decision::new("rollback-trigger", Verdict::Rollback, "already")
+                .with_evidence(json!({"performed": false})));
+        assert_eq!(delivery_metric("rollback-trigger", &found, &context()), None);
+        let done = Ok(Decision::new("rollback-trigger", Verdict::Rollback, "rolled back")
+            .with_evidence(json!({"performed": true})));
+        assert_eq!(
+            delivery_metric("rollback-trigger", &done, &context()),
+            Some("Rollbacks")
+        );
     }
 
     #[test]

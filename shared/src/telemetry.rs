@@ -118,6 +118,27 @@ pub fn emf_line(gate: &str, verdict: &str, at: Timestamp) -> String {
     .to_string()
 }
 
+/// A delivery metric (`Deployments`, `Rollbacks`) of a pipeline stage, as EMF: what the SAM
+/// template's dashboard charts.
+pub fn record_delivery(metric: &str, pipeline: &str, stage: &str, metrics: &dyn MetricSink, at: Timestamp) {
+    metrics.emit(
+        &json!({
+            "_aws": {
+                "Timestamp": at.as_millisecond(),
+                "CloudWatchMetrics": [{
+                    "Namespace": METRICS_NAMESPACE,
+                    "Dimensions": [["Pipeline"], ["Pipeline", "Stage"]],
+                    "Metrics": [{"Name": metric, "Unit": "Count"}],
+                }],
+            },
+            "Pipeline": pipeline,
+            "Stage": stage,
+            metric: 1,
+        })
+        .to_string(),
+    );
+}
+
 /// An event that could not be published: logged (the call and its error, never the event's
 /// evidence) and counted as `EventsNotPublished`, so an alarm can watch it. The decision stands.
 pub fn record_unpublished(

@@ -32,6 +32,13 @@ fn healthy_wave_passes_every_gate_and_succeeds() {
         let published = world.events.drain().await.unwrap();
         assert_eq!(published.len(), 1, "{published:?}");
         assert_eq!(published[0].detail_type, "Handsoff Stage Passed");
+        // And one deployment counted, as an EMF metric.
+        assert_eq!(
+            world.stack.output().matches("\"Deployments\":1").count(),
+            1,
+            "{}",
+            world.stack.output()
+        );
         assert_eq!(
             (&published[0].detail["pipeline"], &published[0].detail["stage"]),
             (&"orders".into(), &"Prod-1".into())
@@ -80,6 +87,7 @@ fn an_alarm_during_bake_rolls_back_and_blocks_the_stage_until_unblocked() {
             "{published:?}"
         );
         assert_eq!(published[0].detail["gate"], "rollback-trigger");
+        assert_eq!(world.stack.output().matches("\"Rollbacks\":1").count(), 1);
         assert!(
             published[0].detail["reason"]
                 .as_str()
@@ -142,11 +150,20 @@ fn a_firing_alarm_blocks_until_overridden_and_the_audit_trail_shows_both() {
         assert!(audit.contains("override"), "{audit}");
         assert!(audit.contains("shipping the fix for INC-7"), "{audit}");
         assert!(audit.contains("proceed"), "{audit}");
-        // The wait that started, the override, and the stage passing: once each.
+        // Revoking the override is announced too, with who revoked it.
+        let id = audit
+            .split(|c: char| !(c.is_ascii_alphanumeric() || c == '-'))
+            .find(|word| word.starts_with("ov-"))
+            .unwrap_or_else(|| panic!("no override id in the audit trail: {audit}"))
+            .to_string();
+        let (code, said) = world.handsoff(&["override", "revoke", &id, "--reason", "fix shipped"]);
+        assert_eq!(code, 0, "{said}");
+        // The wait that started, the override and its revocation, and the stage passing: once each.
         let counts = world.events.count().await.unwrap();
         let expected: std::collections::BTreeMap<String, usize> = [
             ("Handsoff Wait Started", 1),
             ("Handsoff Override Created", 1),
+            ("Handsoff Override Revoked", 1),
             ("Handsoff Stage Passed", 1),
         ]
         .into_iter()

@@ -337,6 +337,13 @@ impl<G: Gate, J: PipelineJobs, M: MetricSink, E: EventSink> HandlerRef<'_, G, J,
         waiting_since: Option<Timestamp>,
         now: Timestamp,
     ) {
+        if let (Some(metric), Some(pipeline), Some(stage)) = (
+            crate::events::delivery_metric(self.gate.name(), outcome, context),
+            context.pipeline.as_deref(),
+            context.stage.as_deref(),
+        ) {
+            crate::telemetry::record_delivery(metric, pipeline, stage, self.metrics, now);
+        }
         let events = crate::events::events_for(self.gate.name(), outcome, context, mode, waiting_since, now);
         if events.is_empty() {
             return;
