@@ -63,7 +63,12 @@ td,th{border-bottom:1px solid #eaeef2;padding:.25rem;text-align:left;vertical-al
 col.at{width:14%}col.what{width:10%}col.gate{width:10%}col.decision{width:7%}col.reason{width:34%}col.evidence{width:25%}\
 svg{background:#fafbfc;border:1px solid #eaeef2}";
 
-const SEARCH: &str = "document.getElementById('search').addEventListener('input',function(e){\
+/// Nothing but this page's own style and its search script, from where the page came.
+const CSP: &str =
+    "default-src 'none'; style-src 'unsafe-inline'; script-src 'self'; base-uri 'none'; form-action 'none'";
+
+/// The audit trail's search box (a file beside the page: no inline script).
+pub const SEARCH: &str = "document.getElementById('search').addEventListener('input',function(e){\
 var q=e.target.value.toLowerCase();document.querySelectorAll('tr.record').forEach(function(r){\
 r.style.display=r.textContent.toLowerCase().indexOf(q)<0?'none':'';});});";
 
@@ -73,7 +78,7 @@ pub fn page(views: &[StageView], now: Timestamp) -> String {
     let _ = write!(
         html,
         "<!doctype html><html lang=\"en\"><head><meta charset=\"utf-8\"><title>handsoff</title>\
-         <meta name=\"viewport\" content=\"width=device-width\"><style>{STYLE}</style></head><body>\
+         <meta name=\"viewport\" content=\"width=device-width\"><meta http-equiv=\"Content-Security-Policy\" content=\"{CSP}\"><style>{STYLE}</style></head><body>\
          <h1>handsoff: every pipeline by stage</h1><p>As of {}.</p>\
          <p><label>Search the audit trail: <input id=\"search\" type=\"search\"></label></p>",
         escape(&now.to_string())
@@ -164,7 +169,7 @@ pub fn page(views: &[StageView], now: Timestamp) -> String {
         }
         html.push_str("</tbody></table></section>");
     }
-    let _ = write!(html, "<script>{SEARCH}</script></body></html>");
+    html.push_str("<script src=\"search.js\"></script></body></html>");
     html
 }
 
@@ -234,7 +239,13 @@ pub async fn run(args: &DashboardArgs, aws: &AwsArgs) -> Result<String, String> 
         std::fs::create_dir_all(dir).map_err(|error| format!("--out {}: {error}", dir.display()))?;
         let path = dir.join("index.html");
         std::fs::write(&path, page(&views, now)).map_err(|error| format!("--out {}: {error}", path.display()))?;
-        return Ok(format!("wrote {} ({} stages)", path.display(), views.len()));
+        let script = dir.join("search.js");
+        std::fs::write(&script, SEARCH).map_err(|error| format!("--out {}: {error}", script.display()))?;
+        return Ok(format!(
+            "wrote {} and search.js ({} stages)",
+            path.display(),
+            views.len()
+        ));
     }
     let address = args.serve.as_deref().unwrap_or("127.0.0.1:8080");
     let listener = tokio::net::TcpListener::bind(address)
@@ -243,37 +254,113 @@ pub async fn run(args: &DashboardArgs, aws: &AwsArgs) -> Result<String, String> 
     let bound = listener
         .local_addr()
         .map_err(|error| format!("--serve {address}: {error}"))?;
+    if !bound.ip().is_loopback() {
+        eprintln!(
+            "warning: serving on {bound}, beyond this machine: anyone who reaches it reads the audit trail with your credentials"
+        );
+    }
     println!("serving the dashboard on http://{bound}/");
+    let served = std::sync::Arc::new(Served {
+        store,
+        pipeline: args.pipeline.clone(),
+        hosts: allowed_hosts(bound),
+        cached: tokio::sync::Mutex::new(None),
+    });
     loop {
-        let (mut stream, _) = listener.accept().await.map_err(|error| format!("--serve: {error}"))?;
-        // One request per connection, read up to the end of its head (bounded).
+        let (stream, _) = listener.accept().await.map_err(|error| format!("--serve: {error}"))?;
+        // Each connection on its own, with a deadline: a slow or idle client holds no one else.
+        let served = std::sync::Arc::clone(&served);
+        tokio::spawn(async move {
+            let _ = tokio::time::timeout(std::time::Duration::from_secs(10), served.answer(stream)).await;
+        });
+    }
+}
+
+/// What `--serve` answers from.
+struct Served {
+    store: handsoff::ports::store::DynamoStore,
+    pipeline: Option<String>,
+    /// The `Host` values this server answers: its own address, and localhost at its port (a page
+    /// elsewhere that rebinds its name to 127.0.0.1 sends its own name, and is refused).
+    hosts: Vec<String>,
+    /// The page and when it was read: at most one read of the table every 5 seconds, however
+    /// often it is asked for.
+    cached: tokio::sync::Mutex<Option<(std::time::Instant, String)>>,
+}
+
+fn allowed_hosts(bound: std::net::SocketAddr) -> Vec<String> {
+    let port = bound.port();
+    vec![
+        bound.to_string(),
+        format!("localhost:{port}"),
+        format!("127.0.0.1:{port}"),
+        format!("[::1]:{port}"),
+    ]
+}
+
+impl Served {
+    async fn answer(&self, mut stream: tokio::net::TcpStream) {
+        // One request per connection, its head only (at most 8 KiB).
         let mut head = vec![0u8; 8192];
         let read = stream.read(&mut head).await.unwrap_or(0);
         let request = String::from_utf8_lossy(&head[..read]);
         let path = request.split_whitespace().nth(1).unwrap_or("/");
-        let (status, body) = if path == "/" || path == "/index.html" {
-            let now = Timestamp::now();
-            match collect(&store, args.pipeline.as_deref(), now).await {
-                Ok(views) => ("200 OK", page(&views, now)),
+        let host = request
+            .lines()
+            .find_map(|line| {
+                line.split_once(':')
+                    .filter(|(name, _)| name.trim().eq_ignore_ascii_case("host"))
+            })
+            .map(|(_, value)| value.trim().to_string());
+        let (status, kind, body) = match (host, path) {
+            (Some(host), _) if !self.hosts.contains(&host) => (
+                "421 Misdirected Request",
+                "text/plain",
+                "this dashboard answers to its own address only".to_string(),
+            ),
+            (None, _) => ("400 Bad Request", "text/plain", "no Host header".to_string()),
+            (_, "/" | "/index.html") => match self.page().await {
+                Ok(page) => ("200 OK", "text/html; charset=utf-8", page),
                 Err(error) => (
                     "503 Service Unavailable",
+                    "text/html; charset=utf-8",
                     format!("<!doctype html><p>The table could not be read: {}</p>", escape(&error)),
                 ),
-            }
-        } else {
-            ("404 Not Found", "<!doctype html><p>Not found.</p>".to_string())
+            },
+            (_, "/search.js") => ("200 OK", "text/javascript; charset=utf-8", SEARCH.to_string()),
+            _ => ("404 Not Found", "text/plain", "not found".to_string()),
         };
         let response = format!(
-            "HTTP/1.1 {status}\r\nContent-Type: text/html; charset=utf-8\r\nContent-Security-Policy: default-src 'none'; style-src 'unsafe-inline'; script-src 'unsafe-inline'\r\nContent-Length: {}\r\nConnection: close\r\n\r\n{body}",
+            "HTTP/1.1 {status}\r\nContent-Type: {kind}\r\nContent-Security-Policy: {CSP}\r\nX-Content-Type-Options: nosniff\r\nCache-Control: no-store\r\nContent-Length: {}\r\nConnection: close\r\n\r\n{body}",
             body.len()
         );
         let _ = stream.write_all(response.as_bytes()).await;
+    }
+
+    async fn page(&self) -> Result<String, String> {
+        let mut cached = self.cached.lock().await;
+        if let Some((at, page)) = cached.as_ref()
+            && at.elapsed() < std::time::Duration::from_secs(5)
+        {
+            return Ok(page.clone());
+        }
+        let now = Timestamp::now();
+        let page = page(&collect(&self.store, self.pipeline.as_deref(), now).await?, now);
+        *cached = Some((std::time::Instant::now(), page.clone()));
+        Ok(page)
     }
 }
 
 #[cfg(test)]
 mod tests {
     use super::escape;
+
+    #[test]
+    fn only_its_own_address_is_answered() {
+        let hosts = super::allowed_hosts("127.0.0.1:8080".parse().unwrap());
+        assert!(hosts.contains(&"localhost:8080".to_string()) && hosts.contains(&"127.0.0.1:8080".to_string()));
+        assert!(!hosts.contains(&"evil.example:8080".to_string()));
+    }
 
     #[test]
     fn text_from_the_table_cannot_become_markup() {

@@ -17,7 +17,7 @@ pub struct ReportArgs {
     #[arg(long, value_name = "DURATION", default_value = "30d")]
     since: String,
     /// Print one JSON object: {"pipeline", "since", "until", "deployments", "deployments_per_day",
-    /// "rollbacks", "change_failure_rate", "median_time_to_restore_secs", "restored",
+    /// "rollbacks", "failed_deployments", "change_failure_rate", "median_time_to_restore_secs", "restored",
     /// "still_blocked", "lead_time_secs", "stages"} (rates and times null when unknown).
     #[arg(long)]
     json: bool,

@@ -97,7 +97,7 @@ impl HandsoffEvent {
             stage: stage.to_string(),
             gate: None,
             decision: None,
-            reason: reason.into(),
+            reason: cut(&reason.into(), REASON_CHARS),
             evidence_summary: String::new(),
             who: None,
             execution_id: None,
@@ -124,13 +124,19 @@ fn links(kind: EventKind, pipeline: &str, stage: &str) -> Value {
     }
 }
 
-fn summary(evidence: &Value) -> String {
-    let text = evidence.to_string();
-    if text.chars().count() <= SUMMARY_CHARS {
-        return text;
+/// The longest reason an event carries (a gate's reasons can be long; PutEvents takes 256 KB).
+const REASON_CHARS: usize = 4_000;
+
+fn cut(text: &str, most: usize) -> String {
+    if text.chars().count() <= most {
+        return text.to_string();
     }
-    let cut: String = text.chars().take(SUMMARY_CHARS).collect();
-    format!("{cut}…")
+    let kept: String = text.chars().take(most).collect();
+    format!("{kept}…")
+}
+
+fn summary(evidence: &Value) -> String {
+    cut(&evidence.to_string(), SUMMARY_CHARS)
 }
 
 /// The events one gate invocation causes: its outcome, for the stage in `context`.

@@ -25,7 +25,9 @@ pub struct DeliveryReport {
     pub deployments: usize,
     pub deployments_per_day: f64,
     pub rollbacks: usize,
-    /// Rollbacks per deployment; none when nothing deployed.
+    /// Deployments that were rolled back.
+    pub failed_deployments: usize,
+    /// Failed deployments per deployment; none when nothing deployed.
     pub change_failure_rate: Option<f64>,
     /// Median seconds from a rollback to the stage's recovery; none when nothing recovered.
     pub median_time_to_restore_secs: Option<i64>,
@@ -62,6 +64,14 @@ pub fn delivery_report(pipeline: &str, trail: &[AuditRecord], since: Timestamp, 
         .iter()
         .filter(|record| is(record, "rollback-trigger", "rollback") && record.detail["performed"] == true)
         .collect();
+    // A rollback joins its deployment by execution: one rolled back before it baked (or recorded
+    // before executions were) is a rollback, not a failed deployment of this window.
+    let failed = rollbacks
+        .iter()
+        .filter_map(|record| Some((record.stage.clone(), execution_of(record)?)))
+        .filter(|key| deployments.contains(key))
+        .collect::<BTreeSet<_>>()
+        .len();
     let mut restore_times = Vec::new();
     let mut still_blocked = 0;
     for rollback in &rollbacks {
@@ -86,7 +96,8 @@ pub fn delivery_report(pipeline: &str, trail: &[AuditRecord], since: Timestamp, 
         deployments: deployments.len(),
         deployments_per_day: deployments.len() as f64 / days,
         rollbacks: rollbacks.len(),
-        change_failure_rate: (!deployments.is_empty()).then(|| rollbacks.len() as f64 / deployments.len() as f64),
+        failed_deployments: failed,
+        change_failure_rate: (!deployments.is_empty()).then(|| failed as f64 / deployments.len() as f64),
         median_time_to_restore_secs: median,
         restored: restore_times.len(),
         still_blocked,
@@ -197,7 +208,10 @@ mod tests {
             bake("Prod-1", "2026-11-01T10:00:00Z", "proceed", "e-0"),
         ];
         let report = delivery_report("orders", &trail, at("2026-11-27T00:00:00Z"), at("2026-12-07T00:00:00Z"));
-        assert_eq!((report.deployments, report.rollbacks), (3, 2));
+        assert_eq!(
+            (report.deployments, report.rollbacks, report.failed_deployments),
+            (3, 2, 2)
+        );
         assert!((report.deployments_per_day - 0.3).abs() < 1e-9);
         assert!((report.change_failure_rate.unwrap() - 2.0 / 3.0).abs() < 1e-9);
         assert_eq!(report.median_time_to_restore_secs, Some(5_400));
@@ -213,6 +227,7 @@ mod tests {
     #[test]
     fn nothing_deployed_is_no_rate_not_zero() {
         let report = delivery_report("orders", &[], at("2026-11-27T00:00:00Z"), at("2026-12-07T00:00:00Z"));
+        assert_eq!(report.failed_deployments, 0);
         assert_eq!(
             (
                 report.deployments,

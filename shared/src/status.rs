@@ -1,7 +1,11 @@
 //! Where a stage stands (pure): from its block marker, its overrides and its audit trail, one
 //! status a person reads at a glance and a program reads as JSON (`handsoff status`, the
 //! dashboard). It shows what the records say and nothing more: a stage with no records is
-//! `unknown`, never `proceeding`.
+//! `unknown`; a last decision older than an hour, or an unblock, is `idle` (the execution may have
+//! ended any way since); `proceeding` is only a gate's `proceed` within the hour, and says which
+//! gate (the time-window gate and the canary evaluator keep no record, so it is never "every gate
+//! passed"); a bake's `rollback` is `rollback requested` until the trigger's record or the stage's
+//! block shows the rollback done.
 
 use jiff::Timestamp;
 use serde::Serialize;
@@ -23,6 +27,10 @@ pub enum StageState {
     Blocked,
     /// Rolled back, and blocked until someone runs `handsoff unblock`.
     RolledBack,
+    /// The bake asked for a rollback; no rollback is recorded yet.
+    RollbackRequested,
+    /// Nothing recent: the last record is an unblock, or older than an hour.
+    Idle,
     /// No record of this stage yet.
     Unknown,
 }
@@ -83,6 +91,8 @@ pub struct GateDecision {
 
 const ROLLBACK_TRIGGER: &str = "rollback-trigger";
 const BAKE: &str = "bake-time-waiter";
+/// A decision older than this says nothing about now (a bake polls every 5 minutes by default).
+const FRESH_SECS: i64 = 3_600;
 
 /// The status of `pipeline`/`stage` at `now`.
 pub fn stage_status(
@@ -121,7 +131,7 @@ pub fn stage_status(
             None,
         ),
         (None, Some(last)) if last.kind == "unblocked" => (
-            StageState::Proceeding,
+            StageState::Idle,
             Some(last.at),
             format!(
                 "unblocked by {}: {}",
@@ -139,21 +149,27 @@ pub fn stage_status(
             ),
             Some(last) => {
                 let gate = last.gate.as_deref().unwrap_or("a gate");
-                let state = match (last.decision.as_deref(), gate) {
-                    (Some("wait"), BAKE) => StageState::Baking,
-                    (Some("wait"), _) => StageState::Waiting,
-                    (Some("block"), _) => StageState::Blocked,
-                    (Some("rollback"), BAKE) => StageState::RolledBack,
-                    (Some("proceed"), _) | (Some("pass"), _) => StageState::Proceeding,
+                let verdict = last.decision.as_deref().unwrap_or("?");
+                let fresh = now.as_second() - last.at.as_second() <= FRESH_SECS;
+                let state = match (fresh, verdict, gate) {
+                    (false, _, _) => StageState::Idle,
+                    (true, "wait", BAKE) => StageState::Baking,
+                    (true, "wait", _) => StageState::Waiting,
+                    (true, "block", _) => StageState::Blocked,
+                    (true, "rollback", ROLLBACK_TRIGGER) if last.detail["performed"] == true => StageState::RolledBack,
+                    (true, "rollback", _) => StageState::RollbackRequested,
+                    (true, "proceed", _) => StageState::Proceeding,
                     _ => StageState::Unknown,
                 };
-                let verdict = last.decision.as_deref().unwrap_or("?");
-                (
-                    state,
-                    Some(last.at),
-                    format!("{gate}: {verdict}: {}", last.reason),
-                    None,
-                )
+                let headline = if fresh {
+                    format!("{gate}: {verdict}: {}", last.reason)
+                } else {
+                    format!(
+                        "no decision for over an hour; the last, {gate}: {verdict}: {}",
+                        last.reason
+                    )
+                };
+                (state, Some(last.at), headline, None)
             }
         },
     };
@@ -315,6 +331,8 @@ pub fn state_name(state: StageState) -> &'static str {
         StageState::Baking => "baking",
         StageState::Blocked => "blocked",
         StageState::RolledBack => "rolled back",
+        StageState::RollbackRequested => "rollback requested",
+        StageState::Idle => "idle",
         StageState::Unknown => "unknown",
     }
 }
@@ -409,6 +427,33 @@ mod tests {
         let points = error_rates(&trail);
         assert_eq!(points.len(), 1);
         assert!((points[0].one_box - 0.01).abs() < 1e-12 && (points[0].fleet - 0.01).abs() < 1e-12);
+    }
+
+    #[test]
+    fn a_requested_rollback_is_not_a_done_one_and_old_or_unblocked_is_idle() {
+        let requested = [decision(
+            "bake-time-waiter",
+            "rollback",
+            "2026-12-07T17:00:00Z",
+            json!({}),
+        )];
+        let status = stage_status("orders", "Prod-1", None, &[], &requested, at("2026-12-07T17:01:00Z"));
+        assert_eq!(status.state, StageState::RollbackRequested);
+        let old = [decision("alarm-blocker", "proceed", "2026-12-07T15:00:00Z", json!({}))];
+        let status = stage_status("orders", "Prod-1", None, &[], &old, at("2026-12-07T17:01:00Z"));
+        assert_eq!(status.state, StageState::Idle);
+        assert!(
+            status.headline.starts_with("no decision for over an hour"),
+            "{}",
+            status.headline
+        );
+        let fresh = stage_status("orders", "Prod-1", None, &[], &old, at("2026-12-07T15:30:00Z"));
+        assert_eq!(fresh.state, StageState::Proceeding);
+        assert!(
+            fresh.headline.starts_with("alarm-blocker: proceed"),
+            "{}",
+            fresh.headline
+        );
     }
 
     #[test]

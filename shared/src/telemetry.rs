@@ -155,7 +155,7 @@ pub fn record_unpublished(
                 "Timestamp": at.as_millisecond(),
                 "CloudWatchMetrics": [{
                     "Namespace": METRICS_NAMESPACE,
-                    "Dimensions": [["Gate"]],
+                    "Dimensions": [["Gate"], []],
                     "Metrics": [{"Name": "EventsNotPublished", "Unit": "Count"}],
                 }],
             },

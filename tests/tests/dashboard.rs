@@ -107,6 +107,17 @@ fn status_report_and_the_dashboard_show_the_rolled_back_stage_with_its_reason() 
         BufReader::new(stdout).read_line(&mut first).unwrap();
         let url = first.trim().rsplit(' ').next().unwrap().to_string();
         assert!(url.starts_with("http://127.0.0.1:"), "{first}");
+        // A page elsewhere whose name rebinds to this address sends its own Host: refused.
+        let address = url.trim_start_matches("http://").trim_end_matches('/');
+        let mut stream = std::net::TcpStream::connect(address).unwrap();
+        std::io::Write::write_all(
+            &mut stream,
+            b"GET / HTTP/1.1\r\nHost: evil.example\r\nConnection: close\r\n\r\n",
+        )
+        .unwrap();
+        let mut answer = String::new();
+        let _ = std::io::Read::read_to_string(&mut stream, &mut answer);
+        assert!(answer.starts_with("HTTP/1.1 421"), "{answer}");
         let artifacts = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../target/dashboard");
         std::fs::create_dir_all(&artifacts).unwrap();
         let profile = handsoff_e2e::TempDir::new("chromium-profile");
@@ -192,7 +203,7 @@ fn status_report_and_the_dashboard_show_the_rolled_back_stage_with_its_reason() 
         assert_eq!(code, 0, "{said}");
         let page = std::fs::read_to_string(out.path().join("index.html")).unwrap();
         assert!(
-            page.contains("data-state=\"proceeding\"") && !page.contains("src=\"http"),
+            page.contains("data-state=\"idle\"") && !page.contains("src=\"http"),
             "{page}"
         );
         assert!(page.contains("unblocked by"), "{page}");

@@ -282,7 +282,7 @@ impl<G: Gate, J: PipelineJobs, M: MetricSink, E: EventSink> HandlerRef<'_, G, J,
     async fn handle_direct(&self, request: DirectRequest, now: Timestamp) -> Result<Value, GateError> {
         let outcome = match direct_policy(&request, self.gate.name()) {
             Err(error) => Err(GateError::PolicyInvalid(error)),
-            Ok(policy) => match waiting_since(&request.context, now) {
+            Ok(policy) => match checked_names(&request.context).and_then(|()| waiting_since(&request.context, now)) {
                 Err(error) => Err(error),
                 Ok(waiting_since) => {
                     let request = GateRequest {
@@ -366,6 +366,30 @@ impl<G: Gate, J: PipelineJobs, M: MetricSink, E: EventSink> HandlerRef<'_, G, J,
             Err(error) => record_error(self.gate.name(), error, mode, self.metrics, now),
         }
     }
+}
+
+/// The pipeline and stage of a direct call name records, events and the commands people copy
+/// from them (`handsoff unblock --stage ...`): CodePipeline's names only (letters, digits,
+/// `.@-_`, at most 100), never a `#` that would split a record's key or a `$(...)` in a command.
+fn checked_names(context: &InvocationContext) -> Result<(), GateError> {
+    for (field, value) in [
+        ("context.pipeline", &context.pipeline),
+        ("context.stage", &context.stage),
+    ] {
+        if let Some(value) = value {
+            let valid = !value.is_empty()
+                && value.len() <= 100
+                && value
+                    .bytes()
+                    .all(|byte| byte.is_ascii_alphanumeric() || b".@-_".contains(&byte));
+            if !valid {
+                return Err(GateError::InvalidInput(format!(
+                    "{field}: not a CodePipeline name (1 to 100 of A-Z a-z 0-9 . @ - _)"
+                )));
+            }
+        }
+    }
+    Ok(())
 }
 
 /// How long a caller's clock may run ahead of ours before its `waiting_since` is refused.
@@ -475,6 +499,24 @@ where
 
 #[cfg(test)]
 mod tests {
+
+    #[test]
+    fn a_stage_name_that_could_split_a_key_or_run_in_a_shell_is_refused() {
+        let context = |stage: &str| event::InvocationContext {
+            pipeline: Some("orders".into()),
+            stage: Some(stage.into()),
+            ..Default::default()
+        };
+        assert!(super::checked_names(&context("Prod-1")).is_ok());
+        for bad in ["Prod#1", "x$(curl evil)", "", "a b", &"x".repeat(101)] {
+            let error = super::checked_names(&context(bad)).unwrap_err();
+            assert!(
+                error.to_string().contains("context.stage: not a CodePipeline name"),
+                "{bad:?}: {error}"
+            );
+        }
+    }
+
     use super::*;
 
     #[test]
