@@ -5,7 +5,7 @@ use std::io::Write;
 use std::sync::Mutex;
 
 use jiff::Timestamp;
-use serde_json::json;
+use serde_json::{Value, json};
 use tracing_subscriber::filter::{LevelFilter, Targets};
 use tracing_subscriber::layer::SubscriberExt;
 use tracing_subscriber::util::SubscriberInitExt;
@@ -121,22 +121,33 @@ pub fn emf_line(gate: &str, verdict: &str, at: Timestamp) -> String {
 /// A delivery metric (`Deployments`, `Rollbacks`) of a pipeline stage, as EMF: what the SAM
 /// template's dashboard charts.
 pub fn record_delivery(metric: &str, pipeline: &str, stage: &str, metrics: &dyn MetricSink, at: Timestamp) {
-    metrics.emit(
-        &json!({
-            "_aws": {
-                "Timestamp": at.as_millisecond(),
-                "CloudWatchMetrics": [{
-                    "Namespace": METRICS_NAMESPACE,
-                    "Dimensions": [["Pipeline"], ["Pipeline", "Stage"]],
-                    "Metrics": [{"Name": metric, "Unit": "Count"}],
-                }],
-            },
-            "Pipeline": pipeline,
-            "Stage": stage,
-            metric: 1,
-        })
-        .to_string(),
-    );
+    let dimensions = json!([["Pipeline"], ["Pipeline", "Stage"]]);
+    metrics.emit(&count_line(
+        metric,
+        1,
+        dimensions,
+        json!({"Pipeline": pipeline, "Stage": stage}),
+        at,
+    ));
+}
+
+/// One EMF line: `metric` counted `count` times, with `values` for the `dimensions`.
+fn count_line(metric: &str, count: usize, dimensions: Value, values: Value, at: Timestamp) -> String {
+    let mut line = json!({
+        "_aws": {
+            "Timestamp": at.as_millisecond(),
+            "CloudWatchMetrics": [{
+                "Namespace": METRICS_NAMESPACE,
+                "Dimensions": dimensions,
+                "Metrics": [{"Name": metric, "Unit": "Count"}],
+            }],
+        },
+    });
+    if let (Some(line), Some(values)) = (line.as_object_mut(), values.as_object()) {
+        line.extend(values.clone());
+        line.insert(metric.to_string(), json!(count));
+    }
+    line.to_string()
 }
 
 /// An event that could not be published: logged (the call and its error, never the event's
@@ -149,21 +160,13 @@ pub fn record_unpublished(
     at: Timestamp,
 ) {
     tracing::warn!(gate, call = %error.call, error = %error, events = count, "events not published; the decision stands");
-    metrics.emit(
-        &json!({
-            "_aws": {
-                "Timestamp": at.as_millisecond(),
-                "CloudWatchMetrics": [{
-                    "Namespace": METRICS_NAMESPACE,
-                    "Dimensions": [["Gate"], []],
-                    "Metrics": [{"Name": "EventsNotPublished", "Unit": "Count"}],
-                }],
-            },
-            "Gate": gate,
-            "EventsNotPublished": count,
-        })
-        .to_string(),
-    );
+    metrics.emit(&count_line(
+        "EventsNotPublished",
+        count,
+        json!([["Gate"], []]),
+        json!({"Gate": gate}),
+        at,
+    ));
 }
 
 fn mode_name(mode: Mode) -> &'static str {

@@ -210,6 +210,19 @@ async fn an_alias_that_cannot_be_read_fails_before_anything_moves() {
     assert_eq!(count(&stack, "rollback-trigger"), 0);
 }
 
+/// A region released with every gate healthy but `gate`, which answers `answers`: it must end
+/// rolled back, to version 1, for a reason that says `reason_has`.
+async fn rolls_back_when(gate: &str, answers: Vec<Answer>, reason_has: &str) -> sfn::Ended {
+    let stack = MotoWithLambdas::start();
+    healthy(&stack);
+    stack.script(gate, answers);
+    let _lambda = service(&stack, true).await;
+    let ended = run(&stack).await;
+    assert_eq!(ended.error.as_deref(), Some("Handsoff.RolledBack"), "{ended:?}");
+    assert_rolls_back_to_version_1(&stack, reason_has);
+    ended
+}
+
 /// The rollback trigger's payload: the alias back on the version it served before.
 fn assert_rolls_back_to_version_1(stack: &MotoWithLambdas, reason_has: &str) {
     let calls = stack.calls_to("rollback-trigger");
@@ -225,64 +238,43 @@ fn assert_rolls_back_to_version_1(stack: &MotoWithLambdas, reason_has: &str) {
 
 #[tokio::test]
 async fn a_failing_canary_rolls_the_alias_back_to_the_version_it_served() {
-    let stack = MotoWithLambdas::start();
-    healthy(&stack);
-    stack.script("canary-evaluator", vec![decision("canary-evaluator", "fail")]);
-    let _lambda = service(&stack, true).await;
-    let ended = run(&stack).await;
-    assert_eq!(ended.error.as_deref(), Some("Handsoff.RolledBack"), "{ended:?}");
+    let ended = rolls_back_when(
+        "canary-evaluator",
+        vec![decision("canary-evaluator", "fail")],
+        "canary-evaluator says fail",
+    )
+    .await;
     assert!(!entered(&ended, "Promote"), "{:?}", ended.history);
-    assert_rolls_back_to_version_1(&stack, "canary-evaluator says fail");
 }
 
 #[tokio::test]
 async fn a_fleet_bake_that_says_rollback_rolls_back_after_the_promotion() {
-    let stack = MotoWithLambdas::start();
-    healthy(&stack);
-    stack.script(
-        "bake-time-waiter",
-        vec![
-            decision("bake-time-waiter", "proceed"),
-            decision("bake-time-waiter", "rollback"),
-        ],
-    );
-    let _lambda = service(&stack, true).await;
-    let ended = run(&stack).await;
-    assert_eq!(ended.error.as_deref(), Some("Handsoff.RolledBack"), "{ended:?}");
+    let answers = vec![
+        decision("bake-time-waiter", "proceed"),
+        decision("bake-time-waiter", "rollback"),
+    ];
+    let ended = rolls_back_when("bake-time-waiter", answers, "bake-time-waiter (fleet)").await;
     assert!(
         entered(&ended, "Promote") && entered(&ended, "FleetSaysRollBack"),
         "{:?}",
         ended.history
     );
-    assert_rolls_back_to_version_1(&stack, "bake-time-waiter (fleet)");
 }
 
 #[tokio::test]
 async fn a_gate_error_after_the_one_box_rolls_back_rather_than_leave_it_serving() {
-    let stack = MotoWithLambdas::start();
-    healthy(&stack);
-    stack.script(
-        "bake-time-waiter",
-        vec![Answer::error(
-            "PolicyInvalid",
-            "bake.min_datapoints[0].stat: p99 is not a count",
-        )],
-    );
-    let _lambda = service(&stack, true).await;
-    let ended = run(&stack).await;
-    assert_eq!(ended.error.as_deref(), Some("Handsoff.RolledBack"), "{ended:?}");
-    assert_rolls_back_to_version_1(&stack, "p99 is not a count");
+    let failed = Answer::error("PolicyInvalid", "bake.min_datapoints[0].stat: p99 is not a count");
+    rolls_back_when("bake-time-waiter", vec![failed], "p99 is not a count").await;
 }
 
 #[tokio::test]
 async fn an_unexpected_decision_after_the_one_box_rolls_back() {
-    let stack = MotoWithLambdas::start();
-    healthy(&stack);
-    stack.script("canary-evaluator", vec![decision("canary-evaluator", "maybe")]);
-    let _lambda = service(&stack, true).await;
-    let ended = run(&stack).await;
-    assert_eq!(ended.error.as_deref(), Some("Handsoff.RolledBack"), "{ended:?}");
-    assert_rolls_back_to_version_1(&stack, "does not handle");
+    rolls_back_when(
+        "canary-evaluator",
+        vec![decision("canary-evaluator", "maybe")],
+        "does not handle",
+    )
+    .await;
 }
 
 #[tokio::test]
@@ -338,32 +330,14 @@ async fn a_malformed_gate_answer_after_the_one_box_is_rolled_back_not_left_servi
         json!({"gate": "bake-time-waiter", "decision": "wait", "reasons": []}),
     ];
     for answer in malformed {
-        let stack = MotoWithLambdas::start();
-        healthy(&stack);
-        stack.script("bake-time-waiter", vec![Answer::Ok(answer.clone())]);
-        let _lambda = service(&stack, true).await;
-        let ended = run(&stack).await;
-        assert_eq!(
-            ended.error.as_deref(),
-            Some("Handsoff.RolledBack"),
-            "{answer}: {ended:?}"
-        );
-        assert_rolls_back_to_version_1(&stack, "does not handle");
+        rolls_back_when("bake-time-waiter", vec![Answer::Ok(answer)], "does not handle").await;
     }
 }
 
 #[tokio::test]
 async fn a_canary_fail_without_reasons_still_rolls_back() {
-    let stack = MotoWithLambdas::start();
-    healthy(&stack);
-    stack.script(
-        "canary-evaluator",
-        vec![Answer::Ok(json!({"gate": "canary-evaluator", "decision": "fail"}))],
-    );
-    let _lambda = service(&stack, true).await;
-    let ended = run(&stack).await;
-    assert_eq!(ended.error.as_deref(), Some("Handsoff.RolledBack"), "{ended:?}");
-    assert_rolls_back_to_version_1(&stack, "does not handle");
+    let fail = Answer::Ok(json!({"gate": "canary-evaluator", "decision": "fail"}));
+    rolls_back_when("canary-evaluator", vec![fail], "does not handle").await;
 }
 
 #[tokio::test]

@@ -22,7 +22,7 @@ use serde_json::Value;
 
 use crate::local_stack::{LocalStack, TABLE};
 use crate::release::{alias_of, create_service, lambda_in, safe_region_definition, ship_new_code};
-use crate::scenarios::{Run, create_table, put_metric, run_of, set_alarm};
+use crate::scenarios::{Run, create_table, put_metric, set_alarm};
 
 /// The release the scenarios and the demo run (3 waves, 4 regions, bakes of seconds).
 pub const PLAN: &str = include_str!("../plans/release-e2e.yaml");
@@ -198,28 +198,13 @@ impl ReleaseWorld {
             }
         }
         self.traffic.store(true, Ordering::SeqCst);
-        let (running, regions) = (Arc::clone(&self.traffic), self.plan.regions());
-        tokio::spawn(async move {
-            let clients: Vec<aws_sdk_cloudwatch::Client> = regions
-                .iter()
-                .map(|region| aws_sdk_cloudwatch::Client::new(&in_region(&config, region)))
-                .collect();
-            let dimensions = [("FunctionName", FUNCTION), ("Resource", "orders-api:live")];
-            while running.load(Ordering::SeqCst) {
-                for cloudwatch in &clients {
-                    let _ = put_metric(
-                        cloudwatch,
-                        "AWS/Lambda",
-                        "Invocations",
-                        &dimensions,
-                        50.0,
-                        Timestamp::now(),
-                    )
-                    .await;
-                }
-                tokio::time::sleep(Duration::from_secs(2)).await;
-            }
-        });
+        let clients = self
+            .plan
+            .regions()
+            .iter()
+            .map(|region| aws_sdk_cloudwatch::Client::new(&in_region(&config, region)))
+            .collect();
+        crate::scenarios::keep_invoking(clients, Arc::clone(&self.traffic));
         Ok(())
     }
 
@@ -291,7 +276,7 @@ impl ReleaseWorld {
             }
             let mut regions = Vec::new();
             for (region, sfn, execution, started_at) in started {
-                let run = finish(&sfn, &execution).await?;
+                let run = crate::scenarios::finish(&sfn, &execution, STUCK_AFTER).await?;
                 regions.push(RegionRun {
                     region,
                     run,
@@ -357,21 +342,4 @@ fn uuid_like(region: &str) -> String {
         .map(|elapsed| elapsed.as_nanos())
         .unwrap_or_default();
     format!("{region}-{nanos}")
-}
-
-async fn finish(sfn: &aws_sdk_sfn::Client, execution: &str) -> Result<Run, String> {
-    let started = Instant::now();
-    loop {
-        let run = run_of(sfn, execution).await?;
-        if run.status != "RUNNING" {
-            return Ok(run);
-        }
-        if started.elapsed() > STUCK_AFTER {
-            return Err(format!(
-                "{execution} still running after {STUCK_AFTER:?}\n{}",
-                run.timeline()
-            ));
-        }
-        tokio::time::sleep(Duration::from_millis(250)).await;
-    }
 }

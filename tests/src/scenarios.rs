@@ -15,8 +15,7 @@ use std::time::{Duration, Instant};
 use aws_sdk_cloudwatch::primitives::DateTime;
 use aws_sdk_cloudwatch::types::{ComparisonOperator, Dimension, MetricDatum, StateValue, Statistic};
 use aws_sdk_dynamodb::types::{AttributeDefinition, BillingMode, KeySchemaElement, KeyType, ScalarAttributeType};
-use aws_sdk_lambda::primitives::Blob;
-use aws_sdk_lambda::types::{AliasRoutingConfiguration, FunctionCode, Runtime};
+use aws_sdk_lambda::types::AliasRoutingConfiguration;
 use jiff::{SignedDuration, Timestamp, ToSpan};
 use serde_json::{Value, json};
 
@@ -31,11 +30,6 @@ pub const ONEBOX_ALARM: &str = "orders-onebox-faults";
 
 const SAFE_STAGE: &str = include_str!("../../statemachines/safe-stage.asl.json");
 const POST_STAGE_VALIDATION: &str = include_str!("../../statemachines/post-stage-validation.asl.json");
-
-/// The smallest valid zip: an empty archive (moto never runs the code).
-const EMPTY_ZIP: &[u8] = &[
-    0x50, 0x4b, 0x05, 0x06, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0,
-];
 
 fn arn(function: &str) -> String {
     format!("arn:aws:lambda:us-east-1:123456789012:function:{function}")
@@ -158,22 +152,7 @@ impl World {
             .await?;
         }
         self.traffic.store(true, Ordering::SeqCst);
-        let (cloudwatch, running) = (self.cloudwatch.clone(), Arc::clone(&self.traffic));
-        tokio::spawn(async move {
-            while running.load(Ordering::SeqCst) {
-                let dimensions = [("FunctionName", FUNCTION), ("Resource", "orders-api:live")];
-                let _ = put_metric(
-                    &cloudwatch,
-                    "AWS/Lambda",
-                    "Invocations",
-                    &dimensions,
-                    50.0,
-                    Timestamp::now(),
-                )
-                .await;
-                tokio::time::sleep(Duration::from_secs(2)).await;
-            }
-        });
+        keep_invoking(vec![self.cloudwatch.clone()], Arc::clone(&self.traffic));
         Ok(())
     }
 
@@ -183,24 +162,7 @@ impl World {
 
     /// Where the `live` alias points: (primary version, one-box version and weight if any).
     pub async fn alias(&self) -> Result<(String, Option<(String, f64)>), String> {
-        let alias = self
-            .lambda
-            .get_alias()
-            .function_name(FUNCTION)
-            .name("live")
-            .send()
-            .await
-            .map_err(|error| format!("GetAlias: {error:?}"))?;
-        let one_box = alias
-            .routing_config()
-            .and_then(|routing| routing.additional_version_weights())
-            .and_then(|weights| {
-                weights
-                    .iter()
-                    .next()
-                    .map(|(version, weight)| (version.clone(), *weight))
-            });
-        Ok((alias.function_version().unwrap_or_default().to_string(), one_box))
+        crate::release::alias_of(&self.lambda, FUNCTION, "live").await
     }
 
     /// Starts an execution of `machine` named `name`.
@@ -240,20 +202,7 @@ impl World {
 
     /// Waits for the execution to end and returns what happened.
     pub async fn finish(&self, execution: &str, within: Duration) -> Result<Run, String> {
-        let started = Instant::now();
-        loop {
-            let run = self.run_of(execution).await?;
-            if run.status != "RUNNING" {
-                return Ok(run);
-            }
-            if started.elapsed() > within {
-                return Err(format!(
-                    "{execution} still running after {within:?}\n{}",
-                    run.timeline()
-                ));
-            }
-            tokio::time::sleep(Duration::from_millis(250)).await;
-        }
+        finish(&self.sfn, execution, within).await
     }
 
     async fn run_of(&self, execution: &str) -> Result<Run, String> {
@@ -286,6 +235,46 @@ impl World {
             .unwrap_or_else(|error| panic!("{}: {error} (build it: cargo build --bins)", binary.display()));
         let text = String::from_utf8_lossy(&output.stdout).into_owned() + &String::from_utf8_lossy(&output.stderr);
         (output.status.code().unwrap_or(-1), text)
+    }
+}
+
+/// Real-looking traffic: the `live` alias invoked 50 times every 2 s in each client's region
+/// (the bake's traffic floor), until `running` turns false.
+pub(crate) fn keep_invoking(clients: Vec<aws_sdk_cloudwatch::Client>, running: Arc<AtomicBool>) {
+    tokio::spawn(async move {
+        let dimensions = [("FunctionName", FUNCTION), ("Resource", "orders-api:live")];
+        while running.load(Ordering::SeqCst) {
+            for cloudwatch in &clients {
+                let _ = put_metric(
+                    cloudwatch,
+                    "AWS/Lambda",
+                    "Invocations",
+                    &dimensions,
+                    50.0,
+                    Timestamp::now(),
+                )
+                .await;
+            }
+            tokio::time::sleep(Duration::from_secs(2)).await;
+        }
+    });
+}
+
+/// Waits for the execution to end and returns what happened.
+pub async fn finish(sfn: &aws_sdk_sfn::Client, execution: &str, within: Duration) -> Result<Run, String> {
+    let started = Instant::now();
+    loop {
+        let run = run_of(sfn, execution).await?;
+        if run.status != "RUNNING" {
+            return Ok(run);
+        }
+        if started.elapsed() > within {
+            return Err(format!(
+                "{execution} still running after {within:?}\n{}",
+                run.timeline()
+            ));
+        }
+        tokio::time::sleep(Duration::from_millis(250)).await;
     }
 }
 
@@ -442,31 +431,8 @@ pub(crate) async fn put_metric(
 
 /// Publishes two versions of orders-api and points `live` at the old one with 10% on the new.
 async fn deploy_one_box(lambda: &aws_sdk_lambda::Client, role: &str) -> Result<(String, String), String> {
-    lambda
-        .create_function()
-        .function_name(FUNCTION)
-        .runtime(Runtime::Providedal2023)
-        .role(role)
-        .handler("bootstrap")
-        .code(FunctionCode::builder().zip_file(Blob::new(EMPTY_ZIP)).build())
-        .send()
-        .await
-        .map_err(|error| format!("CreateFunction: {error:?}"))?;
-    let old = lambda
-        .publish_version()
-        .function_name(FUNCTION)
-        .send()
-        .await
-        .map_err(|error| format!("PublishVersion: {error:?}"))?
-        .version
-        .unwrap_or_default();
-    lambda
-        .update_function_code()
-        .function_name(FUNCTION)
-        .zip_file(Blob::new(EMPTY_ZIP))
-        .send()
-        .await
-        .map_err(|error| format!("UpdateFunctionCode: {error:?}"))?;
+    let old = crate::release::create_service(lambda, role, FUNCTION, "live").await?;
+    crate::release::ship_new_code(lambda, FUNCTION).await?;
     let new = lambda
         .publish_version()
         .function_name(FUNCTION)
@@ -479,14 +445,13 @@ async fn deploy_one_box(lambda: &aws_sdk_lambda::Client, role: &str) -> Result<(
         .additional_version_weights(&new, 0.1)
         .build();
     lambda
-        .create_alias()
+        .update_alias()
         .function_name(FUNCTION)
         .name("live")
-        .function_version(&old)
         .routing_config(routing)
         .send()
         .await
-        .map_err(|error| format!("CreateAlias: {error:?}"))?;
+        .map_err(|error| format!("UpdateAlias: {error:?}"))?;
     Ok((old, new))
 }
 

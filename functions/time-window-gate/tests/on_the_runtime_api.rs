@@ -57,8 +57,16 @@ fn answers_jobs_and_direct_calls_on_the_runtime_api() {
             Reply::Response(json!({"job_id": "job-never", "answer": "failed", "decision": "block"}))
         )
     );
-    let calls = runtime.aws_calls();
+    let (calls, events): (Vec<_>, Vec<_>) = runtime
+        .aws_calls()
+        .into_iter()
+        .partition(|call| call.target.starts_with("CodePipeline"));
     assert_eq!(calls.len(), 2, "{calls:?}");
+    // The direct call it blocked (r3) is announced, once: CodePipeline jobs name no stage here.
+    assert_eq!(events.len(), 1, "{events:?}");
+    assert_eq!(events[0].target, "AWSEvents.PutEvents");
+    assert_eq!(events[0].body["Entries"][0]["DetailType"], "Handsoff Stage Blocked");
+    assert_eq!(events[0].body["Entries"][0]["Source"], "handsoff");
     assert_eq!(calls[0].target, "CodePipeline_20150709.PutJobSuccessResult");
     assert_eq!(calls[0].body["jobId"], "job-open");
     assert_eq!(calls[0].body["outputVariables"]["decision"], "proceed");

@@ -60,6 +60,25 @@ impl AwsDeploymentControl {
 }
 
 impl AwsDeploymentControl {
+    /// Points the alias at `version` alone (no routing weights).
+    async fn wholly_on(&self, function_name: &str, alias: &str, version: &str) -> Result<(), PortError> {
+        self.lambda
+            .get()
+            .update_alias()
+            .function_name(function_name)
+            .name(alias)
+            .function_version(version)
+            .routing_config(
+                AliasRoutingConfiguration::builder()
+                    .set_additional_version_weights(Some(Default::default()))
+                    .build(),
+            )
+            .send()
+            .await
+            .map(|_| ())
+            .map_err(|error| PortError::from_sdk("lambda:UpdateAlias", &error))
+    }
+
     /// The alias wholly on `to_version` (already there: nothing to do, and said so).
     async fn point_alias_at(
         &self,
@@ -74,20 +93,7 @@ impl AwsDeploymentControl {
                 "alias {alias} of {function_name} already serves version {to_version} only"
             ));
         }
-        self.lambda
-            .get()
-            .update_alias()
-            .function_name(function_name)
-            .name(alias)
-            .function_version(to_version)
-            .routing_config(
-                AliasRoutingConfiguration::builder()
-                    .set_additional_version_weights(Some(Default::default()))
-                    .build(),
-            )
-            .send()
-            .await
-            .map_err(|error| PortError::from_sdk("lambda:UpdateAlias", &error))?;
+        self.wholly_on(function_name, alias, to_version).await?;
         let mut was: Vec<String> = std::iter::once(primary.to_string())
             .chain(weights.keys().cloned())
             .collect();
@@ -136,20 +142,7 @@ impl DeploymentControl for AwsDeploymentControl {
             });
         }
         let new_versions: Vec<String> = weights.keys().cloned().collect();
-        self.lambda
-            .get()
-            .update_alias()
-            .function_name(function_name)
-            .name(alias)
-            .function_version(&primary)
-            .routing_config(
-                AliasRoutingConfiguration::builder()
-                    .set_additional_version_weights(Some(Default::default()))
-                    .build(),
-            )
-            .send()
-            .await
-            .map_err(|error| PortError::from_sdk("lambda:UpdateAlias", &error))?;
+        self.wholly_on(function_name, alias, &primary).await?;
         Ok(format!(
             "alias {alias} of {function_name} is back on version {primary} only (took away {})",
             new_versions.join(", ")

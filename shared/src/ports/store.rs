@@ -342,19 +342,7 @@ impl DynamoStore {
                 Some(pipeline) => format!("{kind}#{pipeline}#"),
                 None => format!("{kind}#"),
             };
-            let items: Vec<Item> = self
-                .client
-                .scan()
-                .table_name(&self.table)
-                .filter_expression("begins_with(pk, :prefix)")
-                .expression_attribute_values(":prefix", s(prefix))
-                .projection_expression("pk")
-                .into_paginator()
-                .items()
-                .send()
-                .try_collect()
-                .await
-                .map_err(|error| StoreError::Port(PortError::from_sdk(call, &error)))?;
+            let items = self.scan_prefix(prefix, Some("pk")).await?;
             for item in items {
                 let pk = text(&item, "pk", call)?;
                 let mut parts = pk.splitn(3, '#').skip(1);
@@ -396,6 +384,24 @@ impl DynamoStore {
             .await
             .map_err(|error| StoreError::Port(PortError::from_sdk(call, &error)))?;
         Ok(output.item)
+    }
+
+    /// Every item whose key starts with `prefix` (only `projection`'s attributes, if given), all
+    /// pages, read consistently. A scan: for people's commands, never for a gate.
+    pub(super) async fn scan_prefix(&self, prefix: String, projection: Option<&str>) -> Result<Vec<Item>, StoreError> {
+        self.client
+            .scan()
+            .table_name(&self.table)
+            .filter_expression("begins_with(pk, :prefix)")
+            .expression_attribute_values(":prefix", s(prefix))
+            .set_projection_expression(projection.map(str::to_string))
+            .consistent_read(true)
+            .into_paginator()
+            .items()
+            .send()
+            .try_collect()
+            .await
+            .map_err(|error| StoreError::Port(PortError::from_sdk("dynamodb:Scan", &error)))
     }
 
     /// Every item under `pk` (whose sort key starts with `prefix`, if given), all pages.
@@ -480,19 +486,7 @@ impl StateStore for DynamoStore {
             Some(pipeline) => format!("OVERRIDE#{pipeline}#"),
             None => "OVERRIDE#".to_string(),
         };
-        let items: Vec<Item> = self
-            .client
-            .scan()
-            .table_name(&self.table)
-            .filter_expression("begins_with(pk, :prefix)")
-            .expression_attribute_values(":prefix", s(prefix))
-            .consistent_read(true)
-            .into_paginator()
-            .items()
-            .send()
-            .try_collect()
-            .await
-            .map_err(|error| StoreError::Port(PortError::from_sdk(call, &error)))?;
+        let items = self.scan_prefix(prefix, None).await?;
         let mut found = items
             .iter()
             .map(|item| override_from(item, call))
