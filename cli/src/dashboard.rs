@@ -146,6 +146,29 @@ pub fn page(views: &[StageView], now: Timestamp) -> String {
                 bake.percent_complete.unwrap_or(0)
             );
         }
+        if let Some(canary) = &status.canary {
+            let checks: Vec<String> = canary
+                .checks
+                .iter()
+                .map(|check| {
+                    format!(
+                        "{} {} (p = {})",
+                        check["name"].as_str().unwrap_or("?"),
+                        check["verdict"].as_str().unwrap_or("?"),
+                        check["p_value"]
+                            .as_f64()
+                            .map_or("n/a".to_string(), |p| format!("{p:.3e}"))
+                    )
+                })
+                .collect();
+            let _ = write!(
+                html,
+                "<p class=\"canary\">Canary, {}: {}. {}</p>",
+                escape(&canary.at.to_string()),
+                escape(&canary.decision),
+                escape(&checks.join("; "))
+            );
+        }
         html.push_str(&chart(&view.rates));
         html.push_str("<table><colgroup><col class=\"at\"><col class=\"what\"><col class=\"gate\"><col class=\"decision\"><col class=\"reason\"><col class=\"evidence\"></colgroup><thead><tr><th>at</th><th>what</th><th>gate</th><th>decision</th><th>reason</th><th>evidence</th></tr></thead><tbody>");
         for record in view.trail.iter().rev() {

@@ -53,6 +53,9 @@ pub struct StageStatus {
     pub overrides: Vec<LiveOverride>,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub bake: Option<BakeProgress>,
+    /// The canary evaluator's last verdict, with each check's p-value.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub canary: Option<CanaryView>,
     /// The last decision of each gate, newest first.
     pub last_decisions: Vec<GateDecision>,
 }
@@ -82,6 +85,15 @@ pub struct BakeProgress {
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct CanaryView {
+    pub at: Timestamp,
+    pub decision: String,
+    pub reason: String,
+    /// Each check (errors, latency, traffic): its verdict and p-value (null where none).
+    pub checks: Vec<Value>,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize)]
 pub struct GateDecision {
     pub gate: String,
     pub decision: String,
@@ -91,6 +103,7 @@ pub struct GateDecision {
 
 const ROLLBACK_TRIGGER: &str = "rollback-trigger";
 const BAKE: &str = "bake-time-waiter";
+const CANARY: &str = "canary-evaluator";
 /// A decision older than this says nothing about now (a bake polls every 5 minutes by default).
 const FRESH_SECS: i64 = 3_600;
 
@@ -158,7 +171,9 @@ pub fn stage_status(
                     (true, "block", _) => StageState::Blocked,
                     (true, "rollback", ROLLBACK_TRIGGER) if last.detail["performed"] == true => StageState::RolledBack,
                     (true, "rollback", _) => StageState::RollbackRequested,
-                    (true, "proceed", _) => StageState::Proceeding,
+                    (true, "proceed" | "pass", _) => StageState::Proceeding,
+                    (true, "fail", _) => StageState::RollbackRequested,
+                    (true, "inconclusive", _) => StageState::Waiting,
                     _ => StageState::Unknown,
                 };
                 let headline = if fresh {
@@ -189,6 +204,24 @@ pub fn stage_status(
         .rev()
         .find(|record| record.gate.as_deref() == Some(BAKE))
         .map(|record| bake_progress(record));
+    let canary = decisions
+        .iter()
+        .rev()
+        .find(|record| record.gate.as_deref() == Some(CANARY))
+        .map(|record| CanaryView {
+            at: record.at,
+            decision: record.decision.clone().unwrap_or_default(),
+            reason: record.reason.clone(),
+            checks: record.detail["judgement"]["checks"]
+                .as_array()
+                .map(|checks| {
+                    checks
+                        .iter()
+                        .map(|check| serde_json::json!({"name": check["name"], "verdict": check["verdict"], "p_value": check["p_value"]}))
+                        .collect()
+                })
+                .unwrap_or_default(),
+        });
     let mut last_decisions: Vec<GateDecision> = Vec::new();
     for record in decisions.iter().rev() {
         let gate = record.gate.clone().unwrap_or_default();
@@ -211,6 +244,7 @@ pub fn stage_status(
         unblock,
         overrides,
         bake,
+        canary,
         last_decisions,
     }
 }
@@ -303,6 +337,30 @@ impl StageStatus {
                     String::new()
                 } else {
                     format!("; {}", floors.join(", "))
+                }
+            ));
+        }
+        if let Some(canary) = &self.canary {
+            let p_values: Vec<String> = canary
+                .checks
+                .iter()
+                .filter_map(|check| {
+                    Some(format!(
+                        "{} p = {:.3e}",
+                        check["name"].as_str()?,
+                        check["p_value"].as_f64()?
+                    ))
+                })
+                .collect();
+            line.push_str(&format!(
+                "\n{:<16} canary: {} at {}{}",
+                "",
+                canary.decision,
+                canary.at,
+                if p_values.is_empty() {
+                    String::new()
+                } else {
+                    format!(" ({})", p_values.join(", "))
                 }
             ));
         }
@@ -453,6 +511,24 @@ mod tests {
             fresh.headline.starts_with("alarm-blocker: proceed"),
             "{}",
             fresh.headline
+        );
+    }
+
+    #[test]
+    fn the_last_canary_verdict_shows_its_p_values() {
+        let judged = json!({"judgement": {"checks": [
+            {"name": "errors", "verdict": "fail", "p_value": 1.5e-9},
+            {"name": "latency", "verdict": "pass", "p_value": 0.52}]}});
+        let trail = [decision("canary-evaluator", "fail", "2026-12-07T17:00:00Z", judged)];
+        let status = stage_status("orders", "Prod-1", None, &[], &trail, at("2026-12-07T17:01:00Z"));
+        let canary = status.canary.as_ref().unwrap();
+        assert_eq!((canary.decision.as_str(), canary.checks.len()), ("fail", 2));
+        assert!(
+            status
+                .line()
+                .contains("canary: fail at 2026-12-07T17:00:00Z (errors p = 1.500e-9, latency p = 5.200e-1)"),
+            "{}",
+            status.line()
         );
     }
 

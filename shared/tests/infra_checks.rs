@@ -482,6 +482,7 @@ fn each_role_reads_and_writes_only_its_own_records() {
     };
     assert_eq!(writes["ValidationTestRunnerRole"], set(&["RUN"]));
     assert_eq!(writes["AlarmBlockerRole"], set(&["AUDIT"]));
+    assert_eq!(writes["CanaryEvaluatorRole"], set(&["AUDIT"]));
     assert_eq!(writes["BakeTimeWaiterRole"], set(&["BAKE", "AUDIT"]));
     assert_eq!(writes["RollbackTriggerRole"], set(&["ROLLBACK", "BLOCK", "AUDIT"]));
     for (role, prefixes) in &writes {

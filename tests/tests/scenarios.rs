@@ -210,6 +210,19 @@ fn a_canary_with_five_times_the_errors_fails_and_is_rolled_back() {
         );
         assert_eq!(verdicts(&run)["canary-evaluator"], ["fail"], "{}", run.timeline());
         assert!(run.cause.unwrap_or_default().starts_with("canary-evaluator: "));
+        // Its verdict is in the stage's trail: status shows it with each check's p-value.
+        let (code, json) = world.handsoff(&["status", "--json", "--pipeline", "orders"]);
+        assert_eq!(code, 0, "{json}");
+        let status: serde_json::Value = serde_json::from_str(json.trim()).unwrap();
+        let canary = &status["stages"][0]["canary"];
+        assert_eq!(canary["decision"], "fail", "{status}");
+        let errors = canary["checks"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|check| check["name"] == "errors")
+            .unwrap();
+        assert!(errors["p_value"].as_f64().is_some_and(|p| p < 0.001), "{canary}");
         let (primary, one_box) = world.alias().await.unwrap();
         assert_eq!((primary, one_box), (world.old_version.clone(), None));
     });

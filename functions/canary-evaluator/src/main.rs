@@ -9,6 +9,7 @@ use handsoff::ports::events::EventBridgeSink;
 use handsoff::ports::lambda_alias::LambdaAliases;
 use handsoff::ports::metrics::CloudWatchMetrics;
 use handsoff::ports::pipeline_jobs::CodePipelineJobs;
+use handsoff::ports::store::DynamoStore;
 
 #[tokio::main(flavor = "current_thread")]
 async fn main() -> Result<(), lambda_runtime::Error> {
@@ -18,8 +19,10 @@ async fn main() -> Result<(), lambda_runtime::Error> {
     let metrics = CloudWatchMetrics::new(aws_sdk_cloudwatch::Client::new(&config));
     let aliases = LambdaAliases::new(on_first_use(&config, aws_sdk_lambda::Client::new));
     let jobs = CodePipelineJobs::new(on_first_use(&config, aws_sdk_codepipeline::Client::new));
+    // Its verdicts go to the stage's audit trail (status and the dashboard show them).
+    let store = DynamoStore::new(aws_sdk_dynamodb::Client::new(&config), handsoff::aws::table_from_env()?);
     handsoff::invoke::run(
-        CanaryEvaluator::new(metrics, aliases),
+        CanaryEvaluator::new(metrics, aliases).recording_to(store),
         jobs,
         EventBridgeSink::from_env(&config),
     )

@@ -2,6 +2,10 @@
 //! pass lets the pipeline go on, fail sends it to rollback, inconclusive asks again a period
 //! later (and says how much more traffic a decision needs).
 
+use std::future::Future;
+
+use crate::audit::AuditRecord;
+use crate::ports::store::{StateStore, StoreError};
 use std::collections::BTreeMap;
 
 use jiff::{SignedDuration, Timestamp};
@@ -18,14 +22,31 @@ use crate::ports::metrics::{MetricData, MetricQuery, MetricsSource};
 
 pub const NAME: &str = "canary-evaluator";
 
-pub struct CanaryEvaluator<M, L> {
+pub struct CanaryEvaluator<M, L, S = ()> {
     metrics: M,
     aliases: L,
+    /// Where the verdict is recorded, when the call names its stage (status, the dashboard).
+    store: Option<S>,
 }
 
 impl<M: MetricsSource, L: AliasReader> CanaryEvaluator<M, L> {
     pub fn new(metrics: M, aliases: L) -> Self {
-        CanaryEvaluator { metrics, aliases }
+        CanaryEvaluator {
+            metrics,
+            aliases,
+            store: None,
+        }
+    }
+}
+
+impl<M: MetricsSource, L: AliasReader, S> CanaryEvaluator<M, L, S> {
+    /// The same evaluator, recording each verdict in `store`'s audit trail of the stage.
+    pub fn recording_to<T: StateStore>(self, store: T) -> CanaryEvaluator<M, L, T> {
+        CanaryEvaluator {
+            metrics: self.metrics,
+            aliases: self.aliases,
+            store: Some(store),
+        }
     }
 }
 
@@ -396,7 +417,7 @@ pub async fn target_queries<L: AliasReader>(
     ))
 }
 
-impl<M: MetricsSource, L: AliasReader> Gate for CanaryEvaluator<M, L> {
+impl<M: MetricsSource, L: AliasReader, S: AuditTrail> Gate for CanaryEvaluator<M, L, S> {
     fn name(&self) -> &'static str {
         NAME
     }
@@ -441,13 +462,35 @@ impl<M: MetricsSource, L: AliasReader> Gate for CanaryEvaluator<M, L> {
             "judgement": judgement,
             "missing_series": missing,
         });
-        Ok(decision_of(
-            &judgement,
-            &input.canary,
-            &missing,
-            request.now,
-            period,
-            evidence,
-        ))
+        let decision = decision_of(&judgement, &input.canary, &missing, request.now, period, evidence);
+        // A verdict that cannot be recorded is no verdict: the gate fails closed.
+        if let (Some(store), Some(pipeline), Some(stage)) = (
+            &self.store,
+            request.context.pipeline.as_deref(),
+            request.context.stage.as_deref(),
+        ) {
+            store
+                .record(&AuditRecord::of_decision(&decision, pipeline, stage, request.now))
+                .await
+                .map_err(super::alarm_blocker::store_error)?;
+        }
+        Ok(decision)
+    }
+}
+
+/// Where a gate may record its decisions: a store, or nowhere (`()`).
+pub trait AuditTrail: Send + Sync {
+    fn record(&self, record: &AuditRecord) -> impl Future<Output = Result<(), StoreError>> + Send;
+}
+
+impl AuditTrail for () {
+    async fn record(&self, _record: &AuditRecord) -> Result<(), StoreError> {
+        Ok(())
+    }
+}
+
+impl<T: StateStore> AuditTrail for T {
+    async fn record(&self, record: &AuditRecord) -> Result<(), StoreError> {
+        self.audit(record).await
     }
 }
