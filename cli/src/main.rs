@@ -9,6 +9,7 @@ mod aws;
 mod canary;
 mod check;
 mod dashboard;
+mod expiry;
 mod overrides;
 mod pipeline;
 mod report;

@@ -167,6 +167,7 @@ pub async fn create(args: &CreateArgs, aws: &AwsArgs) -> Result<String, String> 
     event.who = Some(who.clone());
     event.evidence_summary = serde_json::json!({"id": id, "alarms": scope, "expires_at": item.expires_at}).to_string();
     crate::aws::announce(aws, event).await;
+    crate::expiry::schedule(aws, &id, &item.pipeline, &item.stage, item.expires_at).await;
     Ok(format!(
         "{id}: overrides {scope} for stage {} of {} until {} (by {who})",
         item.stage, item.pipeline, item.expires_at
@@ -245,6 +246,7 @@ pub async fn revoke(args: &RevokeArgs, aws: &AwsArgs) -> Result<String, String> 
     event.who = Some(who.clone());
     event.evidence_summary = serde_json::json!({"id": item.id}).to_string();
     crate::aws::announce(aws, event).await;
+    crate::expiry::unschedule(aws, &item.id).await;
     Ok(format!(
         "{}: revoked (stage {} of {}) by {who}",
         item.id, item.stage, item.pipeline

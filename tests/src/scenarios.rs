@@ -220,6 +220,10 @@ impl World {
             .env("AWS_REGION", "us-east-1")
             .env("AWS_EC2_METADATA_DISABLED", "true")
             .env("HANDSOFF_TABLE", TABLE)
+            .env(
+                "HANDSOFF_SCHEDULER_ROLE_ARN",
+                "arn:aws:iam::123456789012:role/handsoff-override-expiry",
+            )
             .arg("--endpoint-url")
             .arg(self.stack.endpoint())
             .args(args);

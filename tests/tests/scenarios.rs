@@ -156,8 +156,34 @@ fn a_firing_alarm_blocks_until_overridden_and_the_audit_trail_shows_both() {
             .find(|word| word.starts_with("ov-"))
             .unwrap_or_else(|| panic!("no override id in the audit trail: {audit}"))
             .to_string();
+        // Its expiry waits in EventBridge Scheduler, to publish `Handsoff Override Expired` then.
+        let scheduler = aws_sdk_scheduler::Client::new(&world.stack.sdk_config());
+        let schedule = scheduler
+            .get_schedule()
+            .name(format!("handsoff-override-{id}"))
+            .send()
+            .await
+            .unwrap();
+        assert!(
+            schedule.schedule_expression().unwrap_or_default().starts_with("at(20"),
+            "{schedule:?}"
+        );
+        let input = schedule.target().and_then(|target| target.input()).unwrap_or_default();
+        assert!(
+            input.contains("Handsoff Override Expired") && input.contains(&id),
+            "{input}"
+        );
         let (code, said) = world.handsoff(&["override", "revoke", &id, "--reason", "fix shipped"]);
         assert_eq!(code, 0, "{said}");
+        // Revoked: nothing will expire.
+        assert!(
+            scheduler
+                .get_schedule()
+                .name(format!("handsoff-override-{id}"))
+                .send()
+                .await
+                .is_err()
+        );
         // The wait that started, the override and its revocation, and the stage passing: once each.
         let counts = world.events.count().await.unwrap();
         let expected: std::collections::BTreeMap<String, usize> = [
