@@ -12,6 +12,7 @@ mod dashboard;
 mod expiry;
 mod overrides;
 mod pipeline;
+mod policy;
 mod report;
 mod status;
 mod suites;
@@ -58,6 +59,9 @@ enum Command {
     Report(report::ReportArgs),
     /// Every pipeline by stage as a web page: written to a folder, or served live.
     Dashboard(dashboard::DashboardArgs),
+    /// Policies: validate a document as the gates read it, print the JSON Schema for editors.
+    #[command(subcommand)]
+    Policy(policy::PolicyCommand),
     /// Release plans: synthesize the multi-region pipeline, print the rollout's schedule.
     #[command(subcommand)]
     Pipeline(pipeline::PipelineCommand),
@@ -91,6 +95,8 @@ async fn run(cli: Cli) -> Result<(String, u8), String> {
         Command::Suite(suites::SuiteCommand::Put(args)) => suites::put(args, aws).await?,
         Command::Suite(suites::SuiteCommand::List(args)) => suites::list(args, aws).await?,
         Command::Status(args) => status::run(args, aws).await?,
+        Command::Policy(policy::PolicyCommand::Validate(args)) => policy::validate(args)?,
+        Command::Policy(policy::PolicyCommand::Schema(args)) => policy::schema(args),
         Command::Dashboard(args) => dashboard::run(args, aws).await?,
         Command::Report(args) => report::run(args, aws).await?,
         Command::Pipeline(pipeline::PipelineCommand::Synth(args)) => pipeline::synth_command(args)?,

@@ -138,3 +138,26 @@ fn bad_input_exits_non_zero_naming_the_field() {
     assert!(stderr.contains("--policy"), "{stderr}");
     assert!(!stderr.contains("panicked"));
 }
+
+#[test]
+fn policy_validate_names_the_field_and_policy_schema_prints_the_committed_schema() {
+    let root = std::path::PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("..");
+    let example = root.join("examples/team-policy.json").display().to_string();
+    let (code, stdout, stderr) = handsoff(&["policy", "validate", &example]);
+    assert_eq!(code, 0, "{stderr}");
+    assert!(stdout.contains("a valid policy (windows)"), "{stdout}");
+    let dir = handsoff_e2e::TempDir::new("policy-validate");
+    let bad = dir.file(
+        "bad.json",
+        r#"{"windows": {"timezone": "UTC", "allow": [{"days": "Mon-Fri", "start": "25:00", "end": "16:00"}]}}"#,
+    );
+    let (code, _, stderr) = handsoff(&["policy", "validate", &bad.display().to_string()]);
+    assert_eq!(code, 1);
+    assert!(stderr.contains("windows.allow[0].start"), "{stderr}");
+    let (code, stdout, _) = handsoff(&["policy", "schema"]);
+    assert_eq!(code, 0);
+    assert_eq!(
+        stdout,
+        std::fs::read_to_string(root.join("schemas/policy.schema.json")).unwrap()
+    );
+}

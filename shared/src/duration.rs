@@ -6,7 +6,9 @@ use std::str::FromStr;
 use serde::{Deserialize, Serialize};
 
 /// A whole number of seconds, written with the units `d`, `h`, `m`, `s` from largest to smallest.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Default, Deserialize, Serialize)]
+#[derive(
+    Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Default, Deserialize, Serialize, schemars::JsonSchema,
+)]
 #[serde(try_from = "String", into = "String")]
 pub struct HumanDuration(u64);
 

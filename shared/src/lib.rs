@@ -23,6 +23,7 @@ pub mod policy;
 pub mod ports;
 pub mod report;
 pub mod rollback;
+pub mod schema;
 pub mod statistic;
 pub mod status;
 pub mod suite;

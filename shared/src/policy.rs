@@ -63,7 +63,7 @@ pub fn example_for(gate: &str) -> &'static str {
 
 const NOT_AN_OBJECT: &str = "a policy is a JSON object of sections: `windows`, `alarms`, `bake`, `canary`, `rollback`";
 
-#[derive(Debug, Clone, Default, Deserialize, Serialize)]
+#[derive(Debug, Clone, Default, Deserialize, Serialize, schemars::JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct Policy {
     /// When deployments may start (the time-window gate).

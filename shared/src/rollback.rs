@@ -7,14 +7,14 @@ use crate::policy::PolicyError;
 
 pub const NAME: &str = "rollback-trigger";
 
-#[derive(Debug, Clone, PartialEq, Eq, Deserialize, Serialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Deserialize, Serialize, schemars::JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct RollbackPolicy {
     /// Run in order; each is reported.
     pub actions: Vec<RollbackAction>,
 }
 
-#[derive(Debug, Clone, PartialEq, Eq, Deserialize, Serialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Deserialize, Serialize, schemars::JsonSchema)]
 #[serde(rename_all = "snake_case", deny_unknown_fields)]
 pub enum RollbackAction {
     /// Point the alias back at its primary (stable) version and clear its routing weights; with
@@ -35,7 +35,7 @@ pub enum RollbackAction {
     Pipeline { mode: PipelineMode },
 }
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize, Serialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize, Serialize, schemars::JsonSchema)]
 #[serde(rename_all = "snake_case")]
 pub enum PipelineMode {
     RollbackStage,
@@ -90,7 +90,7 @@ impl RollbackPolicy {
 }
 
 /// What one action did.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, schemars::JsonSchema)]
 pub struct StepResult {
     pub action: String,
     pub ok: bool,
@@ -98,7 +98,7 @@ pub struct StepResult {
 }
 
 /// The outcome of a deployment's rollback, stored once it ran.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, schemars::JsonSchema)]
 pub struct RollbackRecord {
     /// `done` when every action succeeded, `partial` otherwise (a later call retries the rest).
     pub status: String,

@@ -5,7 +5,7 @@ use serde::{Deserialize, Serialize};
 use crate::duration::HumanDuration;
 use crate::policy::PolicyError;
 
-#[derive(Debug, Clone, PartialEq, Eq, Deserialize, Serialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Deserialize, Serialize, schemars::JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct AlarmPolicy {
     /// Where to look: the team's alarms, and org-wide alarms in other accounts or regions.
@@ -41,7 +41,7 @@ fn default_max_override_ttl() -> HumanDuration {
 
 /// Alarms chosen by exact name and by name prefix, in this account and region or, with
 /// `role_arn` and `region`, in another.
-#[derive(Debug, Clone, PartialEq, Eq, Hash, Deserialize, Serialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Hash, Deserialize, Serialize, schemars::JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct AlarmSelection {
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
@@ -55,7 +55,7 @@ pub struct AlarmSelection {
     pub region: Option<String>,
 }
 
-#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Deserialize, Serialize)]
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Deserialize, Serialize, schemars::JsonSchema)]
 #[serde(rename_all = "lowercase")]
 pub enum InsufficientData {
     #[default]
@@ -63,7 +63,7 @@ pub enum InsufficientData {
     Proceed,
 }
 
-#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Deserialize, Serialize)]
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Deserialize, Serialize, schemars::JsonSchema)]
 #[serde(rename_all = "lowercase")]
 pub enum WhenBlocked {
     #[default]

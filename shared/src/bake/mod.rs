@@ -13,7 +13,7 @@ use crate::policy::PolicyError;
 
 pub const NAME: &str = "bake-time-waiter";
 
-#[derive(Debug, Clone, PartialEq, Eq, Deserialize, Serialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Deserialize, Serialize, schemars::JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct BakePolicy {
     /// Minimum bake time, e.g. 1h after a one-box, 12h after the first regional wave.
@@ -36,7 +36,7 @@ fn default_poll_interval() -> HumanDuration {
     HumanDuration::from_secs(300)
 }
 
-#[derive(Debug, Clone, PartialEq, Eq, Deserialize, Serialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Deserialize, Serialize, schemars::JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct TrafficFloor {
     pub namespace: String,

@@ -11,7 +11,7 @@ use super::stats::{
 use crate::policy::PolicyError;
 
 /// What one side served.
-#[derive(Debug, Clone, PartialEq, Deserialize, Serialize)]
+#[derive(Debug, Clone, PartialEq, Deserialize, Serialize, schemars::JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct Sample {
     pub requests: u64,
@@ -21,7 +21,7 @@ pub struct Sample {
     pub latency_ms: Vec<f64>,
 }
 
-#[derive(Debug, Clone, PartialEq, Deserialize, Serialize)]
+#[derive(Debug, Clone, PartialEq, Deserialize, Serialize, schemars::JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct JudgeConfig {
     /// 1 - the family-wise false-failure rate, e.g. 0.99.
@@ -77,7 +77,7 @@ impl Default for JudgeConfig {
     }
 }
 
-#[derive(Debug, Clone, PartialEq, Deserialize, Serialize)]
+#[derive(Debug, Clone, PartialEq, Deserialize, Serialize, schemars::JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct JudgeInput {
     pub baseline: Sample,

@@ -8,7 +8,7 @@ use super::judge::JudgeConfig;
 use crate::duration::HumanDuration;
 use crate::policy::PolicyError;
 
-#[derive(Debug, Clone, PartialEq, Deserialize, Serialize)]
+#[derive(Debug, Clone, PartialEq, Deserialize, Serialize, schemars::JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct CanaryPolicy {
     /// A Lambda one-box: the alias's additional version (the canary) against its primary.
@@ -44,7 +44,7 @@ fn default_lookback() -> HumanDuration {
     HumanDuration::from_secs(1_800)
 }
 
-#[derive(Debug, Clone, PartialEq, Eq, Deserialize, Serialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Deserialize, Serialize, schemars::JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct LambdaAliasTarget {
     pub function_name: String,
@@ -58,7 +58,7 @@ fn default_latency_stat() -> String {
     "p50".to_string()
 }
 
-#[derive(Debug, Clone, PartialEq, Eq, Deserialize, Serialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Deserialize, Serialize, schemars::JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct MetricPair {
     pub namespace: String,
@@ -70,7 +70,7 @@ pub struct MetricPair {
     pub latency: Option<MetricSpec>,
 }
 
-#[derive(Debug, Clone, PartialEq, Eq, Deserialize, Serialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Deserialize, Serialize, schemars::JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct MetricSpec {
     pub metric: String,
@@ -84,7 +84,7 @@ pub struct MetricSpec {
 }
 
 /// What a series with no datapoint over the whole window means.
-#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Deserialize, Serialize)]
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Deserialize, Serialize, schemars::JsonSchema)]
 #[serde(rename_all = "lowercase")]
 pub enum WhenMissing {
     #[default]

@@ -24,7 +24,7 @@ pub const MAX_TRAFFIC_REQUESTS: u32 = 100_000;
 pub const MAX_CONCURRENCY: usize = 32;
 pub const MAX_ATTEMPTS: u32 = 10;
 
-#[derive(Debug, Clone, PartialEq, Deserialize, Serialize)]
+#[derive(Debug, Clone, PartialEq, Deserialize, Serialize, schemars::JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct Suite {
     pub name: String,
@@ -48,7 +48,7 @@ fn default_concurrency() -> usize {
     4
 }
 
-#[derive(Debug, Clone, Default, PartialEq, Deserialize, Serialize)]
+#[derive(Debug, Clone, Default, PartialEq, Deserialize, Serialize, schemars::JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct TestDefaults {
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -61,7 +61,7 @@ pub struct TestDefaults {
 }
 
 /// Tries a failing test again: `attempts` in all, waiting `backoff`, then twice that, and so on.
-#[derive(Debug, Clone, Copy, PartialEq, Deserialize, Serialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Deserialize, Serialize, schemars::JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct Retries {
     pub attempts: u32,
@@ -76,7 +76,7 @@ fn default_backoff() -> ShortDuration {
 /// The timeout of a test that names none.
 pub const DEFAULT_TIMEOUT: Duration = Duration::from_secs(10);
 
-#[derive(Debug, Clone, PartialEq, Deserialize, Serialize)]
+#[derive(Debug, Clone, PartialEq, Deserialize, Serialize, schemars::JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct TestCase {
     pub name: String,
@@ -95,7 +95,7 @@ pub struct TestCase {
     pub expect: Expect,
 }
 
-#[derive(Debug, Clone, PartialEq, Deserialize, Serialize)]
+#[derive(Debug, Clone, PartialEq, Deserialize, Serialize, schemars::JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct HttpRequestSpec {
     #[serde(default = "default_method")]
@@ -115,7 +115,7 @@ fn default_method() -> String {
     "GET".to_string()
 }
 
-#[derive(Debug, Clone, PartialEq, Deserialize, Serialize)]
+#[derive(Debug, Clone, PartialEq, Deserialize, Serialize, schemars::JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct SignSpec {
     /// The signing name: `execute-api` for API Gateway, `lambda` for function URLs.
@@ -125,7 +125,7 @@ pub struct SignSpec {
     pub region: Option<String>,
 }
 
-#[derive(Debug, Clone, PartialEq, Deserialize, Serialize)]
+#[derive(Debug, Clone, PartialEq, Deserialize, Serialize, schemars::JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct LambdaSpec {
     /// A name, `name:alias` or ARN.
@@ -135,7 +135,7 @@ pub struct LambdaSpec {
 }
 
 /// Sends `requests` requests at `rate_per_second`, so a quiet stage's bake still sees traffic.
-#[derive(Debug, Clone, PartialEq, Deserialize, Serialize)]
+#[derive(Debug, Clone, PartialEq, Deserialize, Serialize, schemars::JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct TrafficSpec {
     pub requests: u32,
@@ -150,7 +150,7 @@ fn all_of_them() -> f64 {
     100.0
 }
 
-#[derive(Debug, Clone, Default, PartialEq, Deserialize, Serialize)]
+#[derive(Debug, Clone, Default, PartialEq, Deserialize, Serialize, schemars::JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct Expect {
     /// `200`, `[200, 201]` or `"2xx"`. HTTP tests expect `2xx` when this is left out.
@@ -172,7 +172,7 @@ pub struct Expect {
 }
 
 /// One check of a text: exactly one of the fields.
-#[derive(Debug, Clone, Default, PartialEq, Deserialize, Serialize)]
+#[derive(Debug, Clone, Default, PartialEq, Deserialize, Serialize, schemars::JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct TextCheck {
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -186,7 +186,7 @@ pub struct TextCheck {
 }
 
 /// One check of the JSON at `path` (`$.items[0].id`): exactly one of `equals`, `exists`, `matches`.
-#[derive(Debug, Clone, PartialEq, Deserialize, Serialize)]
+#[derive(Debug, Clone, PartialEq, Deserialize, Serialize, schemars::JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct JsonCheck {
     pub path: String,
@@ -199,7 +199,7 @@ pub struct JsonCheck {
 }
 
 /// A duration with millisecond precision: `250ms`, `5s`, `1m30s`.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Deserialize, Serialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Deserialize, Serialize, schemars::JsonSchema)]
 #[serde(try_from = "String", into = "String")]
 pub struct ShortDuration(pub Duration);
 

@@ -55,7 +55,7 @@ enum DayRule {
 }
 
 /// A parsed cron expression that tells on which local dates and at which local times it fires.
-#[derive(Debug, Clone, PartialEq, Eq, Deserialize, Serialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Deserialize, Serialize, schemars::JsonSchema)]
 #[serde(try_from = "String", into = "String")]
 pub struct Cron {
     text: String,

@@ -28,7 +28,7 @@ pub const MAX_CRON_FIRES_PER_DAY: usize = 144;
 /// Most `deny` entries a policy may have (years of holidays fit).
 pub const MAX_DENY: usize = 500;
 
-#[derive(Debug, Clone, Deserialize, Serialize)]
+#[derive(Debug, Clone, Deserialize, Serialize, schemars::JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct WindowPolicy {
     /// IANA time zone in which every window and date is read, e.g. `America/Los_Angeles`.
@@ -50,7 +50,7 @@ pub struct WindowPolicy {
 }
 
 /// What the gate does outside the windows.
-#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Deserialize, Serialize)]
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Deserialize, Serialize, schemars::JsonSchema)]
 #[serde(rename_all = "lowercase")]
 pub enum WhenClosed {
     /// Hold the deployment until the next opening.
@@ -60,7 +60,7 @@ pub enum WhenClosed {
     Fail,
 }
 
-#[derive(Debug, Clone, PartialEq, Eq, Deserialize, Serialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Deserialize, Serialize, schemars::JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct AllowWindow {
     pub days: DaySet,
@@ -70,7 +70,7 @@ pub struct AllowWindow {
     pub end: ClockTime,
 }
 
-#[derive(Debug, Clone, PartialEq, Eq, Deserialize, Serialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Deserialize, Serialize, schemars::JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct DenyDates {
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -83,7 +83,7 @@ pub struct DenyDates {
     pub reason: String,
 }
 
-#[derive(Debug, Clone, PartialEq, Eq, Deserialize, Serialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Deserialize, Serialize, schemars::JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct CronWindow {
     /// When the window opens, in the policy's time zone.
@@ -200,7 +200,7 @@ impl fmt::Display for CronWindow {
 }
 
 /// A local calendar date, `YYYY-MM-DD`.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Deserialize, Serialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Deserialize, Serialize, schemars::JsonSchema)]
 #[serde(try_from = "String", into = "String")]
 pub struct LocalDate(pub jiff::civil::Date);
 
@@ -230,7 +230,7 @@ impl fmt::Display for LocalDate {
 }
 
 /// An IANA time zone, from the tz database bundled into the binary.
-#[derive(Debug, Clone, Deserialize, Serialize)]
+#[derive(Debug, Clone, Deserialize, Serialize, schemars::JsonSchema)]
 #[serde(try_from = "String", into = "String")]
 pub struct Zone {
     name: String,

@@ -1,0 +1,56 @@
+//! `handsoff policy validate FILE` and `handsoff policy schema [--suite]`.
+
+use std::path::PathBuf;
+
+use clap::{Args, Subcommand};
+use handsoff::policy::Policy;
+
+#[derive(Debug, Subcommand)]
+pub enum PolicyCommand {
+    /// Check a policy document (JSON) exactly as the gates read it; exit 1 naming the field.
+    Validate(ValidateArgs),
+    /// Print the JSON Schema of the policy (or, with --suite, of a validation suite), for editors.
+    Schema(SchemaArgs),
+}
+
+#[derive(Debug, Args)]
+pub struct ValidateArgs {
+    /// The policy document (JSON).
+    file: PathBuf,
+}
+
+#[derive(Debug, Args)]
+pub struct SchemaArgs {
+    /// The validation suite's schema instead of the policy's.
+    #[arg(long)]
+    suite: bool,
+}
+
+pub fn validate(args: &ValidateArgs) -> Result<String, String> {
+    let text = std::fs::read_to_string(&args.file).map_err(|error| format!("{}: {error}", args.file.display()))?;
+    let policy = Policy::from_json(&text).map_err(|error| format!("{}: {error}", args.file.display()))?;
+    let sections: Vec<&str> = [
+        ("windows", policy.windows.is_some()),
+        ("alarms", policy.alarms.is_some()),
+        ("canary", policy.canary.is_some()),
+        ("bake", policy.bake.is_some()),
+        ("rollback", policy.rollback.is_some()),
+    ]
+    .into_iter()
+    .filter_map(|(name, present)| present.then_some(name))
+    .collect();
+    Ok(format!(
+        "{}: a valid policy ({})",
+        args.file.display(),
+        sections.join(", ")
+    ))
+}
+
+pub fn schema(args: &SchemaArgs) -> String {
+    let schema = if args.suite {
+        handsoff::schema::suite()
+    } else {
+        handsoff::schema::policy()
+    };
+    handsoff::schema::text(&schema).trim_end().to_string()
+}

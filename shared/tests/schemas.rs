@@ -1,0 +1,76 @@
+//! The published JSON Schemas (`schemas/`) are the types' own, and real documents pass them: a
+//! test fails when a committed schema differs from what the types generate, and the example
+//! policy, the example suite and the release example's region policies are checked against them
+//! with a real JSON Schema validator (Python's `jsonschema`, in `.venv/` with cfn-lint).
+
+use std::path::PathBuf;
+use std::process::Command;
+
+fn root() -> PathBuf {
+    PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("..")
+}
+
+#[test]
+fn the_committed_schemas_are_what_the_types_generate() {
+    for (file, schema) in [
+        ("schemas/policy.schema.json", handsoff::schema::policy()),
+        ("schemas/suite.schema.json", handsoff::schema::suite()),
+    ] {
+        let committed = std::fs::read_to_string(root().join(file)).unwrap();
+        assert!(
+            committed == handsoff::schema::text(&schema),
+            "{file} is stale: run `handsoff policy schema > schemas/policy.schema.json` (and --suite for the suite's)"
+        );
+    }
+}
+
+#[test]
+fn a_policy_with_an_unknown_field_is_outside_the_schema() {
+    let schema = handsoff::schema::policy();
+    assert_eq!(schema["additionalProperties"], false);
+    let mut sections: Vec<&String> = schema["properties"].as_object().unwrap().keys().collect();
+    sections.sort();
+    assert_eq!(sections, ["alarms", "bake", "canary", "rollback", "windows"]);
+}
+
+#[test]
+fn the_examples_pass_the_schemas_in_a_real_validator() {
+    let python = root().join(".venv/bin/python");
+    assert!(
+        python.exists(),
+        "{} is missing: run scripts/python-tools (scripts/test does)",
+        python.display()
+    );
+    let check = r#"
+import json, sys, glob
+from jsonschema import Draft202012Validator as V
+policy = json.load(open("schemas/policy.schema.json"))
+suite = json.load(open("schemas/suite.schema.json"))
+docs = [(policy, json.load(open("examples/team-policy.json")), "examples/team-policy.json")]
+for path in sorted(glob.glob("examples/release/handsoff/inputs/*.json")):
+    document = json.load(open(path))
+    docs.append((policy, document["policy"], path + ": policy"))
+    docs.append((policy, document["fleet_policy"], path + ": fleet_policy"))
+docs.append((suite, json.load(open("examples/suite-orders-smoke.json")), "examples/suite-orders-smoke.json"))
+bad = dict(json.load(open("examples/team-policy.json")))
+bad["windowz"] = {}
+failed = [name for schema, doc, name in docs if list(V(schema).iter_errors(doc))]
+refused = list(V(policy).iter_errors(bad))
+print(json.dumps({"checked": len(docs), "failed": failed, "unknown_refused": bool(refused)}))
+"#;
+    let output = Command::new(python)
+        .current_dir(root())
+        .args(["-c", check])
+        .output()
+        .unwrap();
+    let text = String::from_utf8_lossy(&output.stdout);
+    assert!(
+        output.status.success(),
+        "{text}{}",
+        String::from_utf8_lossy(&output.stderr)
+    );
+    let result: serde_json::Value = serde_json::from_str(text.trim()).unwrap();
+    assert_eq!(result["failed"], serde_json::json!([]), "{result}");
+    assert!(result["checked"].as_u64().unwrap() >= 10, "{result}");
+    assert_eq!(result["unknown_refused"], true, "{result}");
+}
