@@ -60,7 +60,7 @@ pub fn inputs(plan: &ReleasePlan) -> Result<Vec<(String, String)>, PlanError> {
     Ok(releases(plan)?
         .iter()
         .map(|release| {
-            let text = serde_json::to_string_pretty(&sorted(&release.input)).unwrap_or_default();
+            let text = serde_json::to_string_pretty(&handsoff::json::sorted(&release.input)).unwrap_or_default();
             (input_path(plan, &release.wave, &release.region), format!("{text}\n"))
         })
         .collect())
@@ -155,22 +155,8 @@ pub fn template_text(plan: &ReleasePlan) -> Result<String, PlanError> {
     let template = template(plan)?;
     Ok(format!(
         "{}\n",
-        serde_json::to_string_pretty(&sorted(&template)).unwrap_or_default()
+        serde_json::to_string_pretty(&handsoff::json::sorted(&template)).unwrap_or_default()
     ))
-}
-
-/// `value` with every object's keys in order, whichever map serde_json was built with (a
-/// workspace build may switch on `preserve_order`): the committed files never depend on it.
-fn sorted(value: &Value) -> Value {
-    match value {
-        Value::Object(map) => {
-            let mut keys: Vec<&String> = map.keys().collect();
-            keys.sort();
-            Value::Object(keys.into_iter().map(|key| (key.clone(), sorted(&map[key]))).collect())
-        }
-        Value::Array(items) => Value::Array(items.iter().map(sorted).collect()),
-        other => other.clone(),
-    }
 }
 
 fn source_stage(plan: &ReleasePlan) -> Value {

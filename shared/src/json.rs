@@ -27,6 +27,20 @@ pub fn parse_strict(text: &str) -> Result<Value, String> {
     }
 }
 
+/// `value` with every object's keys in order, whichever map serde_json was built with (a
+/// workspace build may switch on `preserve_order`): for files committed and compared.
+pub fn sorted(value: &Value) -> Value {
+    match value {
+        Value::Object(map) => {
+            let mut keys: Vec<&String> = map.keys().collect();
+            keys.sort();
+            Value::Object(keys.into_iter().map(|key| (key.clone(), sorted(&map[key]))).collect())
+        }
+        Value::Array(items) => Value::Array(items.iter().map(sorted).collect()),
+        other => other.clone(),
+    }
+}
+
 fn duplicate(path: &str) -> String {
     format!("key `{path}` appears twice; give each key once")
 }

@@ -33,19 +33,8 @@ fn titled(schema: schemars::Schema, title: &str, id: &str) -> Value {
 
 /// The schema as the committed file holds it: keys sorted, pretty, one newline at the end.
 pub fn text(schema: &Value) -> String {
-    fn sorted(value: &Value) -> Value {
-        match value {
-            Value::Object(map) => {
-                let mut keys: Vec<&String> = map.keys().collect();
-                keys.sort();
-                Value::Object(keys.into_iter().map(|key| (key.clone(), sorted(&map[key]))).collect())
-            }
-            Value::Array(items) => Value::Array(items.iter().map(sorted).collect()),
-            other => other.clone(),
-        }
-    }
     format!(
         "{}\n",
-        serde_json::to_string_pretty(&sorted(schema)).unwrap_or_default()
+        serde_json::to_string_pretty(&crate::json::sorted(schema)).unwrap_or_default()
     )
 }
