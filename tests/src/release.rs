@@ -52,14 +52,7 @@ pub async fn create_service(
         .send()
         .await
         .map_err(|error| format!("CreateFunction: {error:?}"))?;
-    let version = lambda
-        .publish_version()
-        .function_name(function)
-        .send()
-        .await
-        .map_err(|error| format!("PublishVersion: {error:?}"))?
-        .version
-        .unwrap_or_default();
+    let version = publish(lambda, function).await?;
     lambda
         .create_alias()
         .function_name(function)
@@ -69,6 +62,18 @@ pub async fn create_service(
         .await
         .map_err(|error| format!("CreateAlias: {error:?}"))?;
     Ok(version)
+}
+
+/// Publishes a version of `$LATEST`; returns its number.
+pub async fn publish(lambda: &aws_sdk_lambda::Client, function: &str) -> Result<String, String> {
+    Ok(lambda
+        .publish_version()
+        .function_name(function)
+        .send()
+        .await
+        .map_err(|error| format!("PublishVersion: {error:?}"))?
+        .version
+        .unwrap_or_default())
 }
 
 /// What the service's stack deploy does: new code in `$LATEST`, no traffic.

@@ -15,14 +15,13 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::{Duration, Instant};
 
-use aws_sdk_cloudwatch::types::{ComparisonOperator, Dimension, StateValue, Statistic};
 use handsoff_release::{ReleasePlan, synth};
 use jiff::{SignedDuration, Timestamp};
 use serde_json::Value;
 
 use crate::local_stack::{LocalStack, TABLE};
 use crate::release::{alias_of, create_service, lambda_in, safe_region_definition, ship_new_code};
-use crate::scenarios::{Run, create_table, put_metric, set_alarm};
+use crate::scenarios::{Run, create_ok_alarm, create_table, put_metric};
 
 /// The release the scenarios and the demo run (3 waves, 4 regions, bakes of seconds).
 pub const PLAN: &str = include_str!("../plans/release-e2e.yaml");
@@ -120,21 +119,7 @@ impl ReleaseWorld {
                 format!("orders-{region}-high-sev"),
                 format!("orders-{region}-onebox-faults"),
             ] {
-                cloudwatch
-                    .put_metric_alarm()
-                    .alarm_name(&alarm)
-                    .namespace("AWS/Lambda")
-                    .metric_name("Errors")
-                    .dimensions(Dimension::builder().name("FunctionName").value(FUNCTION).build())
-                    .statistic(Statistic::Sum)
-                    .period(60)
-                    .evaluation_periods(1)
-                    .threshold(10.0)
-                    .comparison_operator(ComparisonOperator::GreaterThanThreshold)
-                    .send()
-                    .await
-                    .map_err(|error| format!("PutMetricAlarm {region}: {error:?}"))?;
-                set_alarm(&cloudwatch, &alarm, StateValue::Ok, "errors under threshold").await?;
+                create_ok_alarm(&cloudwatch, &alarm).await?;
             }
             create_service(&lambda_in(&config, region), &service_role, FUNCTION, ALIAS).await?;
             let created = aws_sdk_sfn::Client::new(&region_config)

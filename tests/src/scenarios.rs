@@ -86,21 +86,7 @@ impl World {
         create_table(&dynamodb).await?;
         let events = crate::event_tap::EventTap::start(&config, "handsoff-events").await?;
         for alarm in [ALARM, ONEBOX_ALARM] {
-            cloudwatch
-                .put_metric_alarm()
-                .alarm_name(alarm)
-                .namespace("AWS/Lambda")
-                .metric_name("Errors")
-                .dimensions(Dimension::builder().name("FunctionName").value(FUNCTION).build())
-                .statistic(Statistic::Sum)
-                .period(60)
-                .evaluation_periods(1)
-                .threshold(10.0)
-                .comparison_operator(ComparisonOperator::GreaterThanThreshold)
-                .send()
-                .await
-                .map_err(|error| format!("PutMetricAlarm: {error:?}"))?;
-            set_alarm(&cloudwatch, alarm, StateValue::Ok, "errors under threshold").await?;
+            create_ok_alarm(&cloudwatch, alarm).await?;
         }
         let role = stack.aws.moto.create_iam_role("orders-api");
         let (old_version, new_version) = deploy_one_box(&lambda, &role).await?;
@@ -377,6 +363,25 @@ pub(crate) async fn create_table(dynamodb: &aws_sdk_dynamodb::Client) -> Result<
     Ok(())
 }
 
+/// An alarm on orders-api's errors (above 10 in a minute), in OK.
+pub(crate) async fn create_ok_alarm(cloudwatch: &aws_sdk_cloudwatch::Client, alarm: &str) -> Result<(), String> {
+    cloudwatch
+        .put_metric_alarm()
+        .alarm_name(alarm)
+        .namespace("AWS/Lambda")
+        .metric_name("Errors")
+        .dimensions(Dimension::builder().name("FunctionName").value(FUNCTION).build())
+        .statistic(Statistic::Sum)
+        .period(60)
+        .evaluation_periods(1)
+        .threshold(10.0)
+        .comparison_operator(ComparisonOperator::GreaterThanThreshold)
+        .send()
+        .await
+        .map_err(|error| format!("PutMetricAlarm {alarm}: {error:?}"))?;
+    set_alarm(cloudwatch, alarm, StateValue::Ok, "errors under threshold").await
+}
+
 pub(crate) async fn set_alarm(
     cloudwatch: &aws_sdk_cloudwatch::Client,
     alarm: &str,
@@ -437,14 +442,7 @@ pub(crate) async fn put_metric(
 async fn deploy_one_box(lambda: &aws_sdk_lambda::Client, role: &str) -> Result<(String, String), String> {
     let old = crate::release::create_service(lambda, role, FUNCTION, "live").await?;
     crate::release::ship_new_code(lambda, FUNCTION).await?;
-    let new = lambda
-        .publish_version()
-        .function_name(FUNCTION)
-        .send()
-        .await
-        .map_err(|error| format!("PublishVersion: {error:?}"))?
-        .version
-        .unwrap_or_default();
+    let new = crate::release::publish(lambda, FUNCTION).await?;
     let routing = AliasRoutingConfiguration::builder()
         .additional_version_weights(&new, 0.1)
         .build();
