@@ -10,11 +10,13 @@ mod canary;
 mod check;
 mod dashboard;
 mod expiry;
+mod freeze;
 mod overrides;
 mod pipeline;
 mod policy;
 mod report;
 mod status;
+mod stored_policy;
 mod suites;
 mod window;
 
@@ -59,9 +61,12 @@ enum Command {
     Report(report::ReportArgs),
     /// Every pipeline by stage as a web page: written to a folder, or served live.
     Dashboard(dashboard::DashboardArgs),
-    /// Policies: validate a document as the gates read it, print the JSON Schema for editors.
+    /// Policies: validate, print the JSON Schema; store, read, diff and explain managed policies.
     #[command(subcommand)]
     Policy(policy::PolicyCommand),
+    /// Change freezes: close every time-window gate in scope for a span, with a reason.
+    #[command(subcommand)]
+    Freeze(freeze::FreezeCommand),
     /// Release plans: synthesize the multi-region pipeline, print the rollout's schedule.
     #[command(subcommand)]
     Pipeline(pipeline::PipelineCommand),
@@ -97,6 +102,15 @@ async fn run(cli: Cli) -> Result<(String, u8), String> {
         Command::Status(args) => status::run(args, aws).await?,
         Command::Policy(policy::PolicyCommand::Validate(args)) => policy::validate(args)?,
         Command::Policy(policy::PolicyCommand::Schema(args)) => policy::schema(args),
+        Command::Policy(policy::PolicyCommand::Put(args)) => stored_policy::put(args, aws).await?,
+        Command::Policy(policy::PolicyCommand::Get(args)) => stored_policy::get(args, aws).await?,
+        Command::Policy(policy::PolicyCommand::List(args)) => stored_policy::list(args, aws).await?,
+        Command::Policy(policy::PolicyCommand::History(args)) => stored_policy::history(args, aws).await?,
+        Command::Policy(policy::PolicyCommand::Diff(args)) => stored_policy::diff(args, aws).await?,
+        Command::Policy(policy::PolicyCommand::Explain(args)) => stored_policy::explain(args, aws).await?,
+        Command::Freeze(freeze::FreezeCommand::Create(args)) => freeze::create(args, aws).await?,
+        Command::Freeze(freeze::FreezeCommand::List(args)) => freeze::list(args, aws).await?,
+        Command::Freeze(freeze::FreezeCommand::Lift(args)) => freeze::lift(args, aws).await?,
         Command::Dashboard(args) => dashboard::run(args, aws).await?,
         Command::Report(args) => report::run(args, aws).await?,
         Command::Pipeline(pipeline::PipelineCommand::Synth(args)) => pipeline::synth_command(args)?,

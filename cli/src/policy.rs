@@ -1,4 +1,5 @@
-//! `handsoff policy validate FILE` and `handsoff policy schema [--suite]`.
+//! `handsoff policy validate FILE` and `handsoff policy schema [--suite]`; the stored policies'
+//! commands are in `stored_policy`.
 
 use std::path::PathBuf;
 
@@ -11,6 +12,18 @@ pub enum PolicyCommand {
     Validate(ValidateArgs),
     /// Print the JSON Schema of the policy (or, with --suite, of a validation suite), for editors.
     Schema(SchemaArgs),
+    /// Store a policy layer (--org, --pipeline, --pipeline --stage) as its next version.
+    Put(crate::stored_policy::PutArgs),
+    /// Print a stored layer's document (current, or --version N).
+    Get(crate::stored_policy::GetArgs),
+    /// Every stored layer, its version, who stored it and when.
+    List(crate::stored_policy::ListArgs),
+    /// Every version of one layer.
+    History(crate::stored_policy::HistoryArgs),
+    /// What changed between two versions of a layer, or from the current one to a file.
+    Diff(crate::stored_policy::DiffArgs),
+    /// A stage's effective policy, and which layer each field came from.
+    Explain(crate::stored_policy::ExplainArgs),
 }
 
 #[derive(Debug, Args)]
@@ -22,8 +35,11 @@ pub struct ValidateArgs {
 #[derive(Debug, Args)]
 pub struct SchemaArgs {
     /// The validation suite's schema instead of the policy's.
-    #[arg(long)]
+    #[arg(long, conflicts_with = "layer")]
     suite: bool,
+    /// A stored policy layer's schema (every field optional, and `forbid_lowering`).
+    #[arg(long)]
+    layer: bool,
 }
 
 pub fn validate(args: &ValidateArgs) -> Result<String, String> {
@@ -49,6 +65,8 @@ pub fn validate(args: &ValidateArgs) -> Result<String, String> {
 pub fn schema(args: &SchemaArgs) -> String {
     let schema = if args.suite {
         handsoff::schema::suite()
+    } else if args.layer {
+        handsoff::schema::layer()
     } else {
         handsoff::schema::policy()
     };

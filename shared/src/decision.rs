@@ -110,6 +110,18 @@ impl Decision {
         self
     }
 
+    /// Names the stored policy versions it was decided with in its evidence (`policy`), so the
+    /// audit record, the event and the answer all say which policy ran.
+    pub fn citing(mut self, source: Option<&crate::layers::PolicySource>) -> Decision {
+        if let Some(source) = source {
+            if !self.evidence.is_object() {
+                self.evidence = serde_json::json!({"evidence": self.evidence});
+            }
+            self.evidence["policy"] = serde_json::to_value(source).unwrap_or_default();
+        }
+        self
+    }
+
     pub fn with_output(mut self, name: &str, value: impl Into<String>) -> Decision {
         self.outputs.insert(name.to_string(), value.into());
         self

@@ -24,6 +24,15 @@ pub enum GateError {
 }
 
 impl GateError {
+    /// A state-store failure, as a gate reports it: an outside call that failed is a dependency
+    /// unavailable; anything else (a record missing, a write that lost a race) is named as is.
+    pub fn from_store(error: crate::ports::store::StoreError) -> GateError {
+        match error {
+            crate::ports::store::StoreError::Port(port) => GateError::DependencyUnavailable(port),
+            other => GateError::InvalidInput(other.to_string()),
+        }
+    }
+
     /// The name Step Functions sees as `Error`.
     pub fn error_type(&self) -> &'static str {
         match self {

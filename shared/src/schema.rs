@@ -13,6 +13,36 @@ pub fn policy() -> Value {
     )
 }
 
+/// A stored policy layer's schema (`handsoff policy put`): the policy's, with every field
+/// optional (a layer sets only what it changes; the merged policy is checked when it is
+/// stored) and `forbid_lowering`.
+pub fn layer() -> Value {
+    let mut schema = titled(
+        schemars::schema_for!(crate::policy::Policy),
+        "handsoff stored policy layer",
+        "layer.schema.json",
+    );
+    drop_required(&mut schema);
+    schema["properties"]["forbid_lowering"] = serde_json::json!({
+        "description": "Fields no layer above this one may lower: a smaller number or duration, a removed field or list entry, or (for any other value) a change.",
+        "type": "array",
+        "maxItems": crate::layers::MAX_FORBIDDEN,
+        "items": {"type": "string", "pattern": "^(windows|alarms|canary|bake|rollback)(\\.[a-z_]+)*$"}
+    });
+    schema
+}
+
+fn drop_required(value: &mut Value) {
+    match value {
+        Value::Object(map) => {
+            map.remove("required");
+            map.values_mut().for_each(drop_required);
+        }
+        Value::Array(items) => items.iter_mut().for_each(drop_required),
+        _ => {}
+    }
+}
+
 /// A validation suite's schema.
 pub fn suite() -> Value {
     titled(

@@ -144,6 +144,7 @@ fn request(alarms: &str) -> GateRequest {
         now: "2026-11-24T18:00:00Z".parse::<Timestamp>().unwrap(),
         waiting_since: None,
         mode: Mode::Direct,
+        policy_source: None,
     }
 }
 

@@ -192,6 +192,7 @@ fn request_with(policy: &str, now: &str) -> GateRequest {
         now: ts(now),
         waiting_since: None,
         mode: Mode::Direct,
+        policy_source: None,
     }
 }
 

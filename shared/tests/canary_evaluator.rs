@@ -120,6 +120,7 @@ fn request(policy: &str) -> GateRequest {
         now: NOW.parse::<Timestamp>().unwrap(),
         waiting_since: None,
         mode: Mode::Direct,
+        policy_source: None,
     }
 }
 

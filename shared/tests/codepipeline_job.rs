@@ -199,7 +199,7 @@ fn failing_client(status: u16, error_type: &str) -> (Client, Rule) {
 async fn when_the_answer_cannot_be_sent_the_invocation_errors_naming_the_call() {
     let (client, rule) = failing_client(400, "ThrottlingException");
     let handler = Handler::new(
-        TimeWindowGate,
+        TimeWindowGate::clock_only(),
         CodePipelineJobs::new(client),
         CapturedMetrics::default(),
     );
@@ -218,7 +218,7 @@ async fn when_the_answer_cannot_be_sent_the_invocation_errors_naming_the_call() 
 
     let (client, _) = failing_client(400, "AccessDeniedException");
     let handler = Handler::new(
-        TimeWindowGate,
+        TimeWindowGate::clock_only(),
         CodePipelineJobs::new(client),
         CapturedMetrics::default(),
     );
@@ -401,7 +401,7 @@ async fn the_codepipeline_client_is_built_by_the_first_job_only() {
         client.clone()
     });
     let handler = Handler::new(
-        TimeWindowGate,
+        TimeWindowGate::clock_only(),
         CodePipelineJobs::new(deferred.clone()),
         CapturedMetrics::default(),
     );

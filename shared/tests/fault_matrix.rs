@@ -184,6 +184,7 @@ fn request(policy: serde_json::Value, execution: &str) -> GateRequest {
         now: Timestamp::now(),
         waiting_since: None,
         mode: Mode::Direct,
+        policy_source: None,
     }
 }
 

@@ -156,6 +156,7 @@ fn request(actions: &str) -> GateRequest {
         now: jiff::Timestamp::now(),
         waiting_since: None,
         mode: Mode::Direct,
+        policy_source: None,
     }
 }
 

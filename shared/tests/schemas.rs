@@ -15,11 +15,12 @@ fn the_committed_schemas_are_what_the_types_generate() {
     for (file, schema) in [
         ("schemas/policy.schema.json", handsoff::schema::policy()),
         ("schemas/suite.schema.json", handsoff::schema::suite()),
+        ("schemas/layer.schema.json", handsoff::schema::layer()),
     ] {
         let committed = std::fs::read_to_string(root().join(file)).unwrap();
         assert!(
             committed == handsoff::schema::text(&schema),
-            "{file} is stale: run `handsoff policy schema > schemas/policy.schema.json` (and --suite for the suite's)"
+            "{file} is stale: run `handsoff policy schema > schemas/policy.schema.json` (--suite for the suite's, --layer for a stored layer's)"
         );
     }
 }
@@ -46,16 +47,19 @@ import json, sys, glob
 from jsonschema import Draft202012Validator as V
 policy = json.load(open("schemas/policy.schema.json"))
 suite = json.load(open("schemas/suite.schema.json"))
+layer = json.load(open("schemas/layer.schema.json"))
 docs = [(policy, json.load(open("examples/team-policy.json")), "examples/team-policy.json")]
 for path in sorted(glob.glob("examples/release/handsoff/inputs/*.json")):
     document = json.load(open(path))
     docs.append((policy, document["policy"], path + ": policy"))
     docs.append((policy, document["fleet_policy"], path + ": fleet_policy"))
 docs.append((suite, json.load(open("examples/suite-orders-smoke.json")), "examples/suite-orders-smoke.json"))
+for path in sorted(glob.glob("examples/policies/*.json")):
+    docs.append((layer, json.load(open(path)), path))
 bad = dict(json.load(open("examples/team-policy.json")))
 bad["windowz"] = {}
 failed = [name for schema, doc, name in docs if list(V(schema).iter_errors(doc))]
-refused = list(V(policy).iter_errors(bad))
+refused = list(V(policy).iter_errors(bad)) and list(V(layer).iter_errors(bad))
 print(json.dumps({"checked": len(docs), "failed": failed, "unknown_refused": bool(refused)}))
 "#;
     let output = Command::new(python)
@@ -71,6 +75,6 @@ print(json.dumps({"checked": len(docs), "failed": failed, "unknown_refused": boo
     );
     let result: serde_json::Value = serde_json::from_str(text.trim()).unwrap();
     assert_eq!(result["failed"], serde_json::json!([]), "{result}");
-    assert!(result["checked"].as_u64().unwrap() >= 10, "{result}");
+    assert!(result["checked"].as_u64().unwrap() >= 13, "{result}");
     assert_eq!(result["unknown_refused"], true, "{result}");
 }

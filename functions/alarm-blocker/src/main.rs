@@ -20,9 +20,10 @@ async fn main() -> Result<(), lambda_runtime::Error> {
     let store = DynamoStore::new(aws_sdk_dynamodb::Client::new(&config), table);
     let jobs = CodePipelineJobs::new(on_first_use(&config, aws_sdk_codepipeline::Client::new));
     handsoff::invoke::run(
-        AlarmBlocker::new(alarms, store),
+        AlarmBlocker::new(alarms, store.clone()),
         jobs,
         EventBridgeSink::from_env(&config),
+        store,
     )
     .await
 }

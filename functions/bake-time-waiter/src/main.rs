@@ -26,9 +26,10 @@ async fn main() -> Result<(), lambda_runtime::Error> {
     let aliases = LambdaAliases::new(on_first_use(&config, aws_sdk_lambda::Client::new));
     let jobs = CodePipelineJobs::new(on_first_use(&config, aws_sdk_codepipeline::Client::new));
     handsoff::invoke::run(
-        BakeTimeWaiter::new(alarms, metrics, store, aliases),
+        BakeTimeWaiter::new(alarms, metrics, store.clone(), aliases),
         jobs,
         EventBridgeSink::from_env(&config),
+        store,
     )
     .await
 }

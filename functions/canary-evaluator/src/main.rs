@@ -22,9 +22,10 @@ async fn main() -> Result<(), lambda_runtime::Error> {
     // Its verdicts go to the stage's audit trail (status and the dashboard show them).
     let store = DynamoStore::new(aws_sdk_dynamodb::Client::new(&config), handsoff::aws::table_from_env()?);
     handsoff::invoke::run(
-        CanaryEvaluator::new(metrics, aliases).recording_to(store),
+        CanaryEvaluator::new(metrics, aliases).recording_to(store.clone()),
         jobs,
         EventBridgeSink::from_env(&config),
+        store,
     )
     .await
 }

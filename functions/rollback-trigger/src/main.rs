@@ -25,9 +25,10 @@ async fn main() -> Result<(), lambda_runtime::Error> {
     );
     let store = DynamoStore::new(aws_sdk_dynamodb::Client::new(&config), table);
     handsoff::invoke::run(
-        RollbackTrigger::new(control, store),
+        RollbackTrigger::new(control, store.clone()),
         CodePipelineJobs::new(codepipeline),
         EventBridgeSink::from_env(&config),
+        store,
     )
     .await
 }

@@ -12,7 +12,7 @@ use crate::audit::AuditRecord;
 use crate::decision::{Decision, Verdict};
 use crate::error::GateError;
 use crate::ports::alarms::AlarmSource;
-use crate::ports::store::{StateStore, StoreError};
+use crate::ports::store::StateStore;
 
 pub const NAME: &str = "alarm-blocker";
 
@@ -34,13 +34,6 @@ pub struct Stage<'a> {
     pub stage: &'a str,
 }
 
-pub fn store_error(error: StoreError) -> GateError {
-    match error {
-        StoreError::Port(port) => GateError::DependencyUnavailable(port),
-        other => GateError::InvalidInput(other.to_string()),
-    }
-}
-
 impl<A: AlarmSource, S: StateStore> Gate for AlarmBlocker<A, S> {
     fn name(&self) -> &'static str {
         NAME
@@ -56,7 +49,11 @@ impl<A: AlarmSource, S: StateStore> Gate for AlarmBlocker<A, S> {
             .context
             .stage("overrides and rollback blocks belong to a stage")?;
         let here = Stage { pipeline, stage };
-        let marker = self.store.block_marker(pipeline, stage).await.map_err(store_error)?;
+        let marker = self
+            .store
+            .block_marker(pipeline, stage)
+            .await
+            .map_err(GateError::from_store)?;
         let (readings, overrides, calls) = if marker.is_some() {
             (Vec::new(), Vec::new(), 0)
         } else {
@@ -71,7 +68,11 @@ impl<A: AlarmSource, S: StateStore> Gate for AlarmBlocker<A, S> {
                 calls += read.calls;
                 readings.extend(read.readings);
             }
-            let overrides = self.store.overrides(pipeline, stage).await.map_err(store_error)?;
+            let overrides = self
+                .store
+                .overrides(pipeline, stage)
+                .await
+                .map_err(GateError::from_store)?;
             (readings, overrides, calls)
         };
         let mut decision = decide(
@@ -84,11 +85,12 @@ impl<A: AlarmSource, S: StateStore> Gate for AlarmBlocker<A, S> {
             request.waiting_since,
         );
         decision.evidence["describe_alarms_calls"] = json!(calls);
+        let decision = decision.citing(request.policy_source.as_ref());
         // A decision that cannot be audited is not taken.
         self.store
             .audit(&AuditRecord::of_decision(&decision, pipeline, stage, request.now))
             .await
-            .map_err(store_error)?;
+            .map_err(GateError::from_store)?;
         Ok(decision)
     }
 }

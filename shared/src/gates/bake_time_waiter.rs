@@ -7,7 +7,6 @@
 use jiff::Timestamp;
 use serde_json::json;
 
-use super::alarm_blocker::store_error;
 use super::{Gate, GateRequest};
 use crate::alarms::{Blocker, BlockerKind, InsufficientData, blockers_of};
 use crate::audit::AuditRecord;
@@ -60,7 +59,7 @@ impl<A: AlarmSource + AlarmHistory, M: MetricsSource, S: StateStore, L: AliasRea
             .store
             .start_bake(pipeline, stage, execution, now)
             .await
-            .map_err(store_error)?;
+            .map_err(GateError::from_store)?;
 
         // Traffic since the bake started, all floors and the one-box's counts in one
         // GetMetricData call.
@@ -157,10 +156,11 @@ impl<A: AlarmSource + AlarmHistory, M: MetricsSource, S: StateStore, L: AliasRea
         // Which deployment this bake belongs to (the delivery report groups by it).
         decision.evidence["execution_id"] = json!(execution);
         decision.evidence["alarm_calls"] = json!(alarm_calls);
+        let decision = decision.citing(request.policy_source.as_ref());
         self.store
             .audit(&AuditRecord::of_decision(&decision, pipeline, stage, now))
             .await
-            .map_err(store_error)?;
+            .map_err(GateError::from_store)?;
         Ok(decision)
     }
 }

@@ -462,7 +462,8 @@ impl<M: MetricsSource, L: AliasReader, S: AuditTrail> Gate for CanaryEvaluator<M
             "judgement": judgement,
             "missing_series": missing,
         });
-        let decision = decision_of(&judgement, &input.canary, &missing, request.now, period, evidence);
+        let decision = decision_of(&judgement, &input.canary, &missing, request.now, period, evidence)
+            .citing(request.policy_source.as_ref());
         // A verdict that cannot be recorded is no verdict: the gate fails closed.
         if let (Some(store), Some(pipeline), Some(stage)) = (
             &self.store,
@@ -472,7 +473,7 @@ impl<M: MetricsSource, L: AliasReader, S: AuditTrail> Gate for CanaryEvaluator<M
             store
                 .record(&AuditRecord::of_decision(&decision, pipeline, stage, request.now))
                 .await
-                .map_err(super::alarm_blocker::store_error)?;
+                .map_err(GateError::from_store)?;
         }
         Ok(decision)
     }

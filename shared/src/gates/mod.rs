@@ -48,6 +48,8 @@ pub struct GateRequest {
     /// When this deployment started waiting on the gate (CodePipeline continuations).
     pub waiting_since: Option<Timestamp>,
     pub mode: Mode,
+    /// The stored policy versions `policy` was merged from; None for an inline policy.
+    pub policy_source: Option<crate::layers::PolicySource>,
 }
 
 /// A gate: reads what it needs and decides.

@@ -6,7 +6,6 @@
 use jiff::{SignedDuration, Timestamp};
 use serde_json::json;
 
-use super::alarm_blocker::store_error;
 use super::{Gate, GateRequest};
 use crate::alarms::BlockMarker;
 use crate::audit::AuditRecord;
@@ -110,7 +109,7 @@ impl<D: DeploymentControl, S: StateStore> Gate for RollbackTrigger<D, S> {
             .store
             .claim_rollback(key, now, LEASE_SECS)
             .await
-            .map_err(store_error)?
+            .map_err(GateError::from_store)?
         {
             RollbackClaim::Done(record) => {
                 // Its record and the stage's block are written in one transaction (records from
@@ -172,6 +171,7 @@ impl<D: DeploymentControl, S: StateStore> Gate for RollbackTrigger<D, S> {
                 .iter()
                 .map(|error| format!("(its progress was not saved on the way: {error})")),
         );
+        let decision = decision.citing(request.policy_source.as_ref());
         let audit = AuditRecord::of_decision(&decision, pipeline, stage, now);
         match self
             .store
@@ -182,7 +182,7 @@ impl<D: DeploymentControl, S: StateStore> Gate for RollbackTrigger<D, S> {
             Err(StoreError::Conflict(lost)) => {
                 return Ok(in_progress(now, lost, json!({"performed": true, "record": record})));
             }
-            Err(error) => return Err(store_error(error)),
+            Err(error) => return Err(GateError::from_store(error)),
         }
         if !record.is_done() {
             return Err(GateError::RollbackIncomplete(record.summary()));

@@ -6,31 +6,108 @@ use serde_json::json;
 use super::{Gate, GateRequest};
 use crate::decision::{Decision, Verdict};
 use crate::error::GateError;
+use crate::freeze::{Freeze, Frozen, frozen};
+use crate::ports::calendars::{CalendarState, Calendars, NoCalendars};
+use crate::ports::policies::FreezeStore;
+use crate::ports::store::StoreError;
 use crate::window::{WhenClosed, WindowPolicy, evaluate};
 
 pub const NAME: &str = "time-window-gate";
 
-/// The time-window gate reads no outside system: the clock comes in the request.
-#[derive(Debug, Clone, Copy, Default)]
-pub struct TimeWindowGate;
+/// The time-window gate: the clock comes in the request; change freezes from the state table
+/// and Change Calendars from SSM close it too.
+#[derive(Debug, Clone, Default)]
+pub struct TimeWindowGate<F = NoFreezes, C = NoCalendars> {
+    freezes: F,
+    calendars: C,
+}
 
-impl Gate for TimeWindowGate {
+/// For tests of other parts and the CLI's offline `window`: no freeze is on record.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct NoFreezes;
+
+impl FreezeStore for NoFreezes {
+    async fn freezes(&self) -> Result<Vec<Freeze>, StoreError> {
+        Ok(Vec::new())
+    }
+
+    fn consulted(&self) -> bool {
+        false
+    }
+}
+
+impl TimeWindowGate {
+    /// Windows only: no freezes, and a policy naming calendars fails closed.
+    pub fn clock_only() -> Self {
+        TimeWindowGate::default()
+    }
+}
+
+impl<F: FreezeStore, C: Calendars> TimeWindowGate<F, C> {
+    pub fn new(freezes: F, calendars: C) -> Self {
+        TimeWindowGate { freezes, calendars }
+    }
+}
+
+impl<F: FreezeStore, C: Calendars> Gate for TimeWindowGate<F, C> {
     fn name(&self) -> &'static str {
         NAME
     }
 
+    /// A freeze may name pipelines: the gate must know which pipeline asks.
+    fn needs_context(&self) -> bool {
+        self.freezes.consulted()
+    }
+
     async fn decide(&self, request: &GateRequest) -> Result<Decision, GateError> {
         let policy = request.policy.windows().map_err(GateError::PolicyInvalid)?;
-        Ok(decide(policy, request.now, request.waiting_since))
+        let freezes = self.freezes.freezes().await.map_err(GateError::from_store)?;
+        let calendar = if policy.calendars.is_empty() {
+            None
+        } else {
+            Some(
+                self.calendars
+                    .state(&policy.calendars, request.now)
+                    .await
+                    .map_err(GateError::DependencyUnavailable)?,
+            )
+        };
+        let closures = Closures {
+            frozen: frozen(&freezes, request.context.pipeline.as_deref(), request.now),
+            calendar,
+        };
+        Ok(decide_with(policy, &closures, request.now, request.waiting_since))
     }
+}
+
+/// What closes a stage besides its own windows.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Closures {
+    pub frozen: Frozen,
+    /// The policy's Change Calendars, when it names any.
+    pub calendar: Option<CalendarState>,
 }
 
 /// Proceed when open; when closed, wait for the next opening unless the policy says fail, no
 /// opening is in sight, or it lies beyond `max_wait` from when waiting began.
 pub fn decide(policy: &WindowPolicy, now: Timestamp, waiting_since: Option<Timestamp>) -> Decision {
+    let closures = Closures {
+        frozen: Frozen::No,
+        calendar: None,
+    };
+    decide_with(policy, &closures, now, waiting_since)
+}
+
+/// As [`decide`], with freezes and calendars: the windows, then a freeze, then the calendars
+/// may close the stage; the first that does says why and until when.
+pub fn decide_with(
+    policy: &WindowPolicy,
+    closures: &Closures,
+    now: Timestamp,
+    waiting_since: Option<Timestamp>,
+) -> Decision {
     let status = evaluate(policy, now);
-    let sentence = status.sentence();
-    let evidence = json!({
+    let mut evidence = json!({
         "open": status.open,
         "opens_at": status.opens_at,
         "closes_at": status.closes_at,
@@ -42,36 +119,84 @@ pub fn decide(policy: &WindowPolicy, now: Timestamp, waiting_since: Option<Times
         "when_closed": policy.when_closed,
         "max_wait": policy.max_wait,
     });
-    let mut decision = if status.open {
-        Decision::new(NAME, Verdict::Proceed, sentence)
+    let calendars = policy.calendars.join(", ");
+    let closed: Option<(String, Option<Timestamp>)> = if !status.open {
+        Some((status.sentence(), status.opens_at))
     } else {
-        match (policy.when_closed, status.opens_at) {
-            (WhenClosed::Fail, _) => Decision::new(NAME, Verdict::Block, format!("{sentence} (when_closed: fail)")),
-            (WhenClosed::Wait, None) => Decision::new(NAME, Verdict::Block, sentence),
-            (WhenClosed::Wait, Some(opens_at)) => {
-                let since = waiting_since.unwrap_or(now);
-                match policy.max_wait {
-                    Some(max_wait) if opens_at.as_second() - since.as_second() > max_wait.as_secs_i64() => {
-                        Decision::new(
-                            NAME,
-                            Verdict::Block,
-                            format!(
-                                "{sentence}; that is more than max_wait ({max_wait}) after waiting began at {since}"
-                            ),
-                        )
-                    }
-                    _ => Decision::new(NAME, Verdict::Wait, sentence).waiting_until(Some(opens_at)),
-                }
-            }
+        match &closures.frozen {
+            Frozen::Yes { by, until } => Some((format!("closed: {}; reopens {until}", by.sentence()), Some(*until))),
+            Frozen::CannotTell(by) => Some((
+                format!(
+                    "closed: {} applies to some pipelines, and this call did not say its pipeline (context.pipeline)",
+                    by.sentence()
+                ),
+                None,
+            )),
+            Frozen::No => match &closures.calendar {
+                Some(state) if !state.open => Some((
+                    match state.next_transition {
+                        Some(at) => format!("closed: Change Calendar {calendars} is CLOSED; it reopens {at}"),
+                        None => format!("closed: Change Calendar {calendars} is CLOSED, with no reopening scheduled"),
+                    },
+                    state.next_transition,
+                )),
+                _ => None,
+            },
         }
     };
-    if let Some(opens_at) = status.opens_at {
+    if let Frozen::Yes { by, until } | Frozen::CannotTell(by @ Freeze { to: until, .. }) = &closures.frozen {
+        evidence["freeze"] = json!({
+            "id": by.id, "from": by.from, "to": by.to, "reason": by.reason, "by": by.created_by,
+            "pipelines": by.pipelines, "until": until,
+        });
+    }
+    if let Some(state) = &closures.calendar {
+        evidence["calendars"] = json!({
+            "names": policy.calendars,
+            "state": if state.open { "OPEN" } else { "CLOSED" },
+            "next_transition": state.next_transition,
+        });
+    }
+    let (mut decision, opens_at) = match closed {
+        None => (Decision::new(NAME, Verdict::Proceed, status.sentence()), None),
+        Some((sentence, opens_at)) => (
+            closed_decision(policy, sentence, opens_at, now, waiting_since),
+            opens_at,
+        ),
+    };
+    evidence["open"] = json!(opens_at.is_none() && decision.decision == Verdict::Proceed);
+    if let Some(opens_at) = opens_at {
+        evidence["opens_at"] = json!(opens_at);
         decision = decision.with_output("opens_at", opens_at.to_string());
     }
-    if let Some(closes_at) = status.closes_at {
+    if let (Verdict::Proceed, Some(closes_at)) = (decision.decision, status.closes_at) {
         decision = decision.with_output("closes_at", closes_at.to_string());
     }
     decision.with_evidence(evidence)
+}
+
+fn closed_decision(
+    policy: &WindowPolicy,
+    sentence: String,
+    opens_at: Option<Timestamp>,
+    now: Timestamp,
+    waiting_since: Option<Timestamp>,
+) -> Decision {
+    match (policy.when_closed, opens_at) {
+        (WhenClosed::Fail, _) => Decision::new(NAME, Verdict::Block, format!("{sentence} (when_closed: fail)")),
+        (WhenClosed::Wait, None) => Decision::new(NAME, Verdict::Block, sentence),
+        (WhenClosed::Wait, Some(opens_at)) => {
+            let since = waiting_since.unwrap_or(now);
+            match policy.max_wait {
+                Some(max_wait) if opens_at.as_second() - since.as_second() > max_wait.as_secs_i64() => Decision::new(
+                    NAME,
+                    Verdict::Block,
+                    format!("{sentence}; that is more than max_wait ({max_wait}) after waiting began at {since}"),
+                ),
+                _ => Decision::new(NAME, Verdict::Wait, sentence).waiting_until(Some(opens_at)),
+            }
+        }
+    }
 }
 
 #[cfg(test)]
@@ -158,5 +283,179 @@ mod tests {
         );
         assert_eq!(decision.decision, Verdict::Block);
         assert!(decision.reason().contains("no opening within 366 days"));
+    }
+
+    mod closures {
+        use super::*;
+        use crate::freeze::Freeze;
+        use crate::gates::Mode;
+        use crate::invoke::event::InvocationContext;
+        use crate::ports::policies::InMemoryPolicies;
+        use crate::ports::{PortError, PortErrorKind};
+
+        /// A calendar that answers as told, counting its calls.
+        #[derive(Default)]
+        struct ScriptedCalendar {
+            answer: Option<Result<CalendarState, PortError>>,
+            calls: std::sync::atomic::AtomicUsize,
+        }
+
+        impl Calendars for ScriptedCalendar {
+            async fn state(&self, names: &[String], _at: Timestamp) -> Result<CalendarState, PortError> {
+                assert_eq!(names, ["holidays".to_string()]);
+                self.calls.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
+                self.answer.clone().expect("the calendar was not expected to be read")
+            }
+        }
+
+        fn request(extra: &str, pipeline: Option<&str>) -> GateRequest {
+            // Tuesday 2026-11-24 10:00 in Los Angeles: inside Mon-Thu 09:00-16:00.
+            let text = format!(
+                r#"{{"windows": {{"timezone": "America/Los_Angeles", "allow": [{{"days": "Mon-Thu", "start": "09:00", "end": "16:00"}}]{extra}}}}}"#
+            );
+            GateRequest {
+                policy: Policy::from_json(&text).unwrap(),
+                context: InvocationContext {
+                    pipeline: pipeline.map(str::to_string),
+                    stage: Some("Prod".into()),
+                    ..Default::default()
+                },
+                now: at("2026-11-24T18:00:00Z"),
+                waiting_since: None,
+                mode: Mode::Direct,
+                policy_source: None,
+            }
+        }
+
+        fn freeze(pipelines: &[&str]) -> Freeze {
+            Freeze {
+                id: "frz-7".into(),
+                from: at("2026-11-23T00:00:00Z"),
+                to: at("2026-11-25T12:00:00Z"),
+                reason: "peak week".into(),
+                pipelines: pipelines.iter().map(|name| name.to_string()).collect(),
+                created_by: "arn:aws:sts::123456789012:assumed-role/release/alice".into(),
+                created_at: at("2026-11-20T00:00:00Z"),
+                lifted: None,
+            }
+        }
+
+        #[tokio::test]
+        async fn a_freeze_closes_an_open_window_until_it_ends_and_says_who_froze() {
+            let store = InMemoryPolicies::default();
+            store.freezes.lock().unwrap().push(freeze(&["orders", "payments"]));
+            let gate = TimeWindowGate::new(&store, NoCalendars);
+            let decision = gate.decide(&request("", Some("orders"))).await.unwrap();
+            assert_eq!(decision.decision, Verdict::Wait);
+            assert_eq!(decision.wait_until, Some(at("2026-11-25T12:00:00Z")));
+            assert!(
+                decision.reason().contains("change freeze frz-7"),
+                "{}",
+                decision.reason()
+            );
+            assert!(decision.reason().contains("assumed-role/release/alice: peak week"));
+            assert_eq!(decision.evidence["freeze"]["id"], "frz-7");
+            assert_eq!(decision.evidence["open"], false);
+            let other = gate.decide(&request("", Some("search"))).await.unwrap();
+            assert_eq!(other.decision, Verdict::Proceed, "{}", other.reason());
+            let unnamed = gate.decide(&request("", None)).await.unwrap();
+            assert_eq!(
+                unnamed.decision,
+                Verdict::Block,
+                "a scoped freeze and no pipeline: cannot tell"
+            );
+            assert!(gate.needs_context());
+        }
+
+        #[tokio::test]
+        async fn an_unreadable_freeze_list_fails_closed() {
+            let store = InMemoryPolicies::default();
+            *store.failing.lock().unwrap() = Some(StoreError::Port(PortError {
+                call: "dynamodb:Query".into(),
+                kind: PortErrorKind::AccessDenied,
+                message: "not authorized".into(),
+            }));
+            let error = TimeWindowGate::new(&store, NoCalendars)
+                .decide(&request("", Some("orders")))
+                .await
+                .unwrap_err();
+            assert_eq!(error.error_type(), "AccessDenied");
+            assert!(error.to_string().contains("dynamodb:Query"), "{error}");
+        }
+
+        #[tokio::test]
+        async fn a_closed_calendar_waits_for_its_reopening_and_an_unreadable_one_fails_closed() {
+            let calendars = r#", "calendars": ["holidays"]"#;
+            let closed = ScriptedCalendar {
+                answer: Some(Ok(CalendarState {
+                    open: false,
+                    next_transition: Some(at("2026-11-25T08:00:00Z")),
+                })),
+                ..Default::default()
+            };
+            let decision = TimeWindowGate::new(NoFreezes, &closed)
+                .decide(&request(calendars, Some("orders")))
+                .await
+                .unwrap();
+            assert_eq!(decision.decision, Verdict::Wait);
+            assert_eq!(decision.wait_until, Some(at("2026-11-25T08:00:00Z")));
+            assert_eq!(
+                decision.reason(),
+                "closed: Change Calendar holidays is CLOSED; it reopens 2026-11-25T08:00:00Z"
+            );
+            assert_eq!(decision.evidence["calendars"]["state"], "CLOSED");
+            assert_eq!(closed.calls.load(std::sync::atomic::Ordering::SeqCst), 1);
+
+            let closed_for_good = ScriptedCalendar {
+                answer: Some(Ok(CalendarState {
+                    open: false,
+                    next_transition: None,
+                })),
+                ..Default::default()
+            };
+            let decision = TimeWindowGate::new(NoFreezes, &closed_for_good)
+                .decide(&request(calendars, Some("orders")))
+                .await
+                .unwrap();
+            assert_eq!(decision.decision, Verdict::Block);
+
+            let open = ScriptedCalendar {
+                answer: Some(Ok(CalendarState {
+                    open: true,
+                    next_transition: None,
+                })),
+                ..Default::default()
+            };
+            let decision = TimeWindowGate::new(NoFreezes, &open)
+                .decide(&request(calendars, Some("orders")))
+                .await
+                .unwrap();
+            assert_eq!(decision.decision, Verdict::Proceed);
+            assert_eq!(decision.evidence["calendars"]["state"], "OPEN");
+
+            let unreadable = ScriptedCalendar {
+                answer: Some(Err(PortError {
+                    call: "ssm:GetCalendarState".into(),
+                    kind: PortErrorKind::Rejected,
+                    message: "InvalidDocument: holidays does not exist".into(),
+                })),
+                ..Default::default()
+            };
+            let error = TimeWindowGate::new(NoFreezes, &unreadable)
+                .decide(&request(calendars, Some("orders")))
+                .await
+                .unwrap_err();
+            assert_eq!(error.error_type(), "DependencyUnavailable");
+            assert!(error.to_string().contains("holidays does not exist"), "{error}");
+
+            let error = TimeWindowGate::clock_only()
+                .decide(&request(calendars, Some("orders")))
+                .await
+                .unwrap_err();
+            assert!(
+                error.to_string().contains("not set up to read Change Calendars"),
+                "{error}"
+            );
+        }
     }
 }

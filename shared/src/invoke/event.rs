@@ -63,6 +63,14 @@ pub struct PipelineJob {
     pub continuation_token: Option<String>,
 }
 
+/// A stored policy to decide with: the effective policy of this pipeline and stage.
+#[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct PolicyRef {
+    pub pipeline: String,
+    pub stage: String,
+}
+
 /// A direct invoke or Step Functions task payload.
 #[derive(Debug, Clone, PartialEq, Deserialize)]
 #[serde(deny_unknown_fields)]
@@ -70,7 +78,7 @@ pub struct DirectRequest {
     #[serde(default)]
     pub policy: Option<Value>,
     #[serde(default)]
-    pub policy_ref: Option<String>,
+    pub policy_ref: Option<PolicyRef>,
     #[serde(default)]
     pub context: InvocationContext,
 }

@@ -15,7 +15,6 @@ use crate::decision::Decision;
 use crate::error::GateError;
 use crate::gates::{Gate, GateRequest, Mode};
 use crate::json::Payload;
-use crate::policy::{Policy, PolicyError};
 use crate::ports::events::{EventSink, NoEvents};
 use crate::ports::pipeline_jobs::{JobAnswer, PipelineJobs};
 use crate::ports::{PortError, PortErrorKind};
@@ -23,38 +22,57 @@ use crate::telemetry::{MetricSink, StdoutMetrics, record_decision, record_error,
 
 pub mod codepipeline;
 pub mod event;
+pub mod policy;
 pub mod validation;
 
 use codepipeline::{Continuation, answer_for};
 use event::{DirectRequest, Invocation, InvocationContext, PipelineJob};
+use policy::{NoStoredPolicies, PolicyAsk, direct_ask, job_ask, resolve};
 
-/// A gate wired to the ports it answers through, and where it announces what it decided.
-pub struct Handler<G, J, M = StdoutMetrics, E = NoEvents> {
+use crate::ports::policies::PolicyStore;
+
+/// A gate wired to the ports it answers through, where it announces what it decided, and
+/// where it reads stored policies.
+pub struct Handler<G, J, M = StdoutMetrics, E = NoEvents, P = NoStoredPolicies> {
     gate: G,
     jobs: J,
     metrics: M,
     events: E,
+    policies: P,
 }
 
-impl<G: Gate, J: PipelineJobs, M: MetricSink> Handler<G, J, M, NoEvents> {
+impl<G: Gate, J: PipelineJobs, M: MetricSink> Handler<G, J, M, NoEvents, NoStoredPolicies> {
     pub fn new(gate: G, jobs: J, metrics: M) -> Self {
         Handler {
             gate,
             jobs,
             metrics,
             events: NoEvents,
+            policies: NoStoredPolicies,
         }
     }
 }
 
-impl<G: Gate, J: PipelineJobs, M: MetricSink, E: EventSink> Handler<G, J, M, E> {
+impl<G: Gate, J: PipelineJobs, M: MetricSink, E: EventSink, P: PolicyStore> Handler<G, J, M, E, P> {
     /// The same handler, announcing its blocks, first waits, rollbacks and failures to `events`.
-    pub fn with_events<E2: EventSink>(self, events: E2) -> Handler<G, J, M, E2> {
+    pub fn with_events<E2: EventSink>(self, events: E2) -> Handler<G, J, M, E2, P> {
         Handler {
             gate: self.gate,
             jobs: self.jobs,
             metrics: self.metrics,
             events,
+            policies: self.policies,
+        }
+    }
+
+    /// The same handler, reading stored policies (`policy_ref`, or none given) from `policies`.
+    pub fn with_policies<P2: PolicyStore>(self, policies: P2) -> Handler<G, J, M, E, P2> {
+        Handler {
+            gate: self.gate,
+            jobs: self.jobs,
+            metrics: self.metrics,
+            events: self.events,
+            policies,
         }
     }
 
@@ -88,6 +106,7 @@ impl<G: Gate, J: PipelineJobs, M: MetricSink, E: EventSink> Handler<G, J, M, E> 
             jobs: &self.jobs,
             metrics: &self.metrics,
             events: &self.events,
+            policies: &self.policies,
             deadlines,
         };
         handler.handle(event, now).await
@@ -194,15 +213,16 @@ impl<G: Gate> Gate for DeadlineGate<'_, G> {
 }
 
 /// The handler's logic over borrowed parts, so a gate can be wrapped per invocation.
-struct HandlerRef<'a, G, J, M, E> {
+struct HandlerRef<'a, G, J, M, E, P> {
     gate: &'a G,
     jobs: &'a J,
     metrics: &'a M,
     events: &'a E,
+    policies: &'a P,
     deadlines: Option<Deadlines>,
 }
 
-impl<G: Gate, J: PipelineJobs, M: MetricSink, E: EventSink> HandlerRef<'_, G, J, M, E> {
+impl<G: Gate, J: PipelineJobs, M: MetricSink, E: EventSink, P: PolicyStore> HandlerRef<'_, G, J, M, E, P> {
     async fn handle(&self, event: Value, now: Timestamp) -> Result<Value, GateError> {
         let invocation = match Invocation::parse(event) {
             Ok(invocation) => invocation,
@@ -230,31 +250,10 @@ impl<G: Gate, J: PipelineJobs, M: MetricSink, E: EventSink> HandlerRef<'_, G, J,
         };
         let outcome = match unreadable {
             Some(error) => Err(error),
-            None => match job_policy(job.user_parameters.as_deref(), self.gate.name()) {
-                Err(error) => Err(GateError::PolicyInvalid(error)),
-                Ok(policy) => match self.job_context(&job.id).await {
-                    Err(error) => Err(error),
-                    Ok(context) => {
-                        let request = GateRequest {
-                            policy,
-                            context,
-                            now,
-                            waiting_since: continuation.as_ref().map(|continuation| continuation.since),
-                            mode: Mode::CodePipeline,
-                        };
-                        let outcome = self.gate.decide(&request).await;
-                        self.announce(
-                            &outcome,
-                            &request.context,
-                            Mode::CodePipeline,
-                            request.waiting_since,
-                            now,
-                        )
-                        .await;
-                        outcome
-                    }
-                },
-            },
+            None => {
+                let since = continuation.as_ref().map(|continuation| continuation.since);
+                self.decide_job(&job, since, now).await
+            }
         };
         self.record(&outcome, Mode::CodePipeline, now);
         let answer = answer_for(self.gate.name(), &outcome, continuation.as_ref(), now);
@@ -279,26 +278,86 @@ impl<G: Gate, J: PipelineJobs, M: MetricSink, E: EventSink> HandlerRef<'_, G, J,
         }))
     }
 
-    async fn handle_direct(&self, request: DirectRequest, now: Timestamp) -> Result<Value, GateError> {
-        let outcome = match direct_policy(&request, self.gate.name()) {
-            Err(error) => Err(GateError::PolicyInvalid(error)),
-            Ok(policy) => match checked_names(&request.context).and_then(|()| waiting_since(&request.context, now)) {
-                Err(error) => Err(error),
-                Ok(waiting_since) => {
-                    let request = GateRequest {
-                        policy,
-                        context: request.context,
-                        now,
-                        waiting_since,
-                        mode: Mode::Direct,
-                    };
-                    let outcome = self.gate.decide(&request).await;
-                    self.announce(&outcome, &request.context, Mode::Direct, waiting_since, now)
-                        .await;
-                    outcome
-                }
-            },
+    /// Reads the job's policy (and its context when the gate or the policy needs it), decides
+    /// and announces.
+    async fn decide_job(
+        &self,
+        job: &PipelineJob,
+        waiting_since: Option<Timestamp>,
+        now: Timestamp,
+    ) -> Result<Decision, GateError> {
+        let ask = job_ask(job.user_parameters.as_deref()).map_err(GateError::PolicyInvalid)?;
+        let context = self.job_context(&job.id, matches!(ask, PolicyAsk::OwnStage)).await?;
+        let (policy, policy_source) = self.policy(ask, &context).await?;
+        let request = GateRequest {
+            policy,
+            context,
+            now,
+            waiting_since,
+            mode: Mode::CodePipeline,
+            policy_source,
         };
+        self.decide_and_announce(&request).await
+    }
+
+    async fn decide_direct(&self, request: DirectRequest, now: Timestamp) -> Result<Decision, GateError> {
+        let ask = direct_ask(&request, self.gate.name()).map_err(GateError::PolicyInvalid)?;
+        checked_names(&request.context)?;
+        let waiting_since = waiting_since(&request.context, now)?;
+        let (policy, policy_source) = self.policy(ask, &request.context).await?;
+        let request = GateRequest {
+            policy,
+            context: request.context,
+            now,
+            waiting_since,
+            mode: Mode::Direct,
+            policy_source,
+        };
+        self.decide_and_announce(&request).await
+    }
+
+    /// The gate's decision, naming the stored policy it was made with, announced.
+    async fn decide_and_announce(&self, request: &GateRequest) -> Result<Decision, GateError> {
+        let outcome = self
+            .gate
+            .decide(request)
+            .await
+            .map(|decision| decision.citing(request.policy_source.as_ref()));
+        self.announce(
+            &outcome,
+            &request.context,
+            request.mode,
+            request.waiting_since,
+            request.now,
+        )
+        .await;
+        outcome
+    }
+
+    /// The policy asked for, reading a stored one by the work deadline.
+    async fn policy(
+        &self,
+        ask: PolicyAsk,
+        context: &InvocationContext,
+    ) -> Result<(crate::policy::Policy, Option<crate::layers::PolicySource>), GateError> {
+        let work_by = self.deadlines.map(|deadlines| deadlines.work_by);
+        match work_by {
+            None => resolve(self.policies, ask, context).await,
+            Some(by) => tokio::time::timeout_at(by, resolve(self.policies, ask, context))
+                .await
+                .unwrap_or_else(|_| {
+                    Err(GateError::DependencyUnavailable(PortError {
+                        call: "dynamodb:GetItem".into(),
+                        kind: PortErrorKind::Timeout,
+                        message: "the stored policy was not read before the Lambda deadline; the gate fails closed"
+                            .into(),
+                    }))
+                }),
+        }
+    }
+
+    async fn handle_direct(&self, request: DirectRequest, now: Timestamp) -> Result<Value, GateError> {
+        let outcome = self.decide_direct(request, now).await;
         self.record(&outcome, Mode::Direct, now);
         let decision = outcome?;
         // Anything that must stop a state machine is an error it cannot overlook.
@@ -313,8 +372,8 @@ impl<G: Gate, J: PipelineJobs, M: MetricSink, E: EventSink> HandlerRef<'_, G, J,
             .map_err(|error| GateError::InvalidInput(format!("decision could not be encoded: {error}")))
     }
 
-    async fn job_context(&self, job_id: &str) -> Result<InvocationContext, GateError> {
-        if !self.gate.needs_context() {
+    async fn job_context(&self, job_id: &str, for_policy: bool) -> Result<InvocationContext, GateError> {
+        if !self.gate.needs_context() && !for_policy {
             return Ok(InvocationContext::default());
         }
         call_by(
@@ -406,41 +465,6 @@ fn waiting_since(context: &InvocationContext, now: Timestamp) -> Result<Option<T
     }
 }
 
-/// The policy of a CodePipeline action; errors are placed under `UserParameters`.
-fn job_policy(user_parameters: Option<&str>, gate: &str) -> Result<Policy, PolicyError> {
-    let text = user_parameters.filter(|text| !text.trim().is_empty()).ok_or_else(|| {
-        PolicyError::new(
-            "UserParameters",
-            format!(
-                "missing: set the action's UserParameters to a policy document, e.g. {}",
-                crate::policy::example_for(gate)
-            ),
-        )
-    })?;
-    Policy::from_json(text).map_err(|error| error.within("UserParameters"))
-}
-
-fn direct_policy(request: &DirectRequest, gate: &str) -> Result<Policy, PolicyError> {
-    match (&request.policy, &request.policy_ref) {
-        (Some(policy), None) => Policy::from_value(policy.clone()),
-        (None, Some(_)) => Err(PolicyError::new(
-            "policy_ref",
-            "stored policies are not available yet; pass the policy inline as `policy`",
-        )),
-        (Some(_), Some(_)) => Err(PolicyError::new(
-            "policy_ref",
-            "give `policy` or `policy_ref`, not both",
-        )),
-        (None, None) => Err(PolicyError::new(
-            "policy",
-            format!(
-                "missing: pass the policy inline, e.g. {{\"policy\": {}}}",
-                crate::policy::example_for(gate)
-            ),
-        )),
-    }
-}
-
 /// Lambda's deadline (epoch milliseconds, from the invocation context) less `margin`, as an
 /// instant on this process's clock.
 pub fn instant_before(deadline_ms: u64, margin: Duration) -> Instant {
@@ -464,14 +488,19 @@ fn time_left(deadline_ms: u64, now_ms: u64) -> Duration {
 }
 
 /// Runs a gate on the Lambda runtime until the process ends, announcing what it decides to
-/// `events`.
-pub async fn run<G, J, E>(gate: G, jobs: J, events: E) -> Result<(), lambda_runtime::Error>
+/// `events` and reading stored policies from `policies`.
+pub async fn run<G, J, E, P>(gate: G, jobs: J, events: E, policies: P) -> Result<(), lambda_runtime::Error>
 where
     G: Gate + 'static,
     J: PipelineJobs + 'static,
     E: EventSink + 'static,
+    P: PolicyStore + 'static,
 {
-    let handler = Arc::new(Handler::new(gate, jobs, StdoutMetrics).with_events(events));
+    let handler = Arc::new(
+        Handler::new(gate, jobs, StdoutMetrics)
+            .with_events(events)
+            .with_policies(policies),
+    );
     lambda_runtime::run(service_fn(move |event: LambdaEvent<Payload>| {
         let handler = Arc::clone(&handler);
         let context = event.context.clone();
@@ -537,34 +566,28 @@ mod tests {
     }
 
     /// Before, every gate missing its policy was told to write a `windows` section, and paths
-    /// read `UserParameters: ... UserParameters:` or started at the document's own root.
+    /// read `UserParameters: ... UserParameters:` or started at the document's own root. Empty
+    /// UserParameters now ask for the stage's stored policy (resolved and tested in `policy`).
     #[test]
     fn policy_errors_name_the_gates_own_section_and_start_at_user_parameters() {
-        let missing = job_policy(None, "bake-time-waiter").unwrap_err();
-        assert_eq!(missing.path, "UserParameters");
-        assert!(
-            missing.message.contains(r#"e.g. {"bake": {"duration": "1h"}}"#),
-            "{missing}"
-        );
-        let missing = job_policy(Some("  "), "alarm-blocker").unwrap_err();
-        assert!(missing.message.contains(r#"{"alarms": {"watch""#), "{missing}");
-        let garbled = job_policy(Some("alarms: yes"), "alarm-blocker").unwrap_err();
+        assert!(matches!(job_ask(None).unwrap(), PolicyAsk::OwnStage));
+        let garbled = job_ask(Some("alarms: yes")).unwrap_err();
         assert_eq!(garbled.path, "UserParameters");
         assert!(
             garbled.message.starts_with("a policy is a JSON object of sections"),
             "{garbled}"
         );
-        let broken = job_policy(Some(r#"{"alarms": {"watch": [}"#), "alarm-blocker").unwrap_err();
+        let broken = job_ask(Some(r#"{"alarms": {"watch": [}"#)).unwrap_err();
         assert_eq!(broken.path, "UserParameters");
         assert!(broken.message.starts_with("not valid JSON"), "{broken}");
-        let deep = job_policy(Some(r#"{"bake": {"duration": "soon"}}"#), "bake-time-waiter").unwrap_err();
+        let deep = job_ask(Some(r#"{"bake": {"duration": "soon"}}"#)).unwrap_err();
         assert_eq!(deep.path, "UserParameters.bake.duration");
         let request = DirectRequest {
             policy: None,
             policy_ref: None,
             context: InvocationContext::default(),
         };
-        let missing = direct_policy(&request, "canary-evaluator").unwrap_err();
+        let missing = direct_ask(&request, "canary-evaluator").unwrap_err();
         assert!(
             missing.message.contains(r#"{"policy": {"canary": {"lambda_alias""#),
             "{missing}"

@@ -7,6 +7,7 @@ use aws_smithy_runtime_api::client::result::SdkError;
 use aws_smithy_types::error::metadata::ProvideErrorMetadata;
 
 pub mod alarms;
+pub mod calendars;
 pub mod deployments;
 pub mod events;
 pub mod http_client;
@@ -14,6 +15,7 @@ pub mod lambda_alias;
 pub mod lambda_invoke;
 pub mod metrics;
 pub mod pipeline_jobs;
+pub mod policies;
 pub mod store;
 pub mod suites;
 

@@ -27,6 +27,31 @@ pub const MAX_CRON: usize = 10;
 pub const MAX_CRON_FIRES_PER_DAY: usize = 144;
 /// Most `deny` entries a policy may have (years of holidays fit).
 pub const MAX_DENY: usize = 500;
+/// Most Change Calendars a policy may name (one `GetCalendarState` call reads them all).
+pub const MAX_CALENDARS: usize = 10;
+
+/// An SSM document name, or a document ARN (`arn:PARTITION:ssm:REGION:ACCOUNT:document/NAME`).
+fn is_calendar_name(text: &str) -> bool {
+    let name_ok = |name: &str| {
+        (3..=128).contains(&name.len())
+            && name
+                .bytes()
+                .all(|byte| byte.is_ascii_alphanumeric() || b"_-.".contains(&byte))
+    };
+    match text.strip_prefix("arn:") {
+        None => name_ok(text),
+        Some(rest) => {
+            let parts: Vec<&str> = rest.splitn(5, ':').collect();
+            matches!(parts.as_slice(), [partition, "ssm", region, account, resource]
+                if partition.starts_with("aws")
+                    && !region.is_empty()
+                    && region.bytes().all(|byte| byte.is_ascii_lowercase() || byte.is_ascii_digit() || byte == b'-')
+                    && account.len() == 12
+                    && account.bytes().all(|byte| byte.is_ascii_digit())
+                    && resource.strip_prefix("document/").is_some_and(name_ok))
+        }
+    }
+}
 
 #[derive(Debug, Clone, Deserialize, Serialize, schemars::JsonSchema)]
 #[serde(deny_unknown_fields)]
@@ -47,6 +72,10 @@ pub struct WindowPolicy {
     /// Longest the gate may keep a deployment waiting for the next opening; beyond it, block.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub max_wait: Option<HumanDuration>,
+    /// SSM Change Calendars (names, or ARNs of shared ones) that must all be OPEN as well; a
+    /// calendar that cannot be read closes the window.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub calendars: Vec<String>,
 }
 
 /// What the gate does outside the windows.
@@ -162,6 +191,20 @@ impl WindowPolicy {
                 "max_wait",
                 "0s never waits; use when_closed: fail instead",
             ));
+        }
+        if self.calendars.len() > MAX_CALENDARS {
+            return Err(PolicyError::new(
+                "calendars",
+                format!("{} entries; at most {MAX_CALENDARS}", self.calendars.len()),
+            ));
+        }
+        for (index, calendar) in self.calendars.iter().enumerate() {
+            if !is_calendar_name(calendar) {
+                return Err(PolicyError::new(
+                    format!("calendars[{index}]"),
+                    "not an SSM Change Calendar: a document name (3 to 128 of A-Z a-z 0-9 _ - .) or its ARN (arn:aws:ssm:REGION:ACCOUNT:document/NAME)",
+                ));
+            }
         }
         Ok(())
     }

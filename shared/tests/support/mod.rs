@@ -74,7 +74,7 @@ pub fn harness() -> Harness {
         .then_output(|| PutJobFailureResultOutput::builder().build());
     let client = mock_client!(aws_sdk_codepipeline, RuleMode::MatchAny, [&success_rule, &failure_rule]);
     let handler = Handler::new(
-        TimeWindowGate,
+        TimeWindowGate::clock_only(),
         CodePipelineJobs::new(client),
         CapturedMetrics::default(),
     );

@@ -1,0 +1,349 @@
+//! Stored policies and change freezes in the state table.
+//!
+//! A policy layer (org, pipeline, stage) is versioned like a suite: every `put` writes an
+//! immutable `VERSION#000007` item and moves the `CURRENT` item to it, in one transaction
+//! conditioned on the version the writer read, so two writers never both win. Freezes live
+//! under one partition, `FREEZE`, one item each; lifting one is a write conditioned on it not
+//! being lifted yet.
+
+use std::collections::HashMap;
+use std::future::Future;
+use std::sync::Mutex;
+
+use aws_sdk_dynamodb::types::{AttributeValue, Put, TransactWriteItem};
+use jiff::Timestamp;
+
+use super::store::{DynamoStore, Item, StoreError, built, malformed, n, s, text};
+use crate::freeze::{Freeze, Lift};
+use crate::layers::{LayerDoc, Scope, StoredLayer};
+
+const CURRENT: &str = "CURRENT";
+const FREEZES: &str = "FREEZE";
+/// How long a freeze's record is kept after it ends (DynamoDB TTL), for the record.
+pub const FREEZE_RETENTION_DAYS: i64 = 400;
+
+pub trait PolicyStore: Send + Sync {
+    /// The current version of each of `scopes` that has one, in the order given.
+    fn current(&self, scopes: &[Scope]) -> impl Future<Output = Result<Vec<StoredLayer>, StoreError>> + Send;
+    /// Stores `doc` as the next version of `scope`, if `read` (0: none) is still its current
+    /// version; `Conflict` otherwise. Returns the new version.
+    fn put(
+        &self,
+        scope: &Scope,
+        doc: &LayerDoc,
+        read: i64,
+        by: &str,
+        now: Timestamp,
+    ) -> impl Future<Output = Result<i64, StoreError>> + Send;
+    /// Every version of `scope`, oldest first.
+    fn history(&self, scope: &Scope) -> impl Future<Output = Result<Vec<StoredLayer>, StoreError>> + Send;
+}
+
+pub trait FreezeStore: Send + Sync {
+    /// Every freeze on record (ended ones go with the table's TTL).
+    fn freezes(&self) -> impl Future<Output = Result<Vec<Freeze>, StoreError>> + Send;
+
+    /// Whether freezes are read at all (not for a gate built without the table).
+    fn consulted(&self) -> bool {
+        true
+    }
+}
+
+fn version_sk(version: i64) -> String {
+    format!("VERSION#{version:06}")
+}
+
+fn layer_item(scope: &Scope, sk: String, doc: &LayerDoc, version: i64, by: &str, now: Timestamp) -> Item {
+    Item::from([
+        ("pk".to_string(), s(scope.key())),
+        ("sk".to_string(), s(sk)),
+        ("version".to_string(), n(version)),
+        ("body".to_string(), s(doc.to_value().to_string())),
+        ("updated_at".to_string(), s(now.to_string())),
+        ("updated_by".to_string(), s(by)),
+    ])
+}
+
+/// A stored layer, read back; anything unreadable names the layer so a person can fix it.
+fn layer_from(scope: &Scope, item: &Item, call: &str) -> Result<StoredLayer, StoreError> {
+    let unreadable = |what: String| malformed(call, &format!("stored policy {}: {what}", scope.label()));
+    let version = match item.get("version") {
+        Some(AttributeValue::N(value)) => value.parse::<i64>().ok().filter(|version| *version > 0),
+        _ => None,
+    }
+    .ok_or_else(|| unreadable("`version` is missing or not a positive number".into()))?;
+    let body = text(item, "body", call)?;
+    let doc = LayerDoc::from_json(&body)
+        .map_err(|error| unreadable(format!("version {version} no longer parses ({error})")))?;
+    Ok(StoredLayer {
+        scope: scope.clone(),
+        version,
+        updated_at: text(item, "updated_at", call)?
+            .parse()
+            .map_err(|_| unreadable(format!("version {version}: `updated_at` is not a timestamp")))?,
+        updated_by: text(item, "updated_by", call)?,
+        doc,
+    })
+}
+
+fn freeze_item(freeze: &Freeze) -> Item {
+    Item::from([
+        ("pk".to_string(), s(FREEZES)),
+        ("sk".to_string(), s(&freeze.id)),
+        ("body".to_string(), s(serde_json::to_string(freeze).unwrap_or_default())),
+        ("lifted".to_string(), AttributeValue::Bool(freeze.lifted.is_some())),
+        (
+            "expires_at".to_string(),
+            n(freeze.to.as_second() + FREEZE_RETENTION_DAYS * 86_400),
+        ),
+    ])
+}
+
+fn freeze_from(item: &Item, call: &str) -> Result<Freeze, StoreError> {
+    let body = text(item, "body", call)?;
+    serde_json::from_str(&body).map_err(|error| malformed(call, &format!("a freeze that does not parse ({error})")))
+}
+
+impl PolicyStore for DynamoStore {
+    async fn current(&self, scopes: &[Scope]) -> Result<Vec<StoredLayer>, StoreError> {
+        let call = "dynamodb:GetItem";
+        let mut layers = Vec::new();
+        for scope in scopes {
+            if let Some(item) = self.get(scope.key(), CURRENT, call).await? {
+                layers.push(layer_from(scope, &item, call)?);
+            }
+        }
+        Ok(layers)
+    }
+
+    async fn put(&self, scope: &Scope, doc: &LayerDoc, read: i64, by: &str, now: Timestamp) -> Result<i64, StoreError> {
+        let call = "dynamodb:TransactWriteItems";
+        let version = read + 1;
+        let history = Put::builder()
+            .table_name(self.table())
+            .set_item(Some(layer_item(scope, version_sk(version), doc, version, by, now)))
+            .condition_expression("attribute_not_exists(pk)")
+            .build();
+        let head = Put::builder().table_name(self.table()).set_item(Some(layer_item(
+            scope,
+            CURRENT.to_string(),
+            doc,
+            version,
+            by,
+            now,
+        )));
+        let head = if read == 0 {
+            head.condition_expression("attribute_not_exists(pk)")
+        } else {
+            head.condition_expression("version = :read")
+                .expression_attribute_values(":read", n(read))
+        };
+        let items = vec![
+            TransactWriteItem::builder().put(built(history, call)?).build(),
+            TransactWriteItem::builder().put(built(head.build(), call)?).build(),
+        ];
+        self.transact(
+            items,
+            format!(
+                "the {} policy changed since version {read} was read; read it again (handsoff policy get) and retry",
+                scope.label()
+            ),
+        )
+        .await?;
+        Ok(version)
+    }
+
+    async fn history(&self, scope: &Scope) -> Result<Vec<StoredLayer>, StoreError> {
+        self.query_all(scope.key(), Some("VERSION#"))
+            .await?
+            .iter()
+            .map(|item| layer_from(scope, item, "dynamodb:Query"))
+            .collect()
+    }
+}
+
+impl FreezeStore for DynamoStore {
+    async fn freezes(&self) -> Result<Vec<Freeze>, StoreError> {
+        self.query_all(FREEZES.to_string(), None)
+            .await?
+            .iter()
+            .map(|item| freeze_from(item, "dynamodb:Query"))
+            .collect()
+    }
+}
+
+impl DynamoStore {
+    /// The current version of every stored policy layer, org first. A scan: for people
+    /// (`handsoff policy list`), never for a gate.
+    pub async fn stored_policies(&self) -> Result<Vec<StoredLayer>, StoreError> {
+        let call = "dynamodb:Scan";
+        let mut layers = Vec::new();
+        for item in self.scan_prefix("POLICY#".to_string(), None).await? {
+            if text(&item, "sk", call)? != CURRENT {
+                continue;
+            }
+            let key = text(&item, "pk", call)?;
+            let scope =
+                Scope::from_key(&key).ok_or_else(|| malformed(call, &format!("`{key}` names no policy layer")))?;
+            layers.push(layer_from(&scope, &item, call)?);
+        }
+        layers.sort_by(|a, b| a.scope.cmp(&b.scope));
+        Ok(layers)
+    }
+
+    /// Writes a new freeze, once (its id must be new).
+    pub async fn create_freeze(&self, freeze: &Freeze) -> Result<(), StoreError> {
+        let call = "dynamodb:PutItem";
+        self.client()
+            .put_item()
+            .table_name(self.table())
+            .set_item(Some(freeze_item(freeze)))
+            .condition_expression("attribute_not_exists(pk)")
+            .send()
+            .await
+            .map_err(|error| StoreError::Port(super::PortError::from_sdk(call, &error)))?;
+        Ok(())
+    }
+
+    /// Lifts a freeze early, once: `NotFound` if there is none by that id, `Conflict` if it was
+    /// lifted already. Returns it as it now is.
+    pub async fn lift_freeze(&self, id: &str, lift: Lift) -> Result<Freeze, StoreError> {
+        let call = "dynamodb:PutItem";
+        let item = self
+            .get(FREEZES.to_string(), id, "dynamodb:GetItem")
+            .await?
+            .ok_or_else(|| StoreError::NotFound(format!("no freeze `{id}` (handsoff freeze list)")))?;
+        let mut freeze = freeze_from(&item, "dynamodb:GetItem")?;
+        if let Some(earlier) = &freeze.lifted {
+            return Err(StoreError::Conflict(format!(
+                "freeze `{id}` was lifted at {} by {}",
+                earlier.at, earlier.by
+            )));
+        }
+        freeze.lifted = Some(lift);
+        let written = self
+            .client()
+            .put_item()
+            .table_name(self.table())
+            .set_item(Some(freeze_item(&freeze)))
+            .condition_expression("attribute_exists(pk) AND lifted = :no")
+            .expression_attribute_values(":no", AttributeValue::Bool(false))
+            .send()
+            .await;
+        match written {
+            Ok(_) => Ok(freeze),
+            Err(error)
+                if error
+                    .as_service_error()
+                    .is_some_and(|service| service.is_conditional_check_failed_exception()) =>
+            {
+                Err(StoreError::Conflict(format!(
+                    "freeze `{id}` was lifted while this lift was written"
+                )))
+            }
+            Err(error) => Err(StoreError::Port(super::PortError::from_sdk(call, &error))),
+        }
+    }
+}
+
+/// Policies and freezes in memory, for the gates' fast tests and the CLI's dry runs.
+#[derive(Debug, Default)]
+pub struct InMemoryPolicies {
+    layers: Mutex<HashMap<Scope, Vec<StoredLayer>>>,
+    pub freezes: Mutex<Vec<Freeze>>,
+    /// When set, every read fails with this error (a store that cannot be reached).
+    pub failing: Mutex<Option<StoreError>>,
+}
+
+impl InMemoryPolicies {
+    fn fail(&self) -> Result<(), StoreError> {
+        match self.failing.lock().map(|failing| failing.clone()) {
+            Ok(Some(error)) => Err(error),
+            _ => Ok(()),
+        }
+    }
+
+    fn locked(&self) -> Result<std::sync::MutexGuard<'_, HashMap<Scope, Vec<StoredLayer>>>, StoreError> {
+        self.layers
+            .lock()
+            .map_err(|_| StoreError::Conflict("the in-memory store was poisoned".into()))
+    }
+}
+
+impl PolicyStore for InMemoryPolicies {
+    async fn current(&self, scopes: &[Scope]) -> Result<Vec<StoredLayer>, StoreError> {
+        self.fail()?;
+        let layers = self.locked()?;
+        Ok(scopes
+            .iter()
+            .filter_map(|scope| layers.get(scope).and_then(|versions| versions.last().cloned()))
+            .collect())
+    }
+
+    async fn put(&self, scope: &Scope, doc: &LayerDoc, read: i64, by: &str, now: Timestamp) -> Result<i64, StoreError> {
+        self.fail()?;
+        let mut layers = self.locked()?;
+        let versions = layers.entry(scope.clone()).or_default();
+        let current = versions.last().map_or(0, |layer| layer.version);
+        if current != read {
+            return Err(StoreError::Conflict(format!(
+                "the {} policy changed since version {read} was read",
+                scope.label()
+            )));
+        }
+        versions.push(StoredLayer {
+            scope: scope.clone(),
+            version: read + 1,
+            updated_at: now,
+            updated_by: by.to_string(),
+            doc: doc.clone(),
+        });
+        Ok(read + 1)
+    }
+
+    async fn history(&self, scope: &Scope) -> Result<Vec<StoredLayer>, StoreError> {
+        self.fail()?;
+        Ok(self.locked()?.get(scope).cloned().unwrap_or_default())
+    }
+}
+
+impl FreezeStore for InMemoryPolicies {
+    async fn freezes(&self) -> Result<Vec<Freeze>, StoreError> {
+        self.fail()?;
+        self.freezes
+            .lock()
+            .map(|freezes| freezes.clone())
+            .map_err(|_| StoreError::Conflict("the in-memory store was poisoned".into()))
+    }
+}
+
+impl<T: PolicyStore> PolicyStore for &T {
+    fn current(&self, scopes: &[Scope]) -> impl Future<Output = Result<Vec<StoredLayer>, StoreError>> + Send {
+        (**self).current(scopes)
+    }
+
+    fn put(
+        &self,
+        scope: &Scope,
+        doc: &LayerDoc,
+        read: i64,
+        by: &str,
+        now: Timestamp,
+    ) -> impl Future<Output = Result<i64, StoreError>> + Send {
+        (**self).put(scope, doc, read, by, now)
+    }
+
+    fn history(&self, scope: &Scope) -> impl Future<Output = Result<Vec<StoredLayer>, StoreError>> + Send {
+        (**self).history(scope)
+    }
+}
+
+impl<T: FreezeStore> FreezeStore for &T {
+    fn freezes(&self) -> impl Future<Output = Result<Vec<Freeze>, StoreError>> + Send {
+        (**self).freezes()
+    }
+
+    fn consulted(&self) -> bool {
+        (**self).consulted()
+    }
+}
