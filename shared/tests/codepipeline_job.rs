@@ -143,10 +143,6 @@ async fn a_bad_policy_is_a_configuration_error_naming_the_field() {
         .handle(job_event(Some(&policy), None), at("2026-11-24T18:00:00Z"))
         .await
         .unwrap();
-    h.handler
-        .handle(job_event(None, None), at("2026-11-24T18:00:00Z"))
-        .await
-        .unwrap();
     let failures = h.failures.lock().unwrap();
     let bad = failures[0].failure_details().unwrap();
     assert_eq!(bad.r#type(), &FailureType::ConfigurationError);
@@ -156,14 +152,91 @@ async fn a_bad_policy_is_a_configuration_error_naming_the_field() {
         "{}",
         bad.message()
     );
-    let missing = failures[1].failure_details().unwrap();
-    assert_eq!(missing.r#type(), &FailureType::ConfigurationError);
-    assert!(
-        missing.message().contains("UserParameters: missing"),
-        "{}",
-        missing.message()
-    );
     assert_eq!(h.success_rule.num_calls(), 0);
+}
+
+/// Empty UserParameters ask for the stage's stored policy: the stage comes from
+/// GetJobDetails; nothing stored fails the job naming what to store; a stored policy decides
+/// and the job's summary is the gate's.
+#[tokio::test]
+async fn a_job_without_user_parameters_decides_with_its_stages_stored_policy() {
+    use aws_sdk_codepipeline::operation::get_job_details::GetJobDetailsOutput;
+    use aws_sdk_codepipeline::operation::put_job_failure_result::PutJobFailureResultOutput;
+    use aws_sdk_codepipeline::operation::put_job_success_result::PutJobSuccessResultOutput;
+    use aws_sdk_codepipeline::types::{ActionContext, JobData, JobDetails, PipelineContext, StageContext};
+    use handsoff::layers::{LayerDoc, Scope};
+    use handsoff::ports::policies::{InMemoryPolicies, PolicyStore};
+
+    let details = mock!(Client::get_job_details).then_output(|| {
+        let context = PipelineContext::builder()
+            .pipeline_name("orders")
+            .stage(StageContext::builder().name("Prod").build())
+            .action(ActionContext::builder().name("Window").build())
+            .pipeline_execution_id("exec-1")
+            .build();
+        GetJobDetailsOutput::builder()
+            .job_details(
+                JobDetails::builder()
+                    .id("11111111-abcd-1111-abcd-111111abcdef")
+                    .data(JobData::builder().pipeline_context(context).build())
+                    .build(),
+            )
+            .build()
+    });
+    let (failures, record_failure) = support::recorder();
+    let failed = mock!(Client::put_job_failure_result)
+        .match_requests(record_failure)
+        .then_output(|| PutJobFailureResultOutput::builder().build());
+    let (successes, record_success) = support::recorder();
+    let succeeded = mock!(Client::put_job_success_result)
+        .match_requests(record_success)
+        .then_output(|| PutJobSuccessResultOutput::builder().build());
+    let client = mock_client!(
+        aws_sdk_codepipeline,
+        RuleMode::MatchAny,
+        [&details, &failed, &succeeded]
+    );
+    let store = InMemoryPolicies::default();
+    let handler = Handler::new(
+        TimeWindowGate::clock_only(),
+        CodePipelineJobs::new(client),
+        CapturedMetrics::default(),
+    )
+    .with_policies(&store);
+
+    handler
+        .handle(job_event(None, None), at("2026-11-24T18:00:00Z"))
+        .await
+        .unwrap();
+    let failure: &aws_sdk_codepipeline::operation::put_job_failure_result::PutJobFailureResultInput =
+        &failures.lock().unwrap()[0];
+    let message = failure.failure_details().unwrap().message();
+    assert!(
+        message.contains("no policy is stored for pipeline orders or stage orders/Prod"),
+        "{message}"
+    );
+
+    let stage = Scope::Stage("orders".into(), "Prod".into());
+    let policy: serde_json::Value = serde_json::from_str(POLICY).unwrap();
+    store
+        .put(
+            &stage,
+            &LayerDoc::from_value(policy).unwrap(),
+            0,
+            "alice",
+            at("2026-11-01T00:00:00Z"),
+        )
+        .await
+        .unwrap();
+    let answer = handler
+        .handle(job_event(Some(" "), None), at("2026-11-24T18:00:00Z"))
+        .await
+        .unwrap();
+    assert_eq!(answer["answer"], "succeeded");
+    let success: &aws_sdk_codepipeline::operation::put_job_success_result::PutJobSuccessResultInput =
+        &successes.lock().unwrap()[0];
+    assert_eq!(success.output_variables().unwrap()["decision"], "proceed");
+    assert_eq!(details.num_calls(), 2, "the stage is read from the job each time");
 }
 
 #[tokio::test]

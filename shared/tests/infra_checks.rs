@@ -269,7 +269,8 @@ fn callable(function: &str) -> BTreeSet<String> {
         ("CloudWatchMetrics", &["metrics.rs"][..], &[][..]),
         ("LambdaAliases", &["lambda_alias.rs"][..], &[][..]),
         ("AwsDeploymentControl", &["deployments.rs"][..], &[][..]),
-        ("DynamoStore", &["store.rs", "suites.rs"][..], &[][..]),
+        ("DynamoStore", &["store.rs", "suites.rs", "policies.rs"][..], &[][..]),
+        ("SsmCalendars", &["calendars.rs"][..], &[][..]),
         ("LambdaInvoker", &["lambda_invoke.rs"][..], &[][..]),
         ("SdkHttpSender", &[][..], &["execute-api:Invoke"][..]),
         ("EventBridgeSink", &["events.rs"][..], &[][..]),
@@ -375,7 +376,7 @@ fn each_role_grants_only_what_its_function_calls() {
 /// The partition-key prefixes the code writes records under (`"PREFIX#` in the ports).
 fn key_prefixes_in_code() -> BTreeSet<String> {
     let mut prefixes = BTreeSet::new();
-    for file in ["store.rs", "suites.rs"] {
+    for file in ["store.rs", "suites.rs", "policies.rs", "../layers.rs"] {
         let text = std::fs::read_to_string(root().join("shared/src/ports").join(file)).unwrap();
         for piece in text.split('"').skip(1).step_by(2) {
             if let Some((prefix, _)) = piece.split_once('#')
@@ -435,9 +436,11 @@ fn each_role_reads_and_writes_only_its_own_records() {
     let template = template("template.yaml");
     let in_code = key_prefixes_in_code();
     assert!(
-        ["OVERRIDE", "BLOCK", "AUDIT", "ROLLBACK", "BAKE", "SUITE", "RUN"]
-            .iter()
-            .all(|prefix| in_code.contains(*prefix)),
+        [
+            "OVERRIDE", "BLOCK", "AUDIT", "ROLLBACK", "BAKE", "SUITE", "RUN", "POLICY", "FREEZE"
+        ]
+        .iter()
+        .all(|prefix| in_code.contains(*prefix)),
         "{in_code:?}"
     );
     let mut writes: std::collections::BTreeMap<String, BTreeSet<String>> = Default::default();
@@ -488,15 +491,15 @@ fn each_role_reads_and_writes_only_its_own_records() {
     for (role, prefixes) in &writes {
         if role != "OperatorRole" {
             assert!(
-                !prefixes
+                !prefixes.iter().any(|prefix| ["OVERRIDE", "SUITE", "POLICY", "FREEZE"]
                     .iter()
-                    .any(|prefix| prefix.starts_with("OVERRIDE") || prefix.starts_with("SUITE")),
-                "{role} may write overrides or suites: {prefixes:?}"
+                    .any(|kind| prefix.starts_with(kind))),
+                "{role} may write overrides, suites, policies or freezes: {prefixes:?}"
             );
         }
     }
     assert_eq!(
         writes["OperatorRole"],
-        set(&["OVERRIDE", "OVERRIDE_ID", "BLOCK", "AUDIT", "SUITE"])
+        set(&["OVERRIDE", "OVERRIDE_ID", "BLOCK", "AUDIT", "SUITE", "POLICY", "FREEZE"])
     );
 }

@@ -278,7 +278,7 @@ async fn an_unreadable_stored_policy_or_freeze_fails_the_gate_closed_naming_it()
     client
         .put_item()
         .table_name("handsoff")
-        .item("pk", s("FREEZE"))
+        .item("pk", s("FREEZE#ORG"))
         .item("sk", s("frz-garbled"))
         .item("body", s("not json"))
         .send()

@@ -3,7 +3,7 @@
 //! A policy layer (org, pipeline, stage) is versioned like a suite: every `put` writes an
 //! immutable `VERSION#000007` item and moves the `CURRENT` item to it, in one transaction
 //! conditioned on the version the writer read, so two writers never both win. Freezes live
-//! under one partition, `FREEZE`, one item each; lifting one is a write conditioned on it not
+//! under one partition, `FREEZE#ORG`, one item each; lifting one is a write conditioned on it not
 //! being lifted yet.
 
 use std::collections::HashMap;
@@ -18,7 +18,8 @@ use crate::freeze::{Freeze, Lift};
 use crate::layers::{LayerDoc, Scope, StoredLayer};
 
 const CURRENT: &str = "CURRENT";
-const FREEZES: &str = "FREEZE";
+/// One partition holds every freeze (there are few; a gate reads them all in one Query).
+const FREEZES: &str = "FREEZE#ORG";
 /// How long a freeze's record is kept after it ends (DynamoDB TTL), for the record.
 pub const FREEZE_RETENTION_DAYS: i64 = 400;
 
