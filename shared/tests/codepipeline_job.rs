@@ -208,8 +208,8 @@ async fn a_job_without_user_parameters_decides_with_its_stages_stored_policy() {
         .handle(job_event(None, None), at("2026-11-24T18:00:00Z"))
         .await
         .unwrap();
-    let failure: &aws_sdk_codepipeline::operation::put_job_failure_result::PutJobFailureResultInput =
-        &failures.lock().unwrap()[0];
+    let failure: aws_sdk_codepipeline::operation::put_job_failure_result::PutJobFailureResultInput =
+        failures.lock().unwrap()[0].clone();
     let message = failure.failure_details().unwrap().message();
     assert!(
         message.contains("no policy is stored for pipeline orders or stage orders/Prod"),

@@ -200,7 +200,7 @@ async fn a_freeze_closes_the_pipelines_it_names_until_lifted_and_is_lifted_once(
     };
     store.create_freeze(&freeze).await.unwrap();
     assert!(store.create_freeze(&freeze).await.is_err(), "an id is written once");
-    assert_eq!(store.freezes().await.unwrap(), [freeze.clone()]);
+    assert_eq!(store.freezes().await.unwrap(), std::slice::from_ref(&freeze));
 
     let frozen = decide(own_stage()).await.unwrap();
     assert_eq!(frozen["decision"], "wait", "{frozen}");

@@ -14,7 +14,7 @@ use crate::ports::{PortError, PortErrorKind};
 /// What a call asks for.
 #[derive(Debug, Clone)]
 pub enum PolicyAsk {
-    Inline(Policy),
+    Inline(Box<Policy>),
     Stored(PolicyRef),
     /// The stored policy of the stage the call runs for (known once the job's context is read).
     OwnStage,
@@ -53,7 +53,7 @@ pub fn job_ask(user_parameters: Option<&str>) -> Result<PolicyAsk, PolicyError> 
     let Some(text) = user_parameters.filter(|text| !text.trim().is_empty()) else {
         return Ok(PolicyAsk::OwnStage);
     };
-    let inline = |text: &str| Policy::from_json(text).map(PolicyAsk::Inline);
+    let inline = |text: &str| Policy::from_json(text).map(|policy| PolicyAsk::Inline(Box::new(policy)));
     let asked = match crate::json::parse_strict(text) {
         Ok(serde_json::Value::Object(map)) if map.contains_key("policy_ref") => {
             if map.len() > 1 {
@@ -87,7 +87,7 @@ fn policy_ref(value: serde_json::Value) -> Result<PolicyAsk, PolicyError> {
 /// and stage.
 pub fn direct_ask(request: &DirectRequest, gate: &str) -> Result<PolicyAsk, PolicyError> {
     match (&request.policy, &request.policy_ref) {
-        (Some(policy), None) => Policy::from_value(policy.clone()).map(PolicyAsk::Inline),
+        (Some(policy), None) => Policy::from_value(policy.clone()).map(|policy| PolicyAsk::Inline(Box::new(policy))),
         (None, Some(reference)) => Ok(PolicyAsk::Stored(reference.clone())),
         (Some(_), Some(_)) => Err(PolicyError::new(
             "policy_ref",
@@ -115,7 +115,7 @@ pub async fn resolve<P: PolicyStore>(
     context: &InvocationContext,
 ) -> Result<(Policy, Option<PolicySource>), GateError> {
     let reference = match ask {
-        PolicyAsk::Inline(policy) => return Ok((policy, None)),
+        PolicyAsk::Inline(policy) => return Ok((*policy, None)),
         PolicyAsk::Stored(reference) => reference,
         PolicyAsk::OwnStage => match (&context.pipeline, &context.stage) {
             (Some(pipeline), Some(stage)) => PolicyRef {

@@ -36,6 +36,12 @@ impl Calendars for NoCalendars {
     }
 }
 
+impl<T: Calendars> Calendars for &T {
+    fn state(&self, names: &[String], at: Timestamp) -> impl Future<Output = Result<CalendarState, PortError>> + Send {
+        (**self).state(names, at)
+    }
+}
+
 /// The real adapter, on aws-sdk-ssm.
 #[derive(Debug, Clone)]
 pub struct SsmCalendars {
@@ -180,11 +186,5 @@ mod tests {
                 .message
                 .contains("`soon` is not a timestamp")
         );
-    }
-}
-
-impl<T: Calendars> Calendars for &T {
-    fn state(&self, names: &[String], at: Timestamp) -> impl Future<Output = Result<CalendarState, PortError>> + Send {
-        (**self).state(names, at)
     }
 }
