@@ -64,7 +64,10 @@ pub async fn create(args: &CreateArgs, aws: &AwsArgs) -> Result<String, String> 
     let now = Timestamp::now();
     let mut freeze = Freeze {
         id: format!("frz-{}", &uuid::Uuid::new_v4().simple().to_string()[..12]),
-        from: args.from.unwrap_or(now),
+        // Whole seconds: what people read back, and what Step Functions' waits take.
+        from: args
+            .from
+            .unwrap_or(Timestamp::from_second(now.as_second()).unwrap_or(now)),
         to: args.to,
         reason: args.reason.trim().to_string(),
         pipelines: args.pipelines.clone(),

@@ -97,12 +97,9 @@ impl Freeze {
         self.pipelines.is_empty() || self.pipelines.iter().any(|name| name == pipeline)
     }
 
-    /// `frz-1a2b: frozen from ... to ... by ...: reason`.
+    /// `change freeze frz-1a2b by arn:...: reason`.
     pub fn sentence(&self) -> String {
-        format!(
-            "change freeze {} until {} by {}: {}",
-            self.id, self.to, self.created_by, self.reason
-        )
+        format!("change freeze {} by {}: {}", self.id, self.created_by, self.reason)
     }
 }
 

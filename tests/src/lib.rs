@@ -24,6 +24,7 @@ pub mod event_tap;
 pub mod http1;
 pub mod lambda_router;
 pub mod local_stack;
+pub mod managed_policies;
 pub mod moto;
 pub mod release;
 pub mod release_run;

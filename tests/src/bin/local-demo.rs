@@ -14,7 +14,11 @@
 //! 2. the one-box's alarm fires during the bake → the alias goes back to the old version, and the stage
 //!    stays blocked until `handsoff unblock`.
 //!
-//! Run it with `scripts/demo`. Exit status 0 when both behave as they should.
+//! Then managed policies: policies stored in layers, a stage's new version changing the time-window
+//! gate's very next decision, a stage refused for shortening the organisation's minimum bake, and
+//! a change freeze on two pipelines lifted early.
+//!
+//! Run it with `scripts/demo`. Exit status 0 when all of it behaves as it should.
 
 use std::process::ExitCode;
 
@@ -28,7 +32,7 @@ async fn main() -> ExitCode {
     match demo().await {
         Ok(()) => {
             println!(
-                "\nEverything behaved as it should: the bad region went back and stopped the release, the healthy waves went out."
+                "\nEverything behaved as it should: the bad region went back and stopped the release, the healthy waves went out, and the stored policies and the freeze decided the gate."
             );
             ExitCode::SUCCESS
         }
@@ -49,7 +53,80 @@ fn describe((version, weighted): &(String, Option<(String, f64)>)) -> String {
 
 async fn demo() -> Result<(), String> {
     release().await?;
-    gates_up_close().await
+    gates_up_close().await?;
+    managed_policies()
+}
+
+/// The first line a command printed, indented for the transcript.
+fn first_line(text: &str) -> String {
+    format!("  {}", text.trim().lines().next().unwrap_or(""))
+}
+
+fn managed_policies() -> Result<(), String> {
+    use handsoff_e2e::managed_policies::{self, versions};
+    println!("\n== Managed policies: stored in layers, changed without redeploying, frozen and lifted\n");
+    let stack = handsoff_e2e::local_stack::LocalStack::start();
+    let run = managed_policies::run(&stack)?;
+    let reason = |decision: &serde_json::Value| decision["reasons"][0].as_str().unwrap_or("").to_string();
+    let verdict = |decision: &serde_json::Value| decision["decision"].as_str().unwrap_or("?").to_string();
+    println!(
+        "Stored: an org layer (open all week, a 1h minimum bake no one may shorten), a layer per pipeline, one for orders/Prod."
+    );
+    println!(
+        "time-window-gate for orders/Prod: {} ({})",
+        verdict(&run.first),
+        versions(&run.first)
+    );
+    println!(
+        "$ handsoff policy put deny-migration.json --pipeline orders --stage Prod\n{}",
+        first_line(&run.put.output)
+    );
+    println!(
+        "time-window-gate for orders/Prod: {} — {} ({})",
+        verdict(&run.after_put),
+        reason(&run.after_put),
+        versions(&run.after_put)
+    );
+    println!("$ handsoff policy explain --pipeline orders --stage Prod");
+    for line in run.explain.output.trim().lines() {
+        println!("  {line}");
+    }
+    println!(
+        "$ handsoff policy put shorter-bake.json --pipeline orders --stage Prod\n{}",
+        first_line(&run.lowering.output)
+    );
+    println!(
+        "(the stage's layer back to open) time-window-gate for orders/Prod: {}",
+        verdict(&run.reopened)
+    );
+    println!(
+        "$ handsoff freeze create --to <in 2 hours> --reason \"payments migration\" --pipelines orders,payments\n{}",
+        first_line(&run.freeze.output)
+    );
+    for (pipeline, decision) in &run.frozen {
+        println!(
+            "  time-window-gate for {pipeline}/Prod: {} — {}",
+            verdict(decision),
+            reason(decision)
+        );
+    }
+    println!(
+        "$ handsoff freeze lift {} --reason \"migration done early\"\n{}",
+        run.freeze_id,
+        first_line(&run.lift.output)
+    );
+    for (pipeline, decision) in &run.lifted {
+        println!("  time-window-gate for {pipeline}/Prod: {}", verdict(decision));
+    }
+    let frozen_right = run
+        .frozen
+        .iter()
+        .all(|(pipeline, decision)| (decision["decision"] == "wait") == (pipeline != "search"));
+    let reopened = run.lifted.iter().all(|(_, decision)| decision["decision"] == "proceed");
+    if run.after_put["decision"] != "wait" || run.lowering.code != 1 || !frozen_right || !reopened {
+        return Err("the managed policies did not decide as they should".into());
+    }
+    Ok(())
 }
 
 async fn release() -> Result<(), String> {
@@ -148,7 +225,8 @@ async fn gates_up_close() -> Result<(), String> {
         scenarios::alarm_blocker_says(&world, "Prod-1").map_err(|(error, message)| format!("{error}: {message}"))?;
     println!(
         "  alarm-blocker now: {} — {}",
-        decision["decision"], decision["reasons"][0]
+        decision["decision"].as_str().unwrap_or("?"),
+        decision["reasons"][0].as_str().unwrap_or("")
     );
     Ok(())
 }
