@@ -254,7 +254,7 @@ impl ReleasePlan {
             })?;
         let value = payload
             .into_value()
-            .map_err(|message| PlanError::new("plan", message.trim_start_matches("payload: ").to_string()))?;
+            .map_err(|message| PlanError::new("plan", message.0.trim_start_matches("payload: ").to_string()))?;
         if !value.is_object() {
             return Err(PlanError::new(
                 "plan",

@@ -122,11 +122,11 @@ pub const TABLE_ENV: &str = "HANDSOFF_TABLE";
 
 /// The state table's name from `HANDSOFF_TABLE`; a function that needs it does not start
 /// without it.
-pub fn table_from_env() -> Result<String, String> {
+pub fn table_from_env() -> Result<String, crate::error::Invalid> {
     std::env::var(TABLE_ENV)
         .ok()
         .filter(|table| !table.trim().is_empty())
-        .ok_or_else(|| format!("{TABLE_ENV} is not set: set it to the name of the handsoff DynamoDB table"))
+        .ok_or_else(|| format!("{TABLE_ENV} is not set: set it to the name of the handsoff DynamoDB table").into())
 }
 
 #[cfg(test)]

@@ -7,6 +7,39 @@ use thiserror::Error;
 use crate::policy::PolicyError;
 use crate::ports::PortError;
 
+/// A value that is not allowed, saying what is allowed: what a parser or a check answers, for
+/// its caller to place under the field's path (`windows.allow[0].days: ...`).
+#[derive(Debug, Clone, PartialEq, Eq, Error)]
+#[error("{0}")]
+pub struct Invalid(pub String);
+
+impl From<String> for Invalid {
+    fn from(message: String) -> Self {
+        Invalid(message)
+    }
+}
+
+impl From<&str> for Invalid {
+    fn from(message: &str) -> Self {
+        Invalid(message.to_string())
+    }
+}
+
+/// Read as the message it is.
+impl std::ops::Deref for Invalid {
+    type Target = str;
+
+    fn deref(&self) -> &str {
+        &self.0
+    }
+}
+
+impl From<Invalid> for String {
+    fn from(invalid: Invalid) -> Self {
+        invalid.0
+    }
+}
+
 #[derive(Debug, Error)]
 pub enum GateError {
     #[error("policy is invalid: {0}")]

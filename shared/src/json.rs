@@ -11,7 +11,7 @@ use serde_json::{Map, Value};
 
 /// Parses one JSON document whose objects repeat no key; the error names the repeated key's
 /// path (`context.stage`, `tests[2].expect`) or where the text stops being JSON.
-pub fn parse_strict(text: &str) -> Result<Value, String> {
+pub fn parse_strict(text: &str) -> Result<Value, crate::error::Invalid> {
     let found = RefCell::new(None);
     let mut deserializer = serde_json::Deserializer::from_str(text);
     let value = Seed {
@@ -22,7 +22,7 @@ pub fn parse_strict(text: &str) -> Result<Value, String> {
     .and_then(|value| deserializer.end().map(|()| value))
     .map_err(|error| format!("not valid JSON: {}", without_value(&error.to_string())))?;
     match found.into_inner() {
-        Some(path) => Err(duplicate(&path)),
+        Some(path) => Err(duplicate(&path).into()),
         None => Ok(value),
     }
 }
@@ -55,9 +55,9 @@ pub struct Payload {
 
 impl Payload {
     /// The event, or an error naming its first repeated key.
-    pub fn into_value(self) -> Result<Value, String> {
+    pub fn into_value(self) -> Result<Value, crate::error::Invalid> {
         match self.duplicate {
-            Some(path) => Err(format!("payload: {}", duplicate(&path))),
+            Some(path) => Err(format!("payload: {}", duplicate(&path)).into()),
             None => Ok(self.value),
         }
     }
@@ -216,7 +216,7 @@ mod tests {
             let error = parse_strict(text).unwrap_err();
             assert_eq!(
                 error,
-                format!("key `{path}` appears twice; give each key once"),
+                format!("key `{path}` appears twice; give each key once").into(),
                 "{text}"
             );
         }
@@ -231,7 +231,7 @@ mod tests {
         assert_eq!(payload.duplicate.as_deref(), Some("context.stage"));
         assert_eq!(
             payload.into_value().unwrap_err(),
-            "payload: key `context.stage` appears twice; give each key once"
+            "payload: key `context.stage` appears twice; give each key once".into()
         );
         let payload: Payload = serde_json::from_str(r#"{"policy": {}}"#).unwrap();
         assert_eq!(payload.into_value(), Ok(json!({"policy": {}})));

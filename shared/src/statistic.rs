@@ -14,22 +14,20 @@ const RANGED: [&str; 5] = ["TM", "WM", "TC", "TS", "PR"];
 const ALLOWED: &str = "Sum, SampleCount, Average, Minimum, Maximum, IQM, pNN[.NN] (p50, p99.9), tmNN, wmNN, tcNN, tsNN, or TM/WM/TC/TS/PR(low:high) such as TM(10%:90%)";
 
 /// Whether `stat` is a statistic CloudWatch knows, with what is allowed when it is not.
-pub fn check(stat: &str) -> Result<(), String> {
+pub fn check(stat: &str) -> Result<(), crate::error::Invalid> {
     if SIMPLE.contains(&stat) || short_form(stat) || ranged_form(stat) {
         return Ok(());
     }
-    Err(format!("`{stat}` is not a CloudWatch statistic; use {ALLOWED}"))
+    Err(format!("`{stat}` is not a CloudWatch statistic; use {ALLOWED}").into())
 }
 
 /// Like [`check`], for a value that must count something.
-pub fn check_count(stat: &str) -> Result<(), String> {
+pub fn check_count(stat: &str) -> Result<(), crate::error::Invalid> {
     if COUNTS.contains(&stat) {
         return Ok(());
     }
     check(stat)?;
-    Err(format!(
-        "`{stat}` does not count; a count is read with Sum or SampleCount"
-    ))
+    Err(format!("`{stat}` does not count; a count is read with Sum or SampleCount").into())
 }
 
 fn short_form(stat: &str) -> bool {

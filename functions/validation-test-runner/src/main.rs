@@ -41,7 +41,7 @@ async fn main() -> Result<(), lambda_runtime::Error> {
             let payload = event
                 .payload
                 .into_value()
-                .map_err(|message| Diagnostic::from(GateError::InvalidInput(message)))?;
+                .map_err(|message| Diagnostic::from(GateError::InvalidInput(message.to_string())))?;
             handler.handle(payload, deadlines).await.map_err(Diagnostic::from)
         })
     }))

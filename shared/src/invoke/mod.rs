@@ -507,7 +507,7 @@ where
         crate::telemetry::in_invocation(&context, async move {
             let deadlines = Deadlines::before_lambda(event.context.deadline, ANSWER_MARGIN);
             let payload = event.payload.into_value().map_err(|message| {
-                let error = GateError::InvalidInput(message);
+                let error = GateError::InvalidInput(message.to_string());
                 record_error(
                     handler.gate.name(),
                     &error,

@@ -38,7 +38,10 @@ pub struct OutgoingRequest {
 
 pub trait HttpSender: Send + Sync {
     /// Sends one request; an error is a request that got no response (connection, TLS, signing).
-    fn send(&self, request: &OutgoingRequest) -> impl Future<Output = Result<HttpObservation, String>> + Send;
+    fn send(
+        &self,
+        request: &OutgoingRequest,
+    ) -> impl Future<Output = Result<HttpObservation, super::Unanswered>> + Send;
 }
 
 /// Most of a response body that is read; validation needs the start, not a download. Reading
@@ -100,7 +103,7 @@ impl SdkHttpSender {
 
     /// The request's host, checked: a literal address against the rules (names are checked as
     /// they resolve), and a signed request against what may be signed.
-    fn check_target(&self, request: &OutgoingRequest) -> Result<(), String> {
+    fn check_target(&self, request: &OutgoingRequest) -> Result<(), super::Unanswered> {
         let uri: http::Uri = request
             .url
             .parse()
@@ -165,7 +168,7 @@ impl SdkHttpSender {
 }
 
 impl HttpSender for SdkHttpSender {
-    async fn send(&self, request: &OutgoingRequest) -> Result<HttpObservation, String> {
+    async fn send(&self, request: &OutgoingRequest) -> Result<HttpObservation, super::Unanswered> {
         self.check_target(request)?;
         let mut headers = request.headers.clone();
         let mut added_secrets = Vec::new();

@@ -16,7 +16,7 @@ pub trait FunctionInvoker: Send + Sync {
         &self,
         function: &str,
         payload: Vec<u8>,
-    ) -> impl Future<Output = Result<LambdaObservation, String>> + Send;
+    ) -> impl Future<Output = Result<LambdaObservation, super::Unanswered>> + Send;
 }
 
 #[derive(Debug, Clone)]
@@ -32,7 +32,7 @@ impl LambdaInvoker {
 }
 
 impl FunctionInvoker for LambdaInvoker {
-    async fn invoke(&self, function: &str, payload: Vec<u8>) -> Result<LambdaObservation, String> {
+    async fn invoke(&self, function: &str, payload: Vec<u8>) -> Result<LambdaObservation, super::Unanswered> {
         let output = self
             .client
             .get()

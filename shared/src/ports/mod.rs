@@ -19,6 +19,46 @@ pub mod policies;
 pub mod store;
 pub mod suites;
 
+/// A request a validation test made that got no answer (refused by the egress rules, unreachable,
+/// timed out, unreadable): what its result records instead of a response.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("{0}")]
+pub struct Unanswered(pub String);
+
+impl From<String> for Unanswered {
+    fn from(message: String) -> Self {
+        Unanswered(message)
+    }
+}
+
+impl From<&str> for Unanswered {
+    fn from(message: &str) -> Self {
+        Unanswered(message.to_string())
+    }
+}
+
+/// A request the egress rules refuse is not sent: it goes unanswered, saying why.
+impl From<crate::error::Invalid> for Unanswered {
+    fn from(refused: crate::error::Invalid) -> Self {
+        Unanswered(refused.0)
+    }
+}
+
+/// Read as the message it is.
+impl std::ops::Deref for Unanswered {
+    type Target = str;
+
+    fn deref(&self) -> &str {
+        &self.0
+    }
+}
+
+impl From<Unanswered> for String {
+    fn from(unanswered: Unanswered) -> Self {
+        unanswered.0
+    }
+}
+
 /// A failed call to an outside system, named so a person knows what to fix.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct PortError {

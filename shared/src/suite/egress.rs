@@ -30,7 +30,7 @@ pub struct Egress {
 
 impl Egress {
     /// The rules from the function's environment, `region` for the default signed hosts.
-    pub fn from_env(region: Option<&str>) -> Result<Egress, String> {
+    pub fn from_env(region: Option<&str>) -> Result<Egress, crate::error::Invalid> {
         let var = |name: &str| std::env::var(name).ok().filter(|value| !value.trim().is_empty());
         Egress::from_settings(
             var(SIGN_SERVICES_ENV).as_deref(),
@@ -46,7 +46,7 @@ impl Egress {
         sign_hosts: Option<&str>,
         networks: Option<&str>,
         region: Option<&str>,
-    ) -> Result<Egress, String> {
+    ) -> Result<Egress, crate::error::Invalid> {
         let list = |text: &str| -> Vec<String> {
             text.split(',')
                 .map(|item| item.trim().to_ascii_lowercase())
@@ -65,7 +65,7 @@ impl Egress {
             if bare.is_empty() || bare.contains('*') || bare.contains('/') || bare.contains(':') {
                 return Err(format!(
                     "{SIGN_HOSTS_ENV}: `{host}` is not a host or `*.suffix` pattern, e.g. *.execute-api.us-east-1.amazonaws.com"
-                ));
+                ).into());
             }
         }
         let networks = networks
@@ -96,7 +96,7 @@ impl Egress {
     }
 
     /// Whether a request to `host` may be signed as `service`.
-    pub fn check_sign(&self, service: &str, host: &str) -> Result<(), String> {
+    pub fn check_sign(&self, service: &str, host: &str) -> Result<(), crate::error::Invalid> {
         if self.open {
             return Ok(());
         }
@@ -105,7 +105,8 @@ impl Egress {
             return Err(format!(
                 "refused to sign for `{service}`: the runner signs only for {} ({SIGN_SERVICES_ENV})",
                 self.sign_services.join(", ")
-            ));
+            )
+            .into());
         }
         let host = host.trim_end_matches('.').to_ascii_lowercase();
         let allowed = self.sign_hosts.iter().any(|pattern| match pattern.strip_prefix("*.") {
@@ -120,13 +121,14 @@ impl Egress {
             };
             return Err(format!(
                 "refused to sign a request to {host}: the runner signs only for {hosts} ({SIGN_HOSTS_ENV})"
-            ));
+            )
+            .into());
         }
         Ok(())
     }
 
     /// Whether the runner may connect to `ip` (a host's resolved address, or a literal one).
-    pub fn check_address(&self, ip: IpAddr) -> Result<(), String> {
+    pub fn check_address(&self, ip: IpAddr) -> Result<(), crate::error::Invalid> {
         if self.open {
             return Ok(());
         }
@@ -138,7 +140,7 @@ impl Egress {
         }
         Err(format!(
             "refused to connect to {ip}, a {kind} address: the runner reaches only public addresses and the networks the stack allows ({ALLOWED_NETWORKS_ENV}, e.g. 10.0.0.0/8)"
-        ))
+        ).into())
     }
 }
 
@@ -233,9 +235,9 @@ fn masked(bits: u128, width: u8, prefix: u8) -> u128 {
 }
 
 impl std::str::FromStr for Network {
-    type Err = String;
+    type Err = crate::error::Invalid;
 
-    fn from_str(text: &str) -> Result<Network, String> {
+    fn from_str(text: &str) -> Result<Network, crate::error::Invalid> {
         let (address, prefix) = match text.split_once('/') {
             Some((address, prefix)) => (address, Some(prefix)),
             None => (text, None),

@@ -172,7 +172,7 @@ fn check_text(check: &TextCheck, value: Option<&str>) -> Option<String> {
     if let Some(pattern) = &check.matches {
         return match compile(pattern) {
             Ok(regex) => (!regex.is_match(value)).then(|| format!("`{}` does not match `{pattern}`", quote(value))),
-            Err(message) => Some(message),
+            Err(message) => Some(message.to_string()),
         };
     }
     None

@@ -15,9 +15,9 @@ pub struct JsonPath(pub Vec<Step>);
 const HINT: &str = "write a path such as $.items[0].id or $['odd key'] (no wildcards or filters)";
 
 impl JsonPath {
-    pub fn parse(text: &str) -> Result<JsonPath, String> {
+    pub fn parse(text: &str) -> Result<JsonPath, crate::error::Invalid> {
         let Some(mut rest) = text.strip_prefix('$') else {
-            return Err(format!("`{text}` does not start with `$`; {HINT}"));
+            return Err(format!("`{text}` does not start with `$`; {HINT}").into());
         };
         let mut steps = Vec::new();
         while !rest.is_empty() {
@@ -25,7 +25,7 @@ impl JsonPath {
                 let end = after.find(['.', '[']).unwrap_or(after.len());
                 let key = &after[..end];
                 if key.is_empty() || key == "*" {
-                    return Err(format!("`{text}` has an empty or wildcard key; {HINT}"));
+                    return Err(format!("`{text}` has an empty or wildcard key; {HINT}").into());
                 }
                 steps.push(Step::Key(key.to_string()));
                 rest = &after[end..];
@@ -45,7 +45,7 @@ impl JsonPath {
                 steps.push(Step::Index(index));
                 rest = &after[end + 1..];
             } else {
-                return Err(format!("`{text}` is not a path; {HINT}"));
+                return Err(format!("`{text}` is not a path; {HINT}").into());
             }
         }
         Ok(JsonPath(steps))

@@ -207,19 +207,19 @@ pub struct ShortDuration(pub Duration);
 const MAX_SHORT: Duration = Duration::from_secs(15 * 60);
 
 impl FromStr for ShortDuration {
-    type Err = String;
+    type Err = crate::error::Invalid;
 
-    fn from_str(text: &str) -> Result<Self, String> {
+    fn from_str(text: &str) -> Result<Self, crate::error::Invalid> {
         let hint = "write a duration such as 250ms, 5s or 1m30s (at most 15m)";
         let mut total = Duration::ZERO;
         let mut rest = text;
         if rest.is_empty() {
-            return Err(format!("empty duration; {hint}"));
+            return Err(format!("empty duration; {hint}").into());
         }
         while !rest.is_empty() {
             let digits = rest.chars().take_while(char::is_ascii_digit).count();
             if digits == 0 {
-                return Err(format!("`{text}` is not a duration; {hint}"));
+                return Err(format!("`{text}` is not a duration; {hint}").into());
             }
             let value: u64 = rest[..digits]
                 .parse()
@@ -232,12 +232,12 @@ impl FromStr for ShortDuration {
             } else if rest.starts_with('m') {
                 ("m", 60_000)
             } else {
-                return Err(format!("`{text}` needs a unit after {value}; {hint}"));
+                return Err(format!("`{text}` needs a unit after {value}; {hint}").into());
             };
             rest = &rest[unit.len()..];
             total += Duration::from_millis(value.saturating_mul(millis));
             if total > MAX_SHORT {
-                return Err(format!("`{text}` is longer than 15m; {hint}"));
+                return Err(format!("`{text}` is longer than 15m; {hint}").into());
             }
         }
         Ok(ShortDuration(total))
@@ -245,8 +245,8 @@ impl FromStr for ShortDuration {
 }
 
 impl TryFrom<String> for ShortDuration {
-    type Error = String;
-    fn try_from(text: String) -> Result<Self, String> {
+    type Error = crate::error::Invalid;
+    fn try_from(text: String) -> Result<Self, crate::error::Invalid> {
         text.parse()
     }
 }
@@ -277,7 +277,7 @@ pub enum StatusMatcher {
 }
 
 impl StatusMatcher {
-    pub fn parse(value: &Value) -> Result<StatusMatcher, String> {
+    pub fn parse(value: &Value) -> Result<StatusMatcher, crate::error::Invalid> {
         let hint = "write a status code (200), a list of codes ([200, 204]) or a class (\"2xx\")";
         let code = |value: &Value| {
             value
@@ -288,17 +288,17 @@ impl StatusMatcher {
         match value {
             Value::Number(_) => code(value)
                 .map(|code| StatusMatcher::Codes(vec![code]))
-                .ok_or_else(|| hint.to_string()),
+                .ok_or_else(|| hint.into()),
             Value::Array(items) if !items.is_empty() => items
                 .iter()
-                .map(|item| code(item).ok_or_else(|| hint.to_string()))
+                .map(|item| code(item).ok_or_else(|| crate::error::Invalid::from(hint)))
                 .collect::<Result<Vec<_>, _>>()
                 .map(StatusMatcher::Codes),
             Value::String(text) => match text.to_ascii_lowercase().as_bytes() {
                 [digit @ b'1'..=b'5', b'x', b'x'] => Ok(StatusMatcher::Class(u16::from(digit - b'0'))),
-                _ => Err(hint.to_string()),
+                _ => Err(hint.into()),
             },
-            _ => Err(hint.to_string()),
+            _ => Err(hint.into()),
         }
     }
 
@@ -592,9 +592,9 @@ impl TextCheck {
 }
 
 /// Compiles a `matches` pattern (Rust regex syntax, bounded in size).
-pub fn compile(pattern: &str) -> Result<regex_lite::Regex, String> {
+pub fn compile(pattern: &str) -> Result<regex_lite::Regex, crate::error::Invalid> {
     regex_lite::RegexBuilder::new(pattern)
         .size_limit(1 << 20)
         .build()
-        .map_err(|error| format!("not a regular expression: {error}"))
+        .map_err(|error| format!("not a regular expression: {error}").into())
 }

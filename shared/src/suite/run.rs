@@ -179,7 +179,7 @@ impl<H: HttpSender, L: FunctionInvoker> Runner<H, L> {
                         .push(format!("timed out after {}", super::model::ShortDuration(test.timeout))),
                     Ok(Err(error)) => result
                         .failures
-                        .push(format!("request failed: {}", redactor.redact(&error))),
+                        .push(format!("request failed: {}", redactor.redact(&error.0))),
                     Ok(Ok(seen)) => {
                         let with_transport = redactor.with(&seen.added_secrets);
                         result.failures = check_http(&test.case.expect, &seen)
@@ -199,7 +199,7 @@ impl<H: HttpSender, L: FunctionInvoker> Runner<H, L> {
                         .push(format!("timed out after {}", super::model::ShortDuration(test.timeout))),
                     Ok(Err(error)) => result
                         .failures
-                        .push(format!("invoke failed: {}", redactor.redact(&error))),
+                        .push(format!("invoke failed: {}", redactor.redact(&error.0))),
                     Ok(Ok(mut seen)) => {
                         seen.latency = started.elapsed();
                         result.failures = check_lambda(&test.case.expect, &seen);

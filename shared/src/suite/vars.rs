@@ -43,7 +43,7 @@ fn pieces(template: &str) -> Result<Vec<Piece<'_>>, String> {
 }
 
 /// The variables a template uses.
-pub fn used(template: &str) -> Result<Vec<&str>, String> {
+pub fn used(template: &str) -> Result<Vec<&str>, crate::error::Invalid> {
     Ok(pieces(template)?
         .into_iter()
         .filter_map(|piece| match piece {
@@ -87,7 +87,7 @@ pub fn check_declared_in_json(
 }
 
 /// Replaces every `${name}` with its value.
-pub fn substitute(template: &str, values: &BTreeMap<String, String>) -> Result<String, String> {
+pub fn substitute(template: &str, values: &BTreeMap<String, String>) -> Result<String, crate::error::Invalid> {
     let mut out = String::with_capacity(template.len());
     for piece in pieces(template)? {
         match piece {
@@ -102,7 +102,7 @@ pub fn substitute(template: &str, values: &BTreeMap<String, String>) -> Result<S
     Ok(out)
 }
 
-pub fn substitute_json(value: &Value, values: &BTreeMap<String, String>) -> Result<Value, String> {
+pub fn substitute_json(value: &Value, values: &BTreeMap<String, String>) -> Result<Value, crate::error::Invalid> {
     Ok(match value {
         Value::String(text) => Value::String(substitute(text, values)?),
         Value::Array(items) => Value::Array(
@@ -114,7 +114,7 @@ pub fn substitute_json(value: &Value, values: &BTreeMap<String, String>) -> Resu
         Value::Object(map) => Value::Object(
             map.iter()
                 .map(|(key, item)| Ok((key.clone(), substitute_json(item, values)?)))
-                .collect::<Result<_, String>>()?,
+                .collect::<Result<_, crate::error::Invalid>>()?,
         ),
         other => other.clone(),
     })

@@ -133,31 +133,27 @@ impl Field {
         }
     }
 
-    fn value(&self, token: &str) -> Result<u32, String> {
+    fn value(&self, token: &str) -> Result<u32, crate::error::Invalid> {
         if let Some(index) = self.names.iter().position(|name| name.eq_ignore_ascii_case(token)) {
             return Ok(self.min + index as u32);
         }
         match token.parse::<u32>() {
             Ok(value) if (self.min..=self.max).contains(&value) => Ok(value),
-            _ => Err(format!(
-                "{} field: `{token}` is not allowed; use {}",
-                self.name,
-                self.allowed()
-            )),
+            _ => Err(format!("{} field: `{token}` is not allowed; use {}", self.name, self.allowed()).into()),
         }
     }
 
     /// `*`, `*/step`, `a`, `a-b`, `a/step`, `a-b/step`, and lists of these.
-    fn parse(&self, text: &str, into: &mut Bits) -> Result<(), String> {
+    fn parse(&self, text: &str, into: &mut Bits) -> Result<(), crate::error::Invalid> {
         for item in text.split(',') {
             self.parse_item(item, into)?;
         }
         Ok(())
     }
 
-    fn parse_item(&self, item: &str, into: &mut Bits) -> Result<(), String> {
+    fn parse_item(&self, item: &str, into: &mut Bits) -> Result<(), crate::error::Invalid> {
         if item.is_empty() {
-            return Err(format!("{} field: an empty item; use {}", self.name, self.allowed()));
+            return Err(format!("{} field: an empty item; use {}", self.name, self.allowed()).into());
         }
         let (range, step) = match item.split_once('/') {
             Some((range, step)) => {
@@ -179,7 +175,8 @@ impl Field {
                     "{} field: `{item}` is not allowed (no negative numbers or open ranges); use {}",
                     self.name,
                     self.allowed()
-                ));
+                )
+                .into());
             }
             (self.value(first)?, self.value(last)?)
         } else {
@@ -191,7 +188,8 @@ impl Field {
             return Err(format!(
                 "{} field: `{item}` runs backwards; write the smaller value first",
                 self.name
-            ));
+            )
+            .into());
         }
         let span = if first <= last {
             last - first
@@ -214,17 +212,17 @@ impl Field {
 }
 
 impl Cron {
-    pub fn parse(expression: &str) -> Result<Cron, String> {
+    pub fn parse(expression: &str) -> Result<Cron, crate::error::Invalid> {
         let text = expression.trim();
         let inner = match (text.strip_prefix("cron("), text.ends_with(')')) {
             (Some(rest), true) => rest.strip_suffix(')').unwrap_or(rest).trim(),
             (None, false) => text,
-            (Some(_), false) => return Err(format!("`{text}` opens `cron(` but does not close it with `)`")),
-            (None, true) => return Err(format!("`{text}` ends with `)` but does not start with `cron(`")),
+            (Some(_), false) => return Err(format!("`{text}` opens `cron(` but does not close it with `)`").into()),
+            (None, true) => return Err(format!("`{text}` ends with `)` but does not start with `cron(`").into()),
         };
         let fields: Vec<&str> = inner.split_whitespace().collect();
         if fields.len() != 6 {
-            return Err(format!("`{text}` has {} fields; {SHAPE}", fields.len()));
+            return Err(format!("`{text}` has {} fields; {SHAPE}", fields.len()).into());
         }
         let mut cron = Cron {
             text: inner.to_string(),
@@ -247,21 +245,22 @@ impl Cron {
             if field != "?" && field.contains('?') {
                 return Err(format!(
                     "{name} field: `{field}` is not allowed; `?` stands alone, meaning \"whatever the other day field says\""
-                ));
+                ).into());
             }
         }
         cron.days = match (fields[2], fields[4]) {
             ("?", "?") => {
                 return Err(format!(
                     "`{inner}` has `?` in both day fields; exactly one of day-of-month and day-of-week must be `?`"
-                ));
+                )
+                .into());
             }
             (dom, "?") => parse_day_of_month(dom)?,
             ("?", dow) => parse_day_of_week(dow)?,
             _ => {
-                return Err(format!(
-                    "`{inner}` sets both day-of-month and day-of-week; one of them must be `?`"
-                ));
+                return Err(
+                    format!("`{inner}` sets both day-of-month and day-of-week; one of them must be `?`").into(),
+                );
             }
         };
         Ok(cron)
@@ -316,7 +315,7 @@ impl Cron {
 }
 
 /// `L`, `W` and `#` items stand alone in their field, as EventBridge requires.
-fn alone(name: &str, text: &str, special: &[char]) -> Result<(), String> {
+fn alone(name: &str, text: &str, special: &[char]) -> Result<(), crate::error::Invalid> {
     if text.contains(',')
         && let Some(item) = text
             .split(',')
@@ -324,12 +323,13 @@ fn alone(name: &str, text: &str, special: &[char]) -> Result<(), String> {
     {
         return Err(format!(
             "{name} field: `{item}` cannot be part of a list (`{text}`); `L`, `W` and `#` stand alone"
-        ));
+        )
+        .into());
     }
     Ok(())
 }
 
-fn parse_day_of_month(text: &str) -> Result<DayRule, String> {
+fn parse_day_of_month(text: &str) -> Result<DayRule, crate::error::Invalid> {
     alone("day-of-month", text, &['L', 'W'])?;
     let mut days = Bits::default();
     let mut last = false;
@@ -354,12 +354,12 @@ fn parse_day_of_month(text: &str) -> Result<DayRule, String> {
     })
 }
 
-fn parse_day_of_week(text: &str) -> Result<DayRule, String> {
+fn parse_day_of_week(text: &str) -> Result<DayRule, crate::error::Invalid> {
     alone("day-of-week", text, &['L', '#'])?;
     if text.contains('/') {
         return Err(format!(
             "day-of-week field: `{text}` is not allowed; day-of-week takes no `/` step (list the days, e.g. MON,WED,FRI)"
-        ));
+        ).into());
     }
     let mut days = Bits::default();
     let mut last_of = Bits::default();
@@ -407,7 +407,7 @@ fn nearest_weekday_to(day: i64, dom: u32, target: u32, month_days: u32) -> u32 {
 }
 
 impl TryFrom<String> for Cron {
-    type Error = String;
+    type Error = crate::error::Invalid;
     fn try_from(text: String) -> Result<Self, Self::Error> {
         Cron::parse(&text)
     }

@@ -27,7 +27,7 @@ impl DaySet {
     }
 }
 
-fn day_index(name: &str, whole: &str) -> Result<u8, String> {
+fn day_index(name: &str, whole: &str) -> Result<u8, crate::error::Invalid> {
     NAMES
         .iter()
         .position(|candidate| candidate.eq_ignore_ascii_case(name))
@@ -37,20 +37,19 @@ fn day_index(name: &str, whole: &str) -> Result<u8, String> {
                 "`{name}` in `{whole}` is not a day; use Mon, Tue, Wed, Thu, Fri, Sat, Sun as a \
                  range (Mon-Thu, Fri-Mon wraps the week) or a list (Mon,Wed,Fri)"
             )
+            .into()
         })
 }
 
 impl TryFrom<String> for DaySet {
-    type Error = String;
+    type Error = crate::error::Invalid;
 
     fn try_from(text: String) -> Result<Self, Self::Error> {
         let mut bits = 0u8;
         for part in text.split(',') {
             let part = part.trim();
             if part.is_empty() {
-                return Err(format!(
-                    "`{text}` has an empty entry; write days such as Mon-Thu or Mon,Wed,Fri"
-                ));
+                return Err(format!("`{text}` has an empty entry; write days such as Mon-Thu or Mon,Wed,Fri").into());
             }
             match part.split_once('-') {
                 Some((first, last)) => {
@@ -111,7 +110,7 @@ impl fmt::Display for DaySet {
 mod tests {
     use super::*;
 
-    fn days(text: &str) -> Result<DaySet, String> {
+    fn days(text: &str) -> Result<DaySet, crate::error::Invalid> {
         DaySet::try_from(text.to_string())
     }
 

@@ -212,12 +212,12 @@ impl WindowPolicy {
 
 impl DenyDates {
     /// The inclusive range of local dates, from either `date` or `from`/`to`.
-    pub fn range(&self) -> Result<(LocalDate, LocalDate), String> {
+    pub fn range(&self) -> Result<(LocalDate, LocalDate), crate::error::Invalid> {
         match (self.date, self.from, self.to) {
             (Some(date), None, None) => Ok((date, date)),
             (None, Some(from), Some(to)) if from <= to => Ok((from, to)),
-            (None, Some(from), Some(to)) => Err(format!("`from` ({from}) is after `to` ({to})")),
-            _ => Err("give either `date`, or both `from` and `to` (inclusive local dates)".to_string()),
+            (None, Some(from), Some(to)) => Err(format!("`from` ({from}) is after `to` ({to})").into()),
+            _ => Err("give either `date`, or both `from` and `to` (inclusive local dates)".into()),
         }
     }
 
@@ -248,14 +248,12 @@ impl fmt::Display for CronWindow {
 pub struct LocalDate(pub jiff::civil::Date);
 
 impl TryFrom<String> for LocalDate {
-    type Error = String;
+    type Error = crate::error::Invalid;
     fn try_from(text: String) -> Result<Self, Self::Error> {
         let valid_shape = text.len() == 10 && text.as_bytes()[4] == b'-' && text.as_bytes()[7] == b'-';
         match text.parse::<jiff::civil::Date>() {
             Ok(date) if valid_shape => Ok(LocalDate(date)),
-            _ => Err(format!(
-                "`{text}` is not a date; write a local date as YYYY-MM-DD, e.g. 2026-11-26"
-            )),
+            _ => Err(format!("`{text}` is not a date; write a local date as YYYY-MM-DD, e.g. 2026-11-26").into()),
         }
     }
 }
@@ -315,7 +313,7 @@ fn suggestion(abbreviation: &str) -> &'static str {
 }
 
 impl TryFrom<String> for Zone {
-    type Error = String;
+    type Error = crate::error::Invalid;
 
     fn try_from(name: String) -> Result<Self, Self::Error> {
         // Abbreviations and legacy single-word names are ambiguous or deprecated: only
@@ -324,13 +322,14 @@ impl TryFrom<String> for Zone {
             return Err(format!(
                 "`{name}` is not an IANA time zone name; abbreviations are ambiguous and ignore DST rules. Use a name such as {}",
                 suggestion(&name)
-            ));
+            ).into());
         }
         match TimeZone::get(&name) {
             Ok(tz) => Ok(Zone { name, tz }),
             Err(_) => Err(format!(
                 "unknown time zone `{name}`; use an IANA name such as America/New_York, Europe/London or Asia/Kolkata"
-            )),
+            )
+            .into()),
         }
     }
 }
