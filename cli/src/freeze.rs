@@ -78,7 +78,10 @@ pub async fn create(args: &CreateArgs, aws: &AwsArgs) -> Result<String, String> 
     freeze.check_new(now).map_err(|error| error.to_string())?;
     let store = store(aws, &args.table).await?;
     freeze.created_by = caller(aws).await?;
-    store.create_freeze(&freeze).await.map_err(|error| error.to_string())?;
+    store
+        .create_freeze(&freeze, now)
+        .await
+        .map_err(|error| error.to_string())?;
     let scope = if freeze.pipelines.is_empty() {
         "every pipeline".to_string()
     } else {
@@ -93,7 +96,7 @@ pub async fn create(args: &CreateArgs, aws: &AwsArgs) -> Result<String, String> 
 pub async fn list(args: &ListArgs, aws: &AwsArgs) -> Result<String, String> {
     let now = Timestamp::now();
     let store = store(aws, &args.table).await?;
-    let mut freezes = store.freezes().await.map_err(|error| error.to_string())?;
+    let mut freezes = store.all_freezes().await.map_err(|error| error.to_string())?;
     freezes.retain(|freeze| args.all || (freeze.to > now && freeze.lifted.is_none()));
     freezes.sort_by_key(|freeze| (freeze.from, freeze.id.clone()));
     if args.json {

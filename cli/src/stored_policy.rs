@@ -136,14 +136,23 @@ pub async fn put(args: &PutArgs, aws: &AwsArgs) -> Result<String, String> {
     let scope = args.scope.scope()?;
     let doc = load(&args.file)?;
     let store = store(aws, &args.table).await?;
-    let mut stack = store
-        .current(&chain_to(&scope))
-        .await
-        .map_err(|error| error.to_string())?;
+    let chain = chain_to(&scope);
+    let mut stack = store.current(&chain).await.map_err(|error| error.to_string())?;
     let read = match stack.last() {
         Some(layer) if layer.scope == scope => stack.pop().map_or(0, |layer| layer.version),
         _ => 0,
     };
+    // The versions checked against, which the write is conditioned on too.
+    let below: Vec<(Scope, i64)> = chain[..chain.len() - 1]
+        .iter()
+        .map(|lower| {
+            let version = stack
+                .iter()
+                .find(|layer| &layer.scope == lower)
+                .map_or(0, |layer| layer.version);
+            (lower.clone(), version)
+        })
+        .collect();
     let now = Timestamp::now();
     let by = caller(aws).await?;
     stack.push(StoredLayer {
@@ -163,7 +172,7 @@ pub async fn put(args: &PutArgs, aws: &AwsArgs) -> Result<String, String> {
         ));
     }
     let version = store
-        .put(&scope, &doc, read, &by, now)
+        .put(&scope, &doc, read, &below, &by, now)
         .await
         .map_err(|error| error.to_string())?;
     Ok(match read {

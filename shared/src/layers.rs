@@ -19,6 +19,7 @@ pub const APPENDED: &[&str] = &[
     "windows.deny",
     "windows.calendars",
     "alarms.watch",
+    "bake.alarms",
     "bake.min_datapoints",
 ];
 
@@ -258,10 +259,17 @@ pub fn merge_checked(layers: &[StoredLayer]) -> Result<(Policy, Value), PolicyEr
     let mut policy = Policy::default();
     for layer in layers {
         let before = merged.clone();
-        merge_at(&mut merged, &Value::Object(layer.doc.sections.clone()), "");
         let name = |path: &str| format!("{} v{}: {path}", layer.scope.label(), layer.version);
+        let doc = Value::Object(layer.doc.sections.clone());
+        if let Some((at, list, entries)) = removes_a_protective_list(&before, &doc) {
+            return Err(PolicyError::new(
+                name(&at),
+                format!("`null` would remove {list} ({entries} entries from the layers below); those lists only grow"),
+            ));
+        }
+        merge_at(&mut merged, &doc, "");
         for (path, by) in &forbidden {
-            if let Some(how) = lowered(lookup(&before, path), lookup(&merged, path)) {
+            if let Some(how) = lowered(path, lookup(&before, path), lookup(&merged, path)) {
                 return Err(PolicyError::new(
                     name(path),
                     format!(
@@ -346,6 +354,22 @@ impl Scope {
     }
 }
 
+/// Where `doc` sets `null` on an appended list (or on a section or object holding one) that the
+/// layers below filled: (the path it nulls, the list, how many entries it would drop).
+fn removes_a_protective_list(below: &Value, doc: &Value) -> Option<(String, &'static str, usize)> {
+    APPENDED.iter().find_map(|list| {
+        let entries = lookup(below, list).and_then(Value::as_array).map_or(0, Vec::len);
+        if entries == 0 {
+            return None;
+        }
+        let segments: Vec<&str> = list.split('.').collect();
+        (1..=segments.len()).find_map(|depth| {
+            let at = segments[..depth].join(".");
+            (lookup(doc, &at) == Some(&Value::Null)).then(|| (at, *list, entries))
+        })
+    })
+}
+
 /// `over` onto `base` at `path`: objects merge, [`APPENDED`] lists append (each entry once),
 /// `null` removes, anything else replaces.
 fn merge_at(base: &mut Value, over: &Value, path: &str) {
@@ -385,39 +409,99 @@ fn lookup<'a>(value: &'a Value, path: &str) -> Option<&'a Value> {
     path.split('.').try_fold(value, |value, key| value.get(key))
 }
 
-/// How `after` lowers `before`, if it does: removed; a smaller number or duration; a list that
-/// lost entries; an object one of whose fields is lowered; any other value changed.
-fn lowered(before: Option<&Value>, after: Option<&Value>) -> Option<String> {
+/// Fields whose protection grows with their value: lowering them is decreasing them.
+pub const FLOORS: &[&str] = &[
+    "bake.duration",
+    "windows.min_time_left",
+    "canary.judge.min_periods",
+    "canary.judge.min_requests",
+    "canary.judge.power",
+];
+
+/// Fields whose protection shrinks as their value grows: lowering the protection is increasing
+/// them (a higher confidence makes the judge slower to fail a bad canary; a higher ratio lets
+/// more through; a longer override lifts alarms for longer).
+pub const CEILINGS: &[&str] = &[
+    "canary.judge.confidence",
+    "canary.judge.max_error_ratio",
+    "canary.judge.max_latency_increase",
+    "alarms.max_override_ttl",
+];
+
+/// How `after` lowers the protection `before` gave at `path`, if it does: removed; past a
+/// floor or ceiling ([`FLOORS`], [`CEILINGS`]); an appended list that lost entries; any other
+/// list, scalar or object changed at all (added keys and entries too: they may loosen it).
+fn lowered(path: &str, before: Option<&Value>, after: Option<&Value>) -> Option<String> {
     let (before, after) = match (before, after) {
         (None, _) => return None,
-        (Some(before), None) => return Some(format!("removes {before}")),
+        (Some(before), None) => return Some(format!("removes {}", short(before))),
         (Some(before), Some(after)) => (before, after),
     };
-    match (before, after) {
-        (Value::Number(was), Value::Number(now)) => {
-            (now.as_f64() < was.as_f64()).then(|| format!("{now} is lower than {was}"))
-        }
-        (Value::String(was), Value::String(now)) => {
-            match (was.parse::<HumanDuration>(), now.parse::<HumanDuration>()) {
-                (Ok(was_duration), Ok(now_duration)) => {
-                    (now_duration < was_duration).then(|| format!("`{now}` is shorter than `{was}`"))
-                }
-                _ => (was != now).then(|| format!("`{now}` changes `{was}`")),
+    if before == after {
+        return None;
+    }
+    let floor = FLOORS.contains(&path);
+    let ceiling = CEILINGS.contains(&path);
+    if floor || ceiling {
+        let same_kind = before.is_string() == after.is_string();
+        let (was, now) = (magnitude(before), magnitude(after));
+        let lower = if before.is_string() { "shorter" } else { "lower" };
+        return match (was, now) {
+            (Some(_), Some(_)) if !same_kind => Some(format!("{} changes {}", short(after), short(before))),
+            (Some(was), Some(now)) if floor && now < was => {
+                Some(format!("{} is {lower} than {}", short(after), short(before)))
             }
-        }
-        (Value::Array(was), Value::Array(now)) => was
+            (Some(was), Some(now)) if ceiling && now > was => Some(format!(
+                "{} is above {} (a higher value protects less)",
+                short(after),
+                short(before)
+            )),
+            (Some(_), Some(_)) => None,
+            _ => Some(format!("{} changes {}", short(after), short(before))),
+        };
+    }
+    match (before, after) {
+        (Value::Array(was), Value::Array(now)) if APPENDED.contains(&path) => was
             .iter()
             .any(|item| !now.contains(item))
             .then(|| "drops entries of the list".to_string()),
-        (Value::Object(was), Value::Object(now)) => was.iter().find_map(|(key, value)| {
-            let separator = if value.is_object() && now.get(key).is_some_and(Value::is_object) {
-                "."
-            } else {
-                ": "
-            };
-            lowered(Some(value), now.get(key)).map(|how| format!("{key}{separator}{how}"))
-        }),
-        (was, now) => (was != now).then(|| format!("{now} changes {was}")),
+        (Value::Object(was), Value::Object(now)) => {
+            let removed_or_lowered = was.iter().find_map(|(key, value)| {
+                lowered(&join(path, key), Some(value), now.get(key)).map(|how| format!("{key}: {how}"))
+            });
+            removed_or_lowered.or_else(|| {
+                now.keys()
+                    .find(|key| !was.contains_key(*key))
+                    .map(|key| format!("adds `{key}`, which may loosen it"))
+            })
+        }
+        (was, now) => Some(format!("{} changes {}", short(now), short(was))),
+    }
+}
+
+/// A number, or a duration in seconds: what floors and ceilings compare.
+fn magnitude(value: &Value) -> Option<f64> {
+    match value {
+        Value::Number(number) => number.as_f64(),
+        Value::String(text) => text
+            .parse::<HumanDuration>()
+            .ok()
+            .map(|duration| duration.as_secs() as f64),
+        _ => None,
+    }
+}
+
+/// A value as a message shows it: at most 80 characters, so a refusal never carries a whole
+/// stored document into logs and events.
+fn short(value: &Value) -> String {
+    let text = match value {
+        Value::String(text) => format!("`{text}`"),
+        other => other.to_string(),
+    };
+    if text.chars().count() <= 80 {
+        text
+    } else {
+        format!("{}…", text.chars().take(79).collect::<String>())
     }
 }
 
@@ -538,9 +622,9 @@ mod tests {
             "`30m` is shorter than `1h`; org v3 forbids lowering it (forbid_lowering)"
         );
         let removed = effective("orders", "Prod", &[org(), stage(json!({"bake": null}))]).unwrap_err();
-        assert!(removed.message.starts_with("removes \"1h\""), "{removed}");
+        assert!(removed.message.starts_with("removes `1h`"), "{removed}");
         let dropped = effective("orders", "Prod", &[org(), stage(json!({"windows": {"deny": null}}))]).unwrap_err();
-        assert!(dropped.message.starts_with("removes [{"), "{dropped}");
+        assert!(dropped.message.contains("those lists only grow"), "{dropped}");
     }
 
     #[test]
@@ -555,27 +639,89 @@ mod tests {
     }
 
     #[test]
-    fn lowering_compares_numbers_durations_lists_objects_and_locks_the_rest() {
+    fn floors_may_only_rise_ceilings_only_fall_and_everything_else_is_locked() {
+        let lowered = |path: &str, before: Value, after: Value| lowered(path, Some(&before), Some(&after));
         assert_eq!(
-            lowered(Some(&json!(0.99)), Some(&json!(0.95))).unwrap(),
-            "0.95 is lower than 0.99"
+            lowered("bake.duration", json!("1h"), json!("30m")).unwrap(),
+            "`30m` is shorter than `1h`"
         );
-        assert_eq!(lowered(Some(&json!(10)), Some(&json!(20))), None);
-        assert_eq!(lowered(Some(&json!("wait")), Some(&json!("wait"))), None);
         assert_eq!(
-            lowered(Some(&json!("fail")), Some(&json!("wait"))).unwrap(),
+            lowered("canary.judge.min_requests", json!(500), json!(100)).unwrap(),
+            "100 is lower than 500"
+        );
+        assert_eq!(lowered("bake.duration", json!("1h"), json!("2h")), None);
+        assert_eq!(lowered("canary.judge.min_requests", json!(500), json!(1000)), None);
+        // A higher confidence makes the judge slower to fail a bad canary: that lowers it.
+        assert_eq!(
+            lowered("canary.judge.confidence", json!(0.99), json!(0.9999)).unwrap(),
+            "0.9999 is above 0.99 (a higher value protects less)"
+        );
+        assert_eq!(lowered("canary.judge.confidence", json!(0.99), json!(0.95)), None);
+        assert!(lowered("alarms.max_override_ttl", json!("4h"), json!("1d")).is_some());
+        assert_eq!(
+            lowered("windows.when_closed", json!("fail"), json!("wait")).unwrap(),
             "`wait` changes `fail`"
         );
-        assert_eq!(lowered(Some(&json!([1, 2])), Some(&json!([2, 1, 3]))), None);
+        assert_eq!(lowered("windows.when_closed", json!("wait"), json!("wait")), None);
+        assert!(
+            lowered("bake.duration", json!("1h"), json!(3600)).is_some(),
+            "a type change is a change"
+        );
+        // Appended lists may grow; any other list is locked, additions included (another
+        // allow window widens the window).
+        assert_eq!(lowered("windows.deny", json!([1, 2]), json!([2, 1, 3])), None);
+        assert!(lowered("windows.deny", json!([1, 2]), json!([2])).is_some());
+        let allow = json!([{"days": "Mon-Thu", "start": "09:00", "end": "16:00"}]);
+        let wider = json!([{"days": "Mon-Thu", "start": "09:00", "end": "16:00"}, {"days": "Sat-Sun", "start": "00:00", "end": "24:00"}]);
+        assert!(lowered("windows.allow", allow, wider).is_some());
+        // A protected object: each field by its own rule, and a new key may loosen it.
         assert!(
             lowered(
-                Some(&json!({"judge": {"confidence": 0.99}})),
-                Some(&json!({"judge": {"confidence": 0.9}}))
+                "canary.judge",
+                json!({"confidence": 0.99}),
+                json!({"confidence": 0.9999})
             )
             .unwrap()
-            .starts_with("judge.confidence: 0.9 is lower")
+            .starts_with("confidence: 0.9999 is above 0.99")
         );
-        assert_eq!(lowered(None, Some(&json!(1))), None);
+        assert_eq!(
+            lowered(
+                "alarms",
+                json!({"watch": [1]}),
+                json!({"watch": [1], "insufficient_data": "proceed"})
+            )
+            .unwrap(),
+            "adds `insufficient_data`, which may loosen it"
+        );
+        assert_eq!(
+            lowered("bake", json!({"duration": "1h"}), json!({"duration": "3h"})),
+            None
+        );
+        assert_eq!(super::lowered("bake.duration", None, Some(&json!("1h"))), None);
+        assert!(
+            lowered("windows.deny", json!([{"date": "x".repeat(500)}]), json!([]))
+                .unwrap()
+                .len()
+                < 120
+        );
+    }
+
+    #[test]
+    fn a_layer_cannot_null_away_a_list_that_only_grows() {
+        for doc in [
+            json!({"windows": {"deny": null}}),
+            json!({"windows": null}),
+            json!({"alarms": null}),
+        ] {
+            let error = effective("orders", "Prod", &[org(), stage(doc.clone())]).unwrap_err();
+            assert!(error.message.contains("those lists only grow"), "{doc}: {error}");
+        }
+        let error = effective("orders", "Prod", &[org(), stage(json!({"windows": null}))]).unwrap_err();
+        assert_eq!(error.path, "stage orders/Prod v5: windows");
+        assert!(
+            error.message.starts_with("`null` would remove windows.deny (1 entries"),
+            "{error}"
+        );
     }
 
     #[test]

@@ -223,6 +223,7 @@ async fn a_job_without_user_parameters_decides_with_its_stages_stored_policy() {
             &stage,
             &LayerDoc::from_value(policy).unwrap(),
             0,
+            &[],
             "alice",
             at("2026-11-01T00:00:00Z"),
         )

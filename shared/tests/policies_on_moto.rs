@@ -71,7 +71,7 @@ async fn each_version_is_written_once_and_a_stale_writer_is_refused() {
     let org = Scope::Org;
     let first = doc(json!({"bake": {"duration": "1h"}, "forbid_lowering": ["bake.duration"]}));
     assert_eq!(
-        store.put(&org, &first, 0, ALICE, at("2026-12-01T09:00:00Z")).await,
+        store.put(&org, &first, 0, &[], ALICE, at("2026-12-01T09:00:00Z")).await,
         Ok(1)
     );
     let stale = store
@@ -79,17 +79,20 @@ async fn each_version_is_written_once_and_a_stale_writer_is_refused() {
             &org,
             &doc(json!({"bake": {"duration": "5m"}})),
             0,
+            &[],
             "bob",
             at("2026-12-01T09:01:00Z"),
         )
         .await;
     assert!(
-        matches!(&stale, Err(StoreError::Conflict(message)) if message.contains("changed since version 0 was read")),
+        matches!(&stale, Err(StoreError::Conflict(message)) if message.contains("changed since it was read (version 0)")),
         "{stale:?}"
     );
     let second = doc(json!({"bake": {"duration": "2h"}}));
     assert_eq!(
-        store.put(&org, &second, 1, "bob", at("2026-12-02T09:00:00Z")).await,
+        store
+            .put(&org, &second, 1, &[], "bob", at("2026-12-02T09:00:00Z"))
+            .await,
         Ok(2)
     );
 
@@ -113,6 +116,47 @@ async fn each_version_is_written_once_and_a_stale_writer_is_refused() {
     let listed = store.stored_policies().await.unwrap();
     assert_eq!(listed.len(), 1);
     assert_eq!(listed[0].version, 2);
+
+    // A stage checked against org v2 is refused once org moves on to v3 meanwhile: nothing of it
+    // is written.
+    let stage = Scope::Stage("orders".into(), "Prod".into());
+    let below = [(Scope::Org, 2), (Scope::Pipeline("orders".into()), 0)];
+    let raised = doc(json!({"bake": {"duration": "3h"}}));
+    assert_eq!(
+        store
+            .put(&org, &raised, 2, &[], ALICE, at("2026-12-03T09:00:00Z"))
+            .await,
+        Ok(3)
+    );
+    let raced = store
+        .put(
+            &stage,
+            &doc(json!({"bake": {"duration": "2h"}})),
+            0,
+            &below,
+            "bob",
+            at("2026-12-03T09:00:01Z"),
+        )
+        .await;
+    assert!(
+        matches!(&raced, Err(StoreError::Conflict(message)) if message.contains("or a layer below it")),
+        "{raced:?}"
+    );
+    assert_eq!(store.history(&stage).await.unwrap(), []);
+    let below = [(Scope::Org, 3), (Scope::Pipeline("orders".into()), 0)];
+    assert_eq!(
+        store
+            .put(
+                &stage,
+                &doc(json!({"bake": {"duration": "4h"}})),
+                0,
+                &below,
+                "bob",
+                at("2026-12-03T09:01:00Z")
+            )
+            .await,
+        Ok(1)
+    );
 }
 
 #[tokio::test]
@@ -123,7 +167,7 @@ async fn a_gate_decides_with_the_stored_policy_and_a_new_version_changes_the_nex
     let all_week =
         json!({"windows": {"timezone": "UTC", "allow": [{"days": "Mon-Sun", "start": "00:00", "end": "24:00"}]}});
     store
-        .put(&Scope::Org, &doc(all_week), 0, ALICE, at("2026-11-01T00:00:00Z"))
+        .put(&Scope::Org, &doc(all_week), 0, &[], ALICE, at("2026-11-01T00:00:00Z"))
         .await
         .unwrap();
 
@@ -141,6 +185,7 @@ async fn a_gate_decides_with_the_stored_policy_and_a_new_version_changes_the_nex
             &stage,
             &doc(json!({"windows": {"min_time_left": "1h"}})),
             0,
+            &[],
             ALICE,
             at("2026-11-02T00:00:00Z"),
         )
@@ -159,7 +204,7 @@ async fn a_gate_decides_with_the_stored_policy_and_a_new_version_changes_the_nex
     // A team narrows its window: the very next decision waits, and names version 2.
     let mornings = json!({"windows": {"allow": [{"days": "Mon-Fri", "start": "09:00", "end": "12:00"}]}});
     store
-        .put(&stage, &doc(mornings), 1, "bob", at("2026-11-03T00:00:00Z"))
+        .put(&stage, &doc(mornings), 1, &[], "bob", at("2026-11-03T00:00:00Z"))
         .await
         .unwrap();
     let by_ref = json!({"policy_ref": {"pipeline": "orders", "stage": "Prod"}, "context": {"pipeline": "orders", "stage": "Prod"}});
@@ -182,6 +227,7 @@ async fn a_freeze_closes_the_pipelines_it_names_until_lifted_and_is_lifted_once(
                 &Scope::Pipeline(pipeline.into()),
                 &doc(always.clone()),
                 0,
+                &[],
                 ALICE,
                 at("2026-11-01T00:00:00Z"),
             )
@@ -198,9 +244,20 @@ async fn a_freeze_closes_the_pipelines_it_names_until_lifted_and_is_lifted_once(
         created_at: at("2026-11-20T00:00:00Z"),
         lifted: None,
     };
-    store.create_freeze(&freeze).await.unwrap();
-    assert!(store.create_freeze(&freeze).await.is_err(), "an id is written once");
-    assert_eq!(store.freezes().await.unwrap(), std::slice::from_ref(&freeze));
+    store.create_freeze(&freeze, tuesday_evening()).await.unwrap();
+    assert!(
+        store.create_freeze(&freeze, tuesday_evening()).await.is_err(),
+        "an id is written once"
+    );
+    assert_eq!(
+        store.freezes(tuesday_evening()).await.unwrap(),
+        std::slice::from_ref(&freeze)
+    );
+    assert_eq!(
+        store.freezes(at("2026-11-27T00:00:00Z")).await.unwrap(),
+        [],
+        "an ended freeze is not read"
+    );
 
     let frozen = decide(own_stage()).await.unwrap();
     assert_eq!(frozen["decision"], "wait", "{frozen}");
@@ -232,6 +289,21 @@ async fn a_freeze_closes_the_pipelines_it_names_until_lifted_and_is_lifted_once(
     ));
     let reopened = decide(own_stage()).await.unwrap();
     assert_eq!(reopened["decision"], "proceed", "{reopened}");
+
+    // What a gate reads stays small: at most 50 freezes in force or to come.
+    for index in 1..handsoff::ports::policies::MAX_LIVE_FREEZES {
+        let mut more = freeze.clone();
+        more.id = format!("frz-{index:012}");
+        more.lifted = None;
+        store.create_freeze(&more, tuesday_evening()).await.unwrap();
+    }
+    let mut one_too_many = freeze.clone();
+    one_too_many.id = "frz-toomany".into();
+    let refused = store.create_freeze(&one_too_many, tuesday_evening()).await;
+    assert!(
+        matches!(&refused, Err(StoreError::Conflict(message)) if message.starts_with("50 freezes are in force or to come")),
+        "{refused:?}"
+    );
 }
 
 #[tokio::test]
@@ -279,7 +351,7 @@ async fn an_unreadable_stored_policy_or_freeze_fails_the_gate_closed_naming_it()
         .put_item()
         .table_name("handsoff")
         .item("pk", s("FREEZE#ORG"))
-        .item("sk", s("frz-garbled"))
+        .item("sk", s("009999999999#frz-garbled"))
         .item("body", s("not json"))
         .send()
         .await

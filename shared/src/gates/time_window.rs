@@ -27,7 +27,7 @@ pub struct TimeWindowGate<F = NoFreezes, C = NoCalendars> {
 pub struct NoFreezes;
 
 impl FreezeStore for NoFreezes {
-    async fn freezes(&self) -> Result<Vec<Freeze>, StoreError> {
+    async fn freezes(&self, _now: Timestamp) -> Result<Vec<Freeze>, StoreError> {
         Ok(Vec::new())
     }
 
@@ -61,7 +61,7 @@ impl<F: FreezeStore, C: Calendars> Gate for TimeWindowGate<F, C> {
 
     async fn decide(&self, request: &GateRequest) -> Result<Decision, GateError> {
         let policy = request.policy.windows().map_err(GateError::PolicyInvalid)?;
-        let freezes = self.freezes.freezes().await.map_err(GateError::from_store)?;
+        let freezes = self.freezes.freezes(request.now).await.map_err(GateError::from_store)?;
         let calendar = if policy.calendars.is_empty() {
             None
         } else {

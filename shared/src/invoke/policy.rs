@@ -37,7 +37,15 @@ impl PolicyStore for NoStoredPolicies {
         Err(no_table())
     }
 
-    async fn put(&self, _: &Scope, _: &LayerDoc, _: i64, _: &str, _: Timestamp) -> Result<i64, StoreError> {
+    async fn put(
+        &self,
+        _: &Scope,
+        _: &LayerDoc,
+        _: i64,
+        _: &[(Scope, i64)],
+        _: &str,
+        _: Timestamp,
+    ) -> Result<i64, StoreError> {
         Err(no_table())
     }
 
@@ -183,6 +191,7 @@ mod tests {
                     scope,
                     &LayerDoc::from_value(doc.clone()).unwrap(),
                     read,
+                    &[],
                     "alice",
                     "2026-12-01T00:00:00Z".parse().unwrap(),
                 )

@@ -10,7 +10,7 @@ use std::collections::HashMap;
 use std::future::Future;
 use std::sync::Mutex;
 
-use aws_sdk_dynamodb::types::{AttributeValue, Put, TransactWriteItem};
+use aws_sdk_dynamodb::types::{AttributeValue, ConditionCheck, Put, TransactWriteItem};
 use jiff::Timestamp;
 
 use super::store::{DynamoStore, Item, StoreError, built, malformed, n, s, text};
@@ -27,12 +27,14 @@ pub trait PolicyStore: Send + Sync {
     /// The current version of each of `scopes` that has one, in the order given.
     fn current(&self, scopes: &[Scope]) -> impl Future<Output = Result<Vec<StoredLayer>, StoreError>> + Send;
     /// Stores `doc` as the next version of `scope`, if `read` (0: none) is still its current
-    /// version; `Conflict` otherwise. Returns the new version.
+    /// version and each layer `below` is still at the version it was checked against (0: none);
+    /// `Conflict` otherwise. Returns the new version.
     fn put(
         &self,
         scope: &Scope,
         doc: &LayerDoc,
         read: i64,
+        below: &[(Scope, i64)],
         by: &str,
         now: Timestamp,
     ) -> impl Future<Output = Result<i64, StoreError>> + Send;
@@ -41,8 +43,8 @@ pub trait PolicyStore: Send + Sync {
 }
 
 pub trait FreezeStore: Send + Sync {
-    /// Every freeze on record (ended ones go with the table's TTL).
-    fn freezes(&self) -> impl Future<Output = Result<Vec<Freeze>, StoreError>> + Send;
+    /// Every freeze that ends after `now` (in force, or still to come), lifted or not.
+    fn freezes(&self, now: Timestamp) -> impl Future<Output = Result<Vec<Freeze>, StoreError>> + Send;
 
     /// Whether freezes are read at all (not for a gate built without the table).
     fn consulted(&self) -> bool {
@@ -87,10 +89,22 @@ fn layer_from(scope: &Scope, item: &Item, call: &str) -> Result<StoredLayer, Sto
     })
 }
 
+/// Most freezes in force or to come at once: what a gate reads at every decision stays small.
+pub const MAX_LIVE_FREEZES: usize = 50;
+
+/// A freeze's sort key starts with when it ends, so a gate reads only those ending after now.
+fn freeze_sk(freeze: &Freeze) -> String {
+    format!("{}#{}", ends_key(freeze.to), freeze.id)
+}
+
+fn ends_key(at: Timestamp) -> String {
+    format!("{:012}", at.as_second().max(0))
+}
+
 fn freeze_item(freeze: &Freeze) -> Item {
     Item::from([
         ("pk".to_string(), s(FREEZES)),
-        ("sk".to_string(), s(&freeze.id)),
+        ("sk".to_string(), s(freeze_sk(freeze))),
         ("body".to_string(), s(serde_json::to_string(freeze).unwrap_or_default())),
         ("lifted".to_string(), AttributeValue::Bool(freeze.lifted.is_some())),
         (
@@ -102,7 +116,10 @@ fn freeze_item(freeze: &Freeze) -> Item {
 
 fn freeze_from(item: &Item, call: &str) -> Result<Freeze, StoreError> {
     let body = text(item, "body", call)?;
-    serde_json::from_str(&body).map_err(|error| malformed(call, &format!("a freeze that does not parse ({error})")))
+    serde_json::from_str(&body).map_err(|error| {
+        let why = crate::json::without_value(&error.to_string());
+        malformed(call, &format!("a freeze that does not parse ({why})"))
+    })
 }
 
 impl PolicyStore for DynamoStore {
@@ -117,7 +134,15 @@ impl PolicyStore for DynamoStore {
         Ok(layers)
     }
 
-    async fn put(&self, scope: &Scope, doc: &LayerDoc, read: i64, by: &str, now: Timestamp) -> Result<i64, StoreError> {
+    async fn put(
+        &self,
+        scope: &Scope,
+        doc: &LayerDoc,
+        read: i64,
+        below: &[(Scope, i64)],
+        by: &str,
+        now: Timestamp,
+    ) -> Result<i64, StoreError> {
         let call = "dynamodb:TransactWriteItems";
         let version = read + 1;
         let history = Put::builder()
@@ -139,14 +164,33 @@ impl PolicyStore for DynamoStore {
             head.condition_expression("version = :read")
                 .expression_attribute_values(":read", n(read))
         };
-        let items = vec![
+        let mut items = vec![
             TransactWriteItem::builder().put(built(history, call)?).build(),
             TransactWriteItem::builder().put(built(head.build(), call)?).build(),
         ];
+        // The layers below were part of the check: a floor raised meanwhile refuses this put.
+        for (lower, version) in below {
+            let check = ConditionCheck::builder()
+                .table_name(self.table())
+                .key("pk", s(lower.key()))
+                .key("sk", s(CURRENT));
+            let check = if *version == 0 {
+                check.condition_expression("attribute_not_exists(pk)")
+            } else {
+                check
+                    .condition_expression("version = :read")
+                    .expression_attribute_values(":read", n(*version))
+            };
+            items.push(
+                TransactWriteItem::builder()
+                    .condition_check(built(check.build(), call)?)
+                    .build(),
+            );
+        }
         self.transact(
             items,
             format!(
-                "the {} policy changed since version {read} was read; read it again (handsoff policy get) and retry",
+                "the {} policy, or a layer below it, changed since it was read (version {read}); run the command again",
                 scope.label()
             ),
         )
@@ -164,12 +208,24 @@ impl PolicyStore for DynamoStore {
 }
 
 impl FreezeStore for DynamoStore {
-    async fn freezes(&self) -> Result<Vec<Freeze>, StoreError> {
-        self.query_all(FREEZES.to_string(), None)
-            .await?
-            .iter()
-            .map(|item| freeze_from(item, "dynamodb:Query"))
-            .collect()
+    async fn freezes(&self, now: Timestamp) -> Result<Vec<Freeze>, StoreError> {
+        let call = "dynamodb:Query";
+        let items: Vec<Item> = self
+            .client()
+            .query()
+            .table_name(self.table())
+            .key_condition_expression("pk = :pk AND sk > :now")
+            .expression_attribute_values(":pk", s(FREEZES))
+            // Past every `<end>#<id>` that ends at `now` exactly: `to` is when it no longer holds.
+            .expression_attribute_values(":now", s(format!("{}#~", ends_key(now))))
+            .consistent_read(true)
+            .into_paginator()
+            .items()
+            .send()
+            .try_collect()
+            .await
+            .map_err(|error| StoreError::Port(super::PortError::from_sdk(call, &error)))?;
+        items.iter().map(|item| freeze_from(item, call)).collect()
     }
 }
 
@@ -192,8 +248,24 @@ impl DynamoStore {
         Ok(layers)
     }
 
-    /// Writes a new freeze, once (its id must be new).
-    pub async fn create_freeze(&self, freeze: &Freeze) -> Result<(), StoreError> {
+    /// Every freeze on record, ended ones too (until the table's TTL takes them).
+    pub async fn all_freezes(&self) -> Result<Vec<Freeze>, StoreError> {
+        self.query_all(FREEZES.to_string(), None)
+            .await?
+            .iter()
+            .map(|item| freeze_from(item, "dynamodb:Query"))
+            .collect()
+    }
+
+    /// Writes a new freeze, once (its id must be new), unless [`MAX_LIVE_FREEZES`] are in force
+    /// or to come already.
+    pub async fn create_freeze(&self, freeze: &Freeze, now: Timestamp) -> Result<(), StoreError> {
+        let live = self.freezes(now).await?.len();
+        if live >= MAX_LIVE_FREEZES {
+            return Err(StoreError::Conflict(format!(
+                "{live} freezes are in force or to come, the most there may be; lift or merge some first"
+            )));
+        }
         let call = "dynamodb:PutItem";
         self.client()
             .put_item()
@@ -210,11 +282,12 @@ impl DynamoStore {
     /// lifted already. Returns it as it now is.
     pub async fn lift_freeze(&self, id: &str, lift: Lift) -> Result<Freeze, StoreError> {
         let call = "dynamodb:PutItem";
-        let item = self
-            .get(FREEZES.to_string(), id, "dynamodb:GetItem")
+        let mut freeze = self
+            .all_freezes()
             .await?
+            .into_iter()
+            .find(|freeze| freeze.id == id)
             .ok_or_else(|| StoreError::NotFound(format!("no freeze `{id}` (handsoff freeze list)")))?;
-        let mut freeze = freeze_from(&item, "dynamodb:GetItem")?;
         if let Some(earlier) = &freeze.lifted {
             return Err(StoreError::Conflict(format!(
                 "freeze `{id}` was lifted at {} by {}",
@@ -281,18 +354,35 @@ impl PolicyStore for InMemoryPolicies {
             .collect())
     }
 
-    async fn put(&self, scope: &Scope, doc: &LayerDoc, read: i64, by: &str, now: Timestamp) -> Result<i64, StoreError> {
+    async fn put(
+        &self,
+        scope: &Scope,
+        doc: &LayerDoc,
+        read: i64,
+        below: &[(Scope, i64)],
+        by: &str,
+        now: Timestamp,
+    ) -> Result<i64, StoreError> {
         self.fail()?;
         let mut layers = self.locked()?;
-        let versions = layers.entry(scope.clone()).or_default();
-        let current = versions.last().map_or(0, |layer| layer.version);
-        if current != read {
+        let version_of = |layers: &HashMap<Scope, Vec<StoredLayer>>, scope: &Scope| {
+            layers
+                .get(scope)
+                .and_then(|versions| versions.last())
+                .map_or(0, |layer| layer.version)
+        };
+        let current = version_of(&layers, scope);
+        if current != read
+            || below
+                .iter()
+                .any(|(lower, version)| version_of(&layers, lower) != *version)
+        {
             return Err(StoreError::Conflict(format!(
                 "the {} policy changed since version {read} was read",
                 scope.label()
             )));
         }
-        versions.push(StoredLayer {
+        layers.entry(scope.clone()).or_default().push(StoredLayer {
             scope: scope.clone(),
             version: read + 1,
             updated_at: now,
@@ -309,11 +399,11 @@ impl PolicyStore for InMemoryPolicies {
 }
 
 impl FreezeStore for InMemoryPolicies {
-    async fn freezes(&self) -> Result<Vec<Freeze>, StoreError> {
+    async fn freezes(&self, now: Timestamp) -> Result<Vec<Freeze>, StoreError> {
         self.fail()?;
         self.freezes
             .lock()
-            .map(|freezes| freezes.clone())
+            .map(|freezes| freezes.iter().filter(|freeze| freeze.to > now).cloned().collect())
             .map_err(|_| StoreError::Conflict("the in-memory store was poisoned".into()))
     }
 }
@@ -328,10 +418,11 @@ impl<T: PolicyStore> PolicyStore for &T {
         scope: &Scope,
         doc: &LayerDoc,
         read: i64,
+        below: &[(Scope, i64)],
         by: &str,
         now: Timestamp,
     ) -> impl Future<Output = Result<i64, StoreError>> + Send {
-        (**self).put(scope, doc, read, by, now)
+        (**self).put(scope, doc, read, below, by, now)
     }
 
     fn history(&self, scope: &Scope) -> impl Future<Output = Result<Vec<StoredLayer>, StoreError>> + Send {
@@ -340,8 +431,8 @@ impl<T: PolicyStore> PolicyStore for &T {
 }
 
 impl<T: FreezeStore> FreezeStore for &T {
-    fn freezes(&self) -> impl Future<Output = Result<Vec<Freeze>, StoreError>> + Send {
-        (**self).freezes()
+    fn freezes(&self, now: Timestamp) -> impl Future<Output = Result<Vec<Freeze>, StoreError>> + Send {
+        (**self).freezes(now)
     }
 
     fn consulted(&self) -> bool {
