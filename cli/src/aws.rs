@@ -20,12 +20,12 @@ pub struct TableArgs {
 }
 
 impl TableArgs {
-    pub fn name(&self) -> Result<String, String> {
+    pub fn name(&self) -> Result<String, crate::error::CliError> {
         self.table
             .clone()
             .or_else(|| std::env::var(TABLE_ENV).ok())
             .filter(|table| !table.trim().is_empty())
-            .ok_or_else(|| format!("--table: no table given; pass --table NAME or set {TABLE_ENV}"))
+            .ok_or_else(|| format!("--table: no table given; pass --table NAME or set {TABLE_ENV}").into())
     }
 }
 
@@ -38,7 +38,7 @@ pub async fn config(args: &AwsArgs) -> aws_config::SdkConfig {
     loader.load().await
 }
 
-pub async fn store(aws: &AwsArgs, table: &TableArgs) -> Result<DynamoStore, String> {
+pub async fn store(aws: &AwsArgs, table: &TableArgs) -> Result<DynamoStore, crate::error::CliError> {
     let table = table.name()?;
     Ok(DynamoStore::new(
         aws_sdk_dynamodb::Client::new(&config(aws).await),
@@ -60,7 +60,7 @@ pub async fn announce(aws: &AwsArgs, event: handsoff::events::HandsoffEvent) {
 }
 
 /// Who is acting: the caller's ARN, recorded with every change. No identity, no change.
-pub async fn caller(aws: &AwsArgs) -> Result<String, String> {
+pub async fn caller(aws: &AwsArgs) -> Result<String, crate::error::CliError> {
     let client = aws_sdk_sts::Client::new(&config(aws).await);
     let identity = client.get_caller_identity().send().await.map_err(|error| {
         handsoff::ports::PortError::from_sdk("sts:GetCallerIdentity", &error).to_string()
@@ -69,11 +69,11 @@ pub async fn caller(aws: &AwsArgs) -> Result<String, String> {
     identity
         .arn()
         .map(str::to_string)
-        .ok_or_else(|| "sts:GetCallerIdentity returned no ARN".to_string())
+        .ok_or_else(|| crate::error::CliError::from("sts:GetCallerIdentity returned no ARN"))
 }
 
 /// CodePipeline names: letters, digits and `.@-_`, at most 100.
-pub fn check_name(flag: &str, value: &str) -> Result<(), String> {
+pub fn check_name(flag: &str, value: &str) -> Result<(), crate::error::CliError> {
     let valid = !value.is_empty()
         && value.len() <= 100
         && value
@@ -82,8 +82,6 @@ pub fn check_name(flag: &str, value: &str) -> Result<(), String> {
     if valid {
         Ok(())
     } else {
-        Err(format!(
-            "{flag}: `{value}` is not a CodePipeline name (1-100 of A-Z a-z 0-9 . @ - _)"
-        ))
+        Err(format!("{flag}: `{value}` is not a CodePipeline name (1-100 of A-Z a-z 0-9 . @ - _)").into())
     }
 }

@@ -39,7 +39,7 @@ struct WatchInput {
     looks: Vec<Look>,
 }
 
-pub fn watch_command(args: &WatchArgs) -> Result<String, String> {
+pub fn watch_command(args: &WatchArgs) -> Result<String, crate::error::CliError> {
     let shown = args.input.display();
     let text = std::fs::read_to_string(&args.input).map_err(|error| format!("--input {shown}: {error}"))?;
     let value = handsoff::json::parse_strict(&text).map_err(|error| format!("{shown}: {error}"))?;
@@ -59,11 +59,12 @@ pub fn watch_command(args: &WatchArgs) -> Result<String, String> {
         return Err(format!(
             "{shown}: looks: {} looks; at most {MAX_LOOKS} are replayed",
             input.looks.len()
-        ));
+        )
+        .into());
     }
     let replay = watch(&input.config, &input.looks).map_err(|error| format!("{shown}: {error}"))?;
     if args.json {
-        return serde_json::to_string(&replay).map_err(|error| error.to_string());
+        return serde_json::to_string(&replay).map_err(|error| crate::error::CliError::from(error.to_string()));
     }
     let threshold = 1.0 / input.config.alpha();
     let mut lines = vec![format!("{:>5} {:>12}  verdict", "look", "e-value")];
@@ -108,7 +109,7 @@ fn number(value: Option<f64>, format: impl Fn(f64) -> String) -> String {
     value.map_or("-".to_string(), format)
 }
 
-pub fn judge_command(args: &JudgeArgs) -> Result<String, String> {
+pub fn judge_command(args: &JudgeArgs) -> Result<String, crate::error::CliError> {
     let shown = args.input.display();
     let text = std::fs::read_to_string(&args.input).map_err(|error| format!("--input {shown}: {error}"))?;
     let mut deserializer = serde_json::Deserializer::from_str(&text);
@@ -123,7 +124,7 @@ pub fn judge_command(args: &JudgeArgs) -> Result<String, String> {
     input.validate().map_err(|error| format!("{shown}: {error}"))?;
     let judgement = judge(&input);
     if args.json {
-        return serde_json::to_string(&judgement).map_err(|error| error.to_string());
+        return serde_json::to_string(&judgement).map_err(|error| crate::error::CliError::from(error.to_string()));
     }
     let mut lines = vec![
         format!("verdict: {}", verdict_name(judgement.verdict)),

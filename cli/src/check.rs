@@ -45,7 +45,7 @@ fn describe(decision: &Decision) -> String {
     text
 }
 
-pub async fn run(args: &CheckArgs, aws: &AwsArgs) -> Result<Checked, String> {
+pub async fn run(args: &CheckArgs, aws: &AwsArgs) -> Result<Checked, crate::error::CliError> {
     let text = std::fs::read_to_string(&args.policy)
         .map_err(|error| format!("--policy {}: {error}", args.policy.display()))?;
     let policy = Policy::from_json(&text).map_err(|error| format!("{}: {error}", args.policy.display()))?;
@@ -53,7 +53,8 @@ pub async fn run(args: &CheckArgs, aws: &AwsArgs) -> Result<Checked, String> {
         return Err(format!(
             "{}: nothing to check: the policy has neither `windows` nor `alarms`",
             args.policy.display()
-        ));
+        )
+        .into());
     }
     let now = Timestamp::now();
     let mut decisions = Vec::new();
@@ -79,14 +80,8 @@ pub async fn run(args: &CheckArgs, aws: &AwsArgs) -> Result<Checked, String> {
                 check_name("--pipeline", pipeline)?;
                 check_name("--stage", stage)?;
                 let store = crate::aws::store(aws, &args.table).await?;
-                let overrides = store
-                    .overrides(pipeline, stage)
-                    .await
-                    .map_err(|error| error.to_string())?;
-                let marker = store
-                    .block_marker(pipeline, stage)
-                    .await
-                    .map_err(|error| error.to_string())?;
+                let overrides = store.overrides(pipeline, stage).await?;
+                let marker = store.block_marker(pipeline, stage).await?;
                 (Stage { pipeline, stage }, overrides, marker)
             }
             _ => (

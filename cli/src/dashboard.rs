@@ -251,7 +251,7 @@ fn dots(points: &str, colour: &str) -> String {
         .collect()
 }
 
-pub async fn run(args: &DashboardArgs, aws: &AwsArgs) -> Result<String, String> {
+pub async fn run(args: &DashboardArgs, aws: &AwsArgs) -> Result<String, crate::error::CliError> {
     if let Some(pipeline) = &args.pipeline {
         check_name("--pipeline", pipeline)?;
     }
@@ -347,7 +347,10 @@ impl Served {
                 Err(error) => (
                     "503 Service Unavailable",
                     "text/html; charset=utf-8",
-                    format!("<!doctype html><p>The table could not be read: {}</p>", escape(&error)),
+                    format!(
+                        "<!doctype html><p>The table could not be read: {}</p>",
+                        escape(&error.to_string())
+                    ),
                 ),
             },
             (_, "/search.js") => ("200 OK", "text/javascript; charset=utf-8", SEARCH.to_string()),
@@ -360,7 +363,7 @@ impl Served {
         let _ = stream.write_all(response.as_bytes()).await;
     }
 
-    async fn page(&self) -> Result<String, String> {
+    async fn page(&self) -> Result<String, crate::error::CliError> {
         let mut cached = self.cached.lock().await;
         if let Some((at, page)) = cached.as_ref()
             && at.elapsed() < std::time::Duration::from_secs(5)

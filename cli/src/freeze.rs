@@ -60,7 +60,7 @@ pub struct LiftArgs {
     table: TableArgs,
 }
 
-pub async fn create(args: &CreateArgs, aws: &AwsArgs) -> Result<String, String> {
+pub async fn create(args: &CreateArgs, aws: &AwsArgs) -> Result<String, crate::error::CliError> {
     let now = Timestamp::now();
     let mut freeze = Freeze {
         id: format!("frz-{}", &uuid::Uuid::new_v4().simple().to_string()[..12]),
@@ -75,13 +75,10 @@ pub async fn create(args: &CreateArgs, aws: &AwsArgs) -> Result<String, String> 
         created_at: now,
         lifted: None,
     };
-    freeze.check_new(now).map_err(|error| error.to_string())?;
+    freeze.check_new(now)?;
     let store = store(aws, &args.table).await?;
     freeze.created_by = caller(aws).await?;
-    store
-        .create_freeze(&freeze, now)
-        .await
-        .map_err(|error| error.to_string())?;
+    store.create_freeze(&freeze, now).await?;
     let scope = if freeze.pipelines.is_empty() {
         "every pipeline".to_string()
     } else {
@@ -93,10 +90,10 @@ pub async fn create(args: &CreateArgs, aws: &AwsArgs) -> Result<String, String> 
     ))
 }
 
-pub async fn list(args: &ListArgs, aws: &AwsArgs) -> Result<String, String> {
+pub async fn list(args: &ListArgs, aws: &AwsArgs) -> Result<String, crate::error::CliError> {
     let now = Timestamp::now();
     let store = store(aws, &args.table).await?;
-    let mut freezes = store.all_freezes().await.map_err(|error| error.to_string())?;
+    let mut freezes = store.all_freezes().await?;
     freezes.retain(|freeze| args.all || (freeze.to > now && freeze.lifted.is_none()));
     freezes.sort_by_key(|freeze| (freeze.from, freeze.id.clone()));
     if args.json {
@@ -138,10 +135,10 @@ pub async fn list(args: &ListArgs, aws: &AwsArgs) -> Result<String, String> {
     Ok(lines.join("\n"))
 }
 
-pub async fn lift(args: &LiftArgs, aws: &AwsArgs) -> Result<String, String> {
+pub async fn lift(args: &LiftArgs, aws: &AwsArgs) -> Result<String, crate::error::CliError> {
     let reason = args.reason.trim();
     if reason.is_empty() || reason.len() > 500 {
-        return Err("--reason: say why the freeze ends early, in 1 to 500 characters".to_string());
+        return Err("--reason: say why the freeze ends early, in 1 to 500 characters".into());
     }
     let store = store(aws, &args.table).await?;
     let lift = Lift {
@@ -149,10 +146,7 @@ pub async fn lift(args: &LiftArgs, aws: &AwsArgs) -> Result<String, String> {
         by: caller(aws).await?,
         reason: reason.to_string(),
     };
-    let freeze = store
-        .lift_freeze(&args.id, lift)
-        .await
-        .map_err(|error| error.to_string())?;
+    let freeze = store.lift_freeze(&args.id, lift).await?;
     Ok(format!(
         "lifted {} (it was to end {}); time-window gates reopen at their next poll",
         freeze.id, freeze.to

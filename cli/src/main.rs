@@ -9,6 +9,7 @@ mod aws;
 mod canary;
 mod check;
 mod dashboard;
+mod error;
 mod expiry;
 mod freeze;
 mod overrides;
@@ -76,7 +77,7 @@ enum Command {
 /// errors 2).
 const BLOCKED: u8 = 3;
 
-async fn run(cli: Cli) -> Result<(String, u8), String> {
+async fn run(cli: Cli) -> Result<(String, u8), crate::error::CliError> {
     let aws = &cli.aws;
     let text = match &cli.command {
         Command::Window(args) => window::run(args)?,
@@ -128,8 +129,13 @@ async fn main() -> ExitCode {
             println!("{output}");
             ExitCode::from(code)
         }
-        Err(message) => {
-            eprintln!("error: {message}");
+        Err(error) => {
+            // A script that asked for JSON gets its error as JSON too.
+            if std::env::args().any(|arg| arg == "--json") {
+                eprintln!("{}", error.to_json());
+            } else {
+                eprintln!("error: {error}");
+            }
             ExitCode::FAILURE
         }
     }

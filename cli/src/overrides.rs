@@ -100,17 +100,15 @@ fn store_message(error: StoreError) -> String {
     error.to_string()
 }
 
-fn required_text(flag: &str, value: &str) -> Result<String, String> {
+fn required_text(flag: &str, value: &str) -> Result<String, crate::error::CliError> {
     let value = value.trim();
     if value.is_empty() {
-        return Err(format!(
-            "{flag}: empty; say why, in words a colleague will understand later"
-        ));
+        return Err(format!("{flag}: empty; say why, in words a colleague will understand later").into());
     }
     Ok(value.to_string())
 }
 
-pub async fn create(args: &CreateArgs, aws: &AwsArgs) -> Result<String, String> {
+pub async fn create(args: &CreateArgs, aws: &AwsArgs) -> Result<String, crate::error::CliError> {
     check_name("--pipeline", &args.pipeline)?;
     check_name("--stage", &args.stage)?;
     let reason = required_text("--reason", &args.reason)?;
@@ -130,7 +128,8 @@ pub async fn create(args: &CreateArgs, aws: &AwsArgs) -> Result<String, String> 
     if ttl == HumanDuration::ZERO || ttl > max_ttl {
         return Err(format!(
             "--ttl: `{ttl}` is not allowed; an override lives from 1s to {max_ttl} (the policy's max_override_ttl)"
-        ));
+        )
+        .into());
     }
     let store = store(aws, &args.table).await?;
     let who = caller(aws).await?;
@@ -184,7 +183,7 @@ fn status(item: &Override, now: Timestamp) -> &'static str {
     }
 }
 
-pub async fn list(args: &ListArgs, aws: &AwsArgs) -> Result<String, String> {
+pub async fn list(args: &ListArgs, aws: &AwsArgs) -> Result<String, crate::error::CliError> {
     if let Some(pipeline) = &args.pipeline {
         check_name("--pipeline", pipeline)?;
     }
@@ -233,7 +232,7 @@ pub async fn list(args: &ListArgs, aws: &AwsArgs) -> Result<String, String> {
     Ok(lines.join("\n"))
 }
 
-pub async fn revoke(args: &RevokeArgs, aws: &AwsArgs) -> Result<String, String> {
+pub async fn revoke(args: &RevokeArgs, aws: &AwsArgs) -> Result<String, crate::error::CliError> {
     let reason = required_text("--reason", &args.reason)?;
     let store = store(aws, &args.table).await?;
     let who = caller(aws).await?;
@@ -253,7 +252,7 @@ pub async fn revoke(args: &RevokeArgs, aws: &AwsArgs) -> Result<String, String> 
     ))
 }
 
-pub async fn unblock(args: &UnblockArgs, aws: &AwsArgs) -> Result<String, String> {
+pub async fn unblock(args: &UnblockArgs, aws: &AwsArgs) -> Result<String, crate::error::CliError> {
     check_name("--pipeline", &args.pipeline)?;
     check_name("--stage", &args.stage)?;
     let reason = required_text("--reason", &args.reason)?;
@@ -275,7 +274,7 @@ pub async fn unblock(args: &UnblockArgs, aws: &AwsArgs) -> Result<String, String
     ))
 }
 
-pub async fn audit(args: &AuditArgs, aws: &AwsArgs) -> Result<String, String> {
+pub async fn audit(args: &AuditArgs, aws: &AwsArgs) -> Result<String, crate::error::CliError> {
     check_name("--pipeline", &args.pipeline)?;
     check_name("--stage", &args.stage)?;
     let store = store(aws, &args.table).await?;
@@ -307,11 +306,9 @@ pub async fn audit(args: &AuditArgs, aws: &AwsArgs) -> Result<String, String> {
         .join("\n"))
 }
 
-pub async fn create_table(args: &TableArgs, aws: &AwsArgs) -> Result<String, String> {
+pub async fn create_table(args: &TableArgs, aws: &AwsArgs) -> Result<String, crate::error::CliError> {
     let table = args.name()?;
     let client = aws_sdk_dynamodb::Client::new(&crate::aws::config(aws).await);
-    handsoff::ports::store::create_table(&client, &table)
-        .await
-        .map_err(|error| error.to_string())?;
+    handsoff::ports::store::create_table(&client, &table).await?;
     Ok(format!("created table {table} (on demand, TTL on expires_at)"))
 }

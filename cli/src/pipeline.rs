@@ -25,7 +25,7 @@ pub struct RegionsArgs {
     plan: PathBuf,
 }
 
-pub fn regions_command(args: &RegionsArgs) -> Result<String, String> {
+pub fn regions_command(args: &RegionsArgs) -> Result<String, crate::error::CliError> {
     Ok(read_plan(&args.plan)?.regions().join("\n"))
 }
 
@@ -53,23 +53,23 @@ pub struct PlanArgs {
     json: bool,
 }
 
-fn read_plan(path: &Path) -> Result<ReleasePlan, String> {
+fn read_plan(path: &Path) -> Result<ReleasePlan, crate::error::CliError> {
     let text = std::fs::read_to_string(path).map_err(|error| format!("--plan {}: {error}", path.display()))?;
-    ReleasePlan::parse(&text).map_err(|error| format!("{}: {error}", path.display()))
+    ReleasePlan::parse(&text).map_err(|error| format!("{}: {error}", path.display()).into())
 }
 
-pub fn synth_command(args: &SynthArgs) -> Result<String, String> {
+pub fn synth_command(args: &SynthArgs) -> Result<String, crate::error::CliError> {
     let plan = read_plan(&args.plan)?;
     let template = synth::template_text(&plan).map_err(|error| format!("{}: {error}", args.plan.display()))?;
     let Some(out) = &args.out else {
         return Ok(template.trim_end().to_string());
     };
     let inputs = synth::inputs(&plan).map_err(|error| format!("{}: {error}", args.plan.display()))?;
-    let write = |path: &Path, text: &str| -> Result<(), String> {
+    let write = |path: &Path, text: &str| -> Result<(), crate::error::CliError> {
         if let Some(parent) = path.parent() {
             std::fs::create_dir_all(parent).map_err(|error| format!("--out {}: {error}", parent.display()))?;
         }
-        std::fs::write(path, text).map_err(|error| format!("--out {}: {error}", path.display()))
+        std::fs::write(path, text).map_err(|error| format!("--out {}: {error}", path.display()).into())
     };
     write(&out.join("pipeline.json"), &template)?;
     for (path, text) in &inputs {
@@ -83,7 +83,7 @@ pub fn synth_command(args: &SynthArgs) -> Result<String, String> {
     ))
 }
 
-pub fn plan_command(args: &PlanArgs) -> Result<String, String> {
+pub fn plan_command(args: &PlanArgs) -> Result<String, crate::error::CliError> {
     let plan = read_plan(&args.plan)?;
     let start = match &args.start {
         None => Timestamp::now(),
@@ -93,7 +93,7 @@ pub fn plan_command(args: &PlanArgs) -> Result<String, String> {
     };
     let schedule = schedule::earliest(&plan, start).map_err(|error| format!("{}: {error}", args.plan.display()))?;
     if args.json {
-        return serde_json::to_string(&schedule).map_err(|error| format!("the schedule as JSON: {error}"));
+        return serde_json::to_string(&schedule).map_err(|error| format!("the schedule as JSON: {error}").into());
     }
     Ok(schedule.to_text())
 }

@@ -42,7 +42,7 @@ pub struct SchemaArgs {
     layer: bool,
 }
 
-pub fn validate(args: &ValidateArgs) -> Result<String, String> {
+pub fn validate(args: &ValidateArgs) -> Result<String, crate::error::CliError> {
     let text = std::fs::read_to_string(&args.file).map_err(|error| format!("{}: {error}", args.file.display()))?;
     let policy = Policy::from_json(&text).map_err(|error| format!("{}: {error}", args.file.display()))?;
     let sections: Vec<&str> = [

@@ -25,11 +25,11 @@ pub struct ReportArgs {
     table: TableArgs,
 }
 
-pub async fn run(args: &ReportArgs, aws: &AwsArgs) -> Result<String, String> {
+pub async fn run(args: &ReportArgs, aws: &AwsArgs) -> Result<String, crate::error::CliError> {
     check_name("--pipeline", &args.pipeline)?;
     let window: HumanDuration = args.since.parse().map_err(|error| format!("--since: {error}"))?;
     if window.as_secs() == 0 {
-        return Err("--since: give a span, e.g. 30d".to_string());
+        return Err("--since: give a span, e.g. 30d".into());
     }
     let until = Timestamp::now();
     let since = until
@@ -37,21 +37,12 @@ pub async fn run(args: &ReportArgs, aws: &AwsArgs) -> Result<String, String> {
         .map_err(|error| format!("--since: {error}"))?;
     let store = store(aws, &args.table).await?;
     let mut trail = Vec::new();
-    for (pipeline, stage) in store
-        .stages(Some(&args.pipeline))
-        .await
-        .map_err(|error| error.to_string())?
-    {
-        trail.extend(
-            store
-                .audit_trail(&pipeline, &stage)
-                .await
-                .map_err(|error| error.to_string())?,
-        );
+    for (pipeline, stage) in store.stages(Some(&args.pipeline)).await? {
+        trail.extend(store.audit_trail(&pipeline, &stage).await?);
     }
     let report = delivery_report(&args.pipeline, &trail, since, until);
     if args.json {
-        return serde_json::to_string(&report).map_err(|error| error.to_string());
+        return serde_json::to_string(&report).map_err(|error| crate::error::CliError::from(error.to_string()));
     }
     Ok(report.to_text())
 }

@@ -37,22 +37,17 @@ pub struct StageView {
 }
 
 /// Every stage of `pipeline` (or of every pipeline), read now.
-pub async fn collect(store: &DynamoStore, pipeline: Option<&str>, now: Timestamp) -> Result<Vec<StageView>, String> {
-    let stages = store.stages(pipeline).await.map_err(|error| error.to_string())?;
+pub async fn collect(
+    store: &DynamoStore,
+    pipeline: Option<&str>,
+    now: Timestamp,
+) -> Result<Vec<StageView>, crate::error::CliError> {
+    let stages = store.stages(pipeline).await?;
     let mut views = Vec::new();
     for (pipeline, stage) in stages {
-        let marker = store
-            .block_marker(&pipeline, &stage)
-            .await
-            .map_err(|error| error.to_string())?;
-        let overrides = store
-            .overrides(&pipeline, &stage)
-            .await
-            .map_err(|error| error.to_string())?;
-        let mut trail = store
-            .audit_trail(&pipeline, &stage)
-            .await
-            .map_err(|error| error.to_string())?;
+        let marker = store.block_marker(&pipeline, &stage).await?;
+        let overrides = store.overrides(&pipeline, &stage).await?;
+        let mut trail = store.audit_trail(&pipeline, &stage).await?;
         trail.sort_by_key(|record| record.at);
         let status = stage_status(&pipeline, &stage, marker.as_ref(), &overrides, &trail, now);
         let rates = error_rates(&trail);
@@ -86,13 +81,13 @@ fn render(views: &[StageView], json: bool, now: Timestamp) -> String {
     out.trim_end().to_string()
 }
 
-pub async fn run(args: &StatusArgs, aws: &AwsArgs) -> Result<String, String> {
+pub async fn run(args: &StatusArgs, aws: &AwsArgs) -> Result<String, crate::error::CliError> {
     if let Some(pipeline) = &args.pipeline {
         check_name("--pipeline", pipeline)?;
     }
     let every: handsoff::duration::HumanDuration = args.every.parse().map_err(|error| format!("--every: {error}"))?;
     if every.as_secs() == 0 {
-        return Err("--every: at least 1s".to_string());
+        return Err("--every: at least 1s".into());
     }
     let store = store(aws, &args.table).await?;
     if !args.watch {

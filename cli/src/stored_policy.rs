@@ -25,7 +25,7 @@ pub struct ScopeArgs {
 }
 
 impl ScopeArgs {
-    fn scope(&self) -> Result<Scope, String> {
+    fn scope(&self) -> Result<Scope, crate::error::CliError> {
         match (self.org, &self.pipeline, &self.stage) {
             (true, None, None) => Ok(Scope::Org),
             (false, Some(pipeline), None) => {
@@ -37,7 +37,7 @@ impl ScopeArgs {
                 check_name("--stage", stage)?;
                 Ok(Scope::Stage(pipeline.clone(), stage.clone()))
             }
-            _ => Err("give --org, --pipeline P, or --pipeline P --stage S".to_string()),
+            _ => Err("give --org, --pipeline P, or --pipeline P --stage S".into()),
         }
     }
 }
@@ -125,19 +125,19 @@ pub struct ExplainArgs {
     table: TableArgs,
 }
 
-fn load(file: &str) -> Result<LayerDoc, String> {
+fn load(file: &str) -> Result<LayerDoc, crate::error::CliError> {
     let text = std::fs::read_to_string(file).map_err(|error| format!("{file}: {error}"))?;
-    LayerDoc::from_json(&text).map_err(|error| format!("{file}: {error}"))
+    LayerDoc::from_json(&text).map_err(|error| format!("{file}: {error}").into())
 }
 
 /// Stores `FILE` as the next version of a layer, if the layers below it (as stored now) and
 /// it make a valid policy that lowers nothing forbidden.
-pub async fn put(args: &PutArgs, aws: &AwsArgs) -> Result<String, String> {
+pub async fn put(args: &PutArgs, aws: &AwsArgs) -> Result<String, crate::error::CliError> {
     let scope = args.scope.scope()?;
     let doc = load(&args.file)?;
     let store = store(aws, &args.table).await?;
     let chain = chain_to(&scope);
-    let mut stack = store.current(&chain).await.map_err(|error| error.to_string())?;
+    let mut stack = store.current(&chain).await?;
     let read = match stack.last() {
         Some(layer) if layer.scope == scope => stack.pop().map_or(0, |layer| layer.version),
         _ => 0,
@@ -171,10 +171,7 @@ pub async fn put(args: &PutArgs, aws: &AwsArgs) -> Result<String, String> {
             read + 1
         ));
     }
-    let version = store
-        .put(&scope, &doc, read, &below, &by, now)
-        .await
-        .map_err(|error| error.to_string())?;
+    let version = store.put(&scope, &doc, read, &below, &by, now).await?;
     Ok(match read {
         0 => format!("stored the {} policy as version {version}", scope.label()),
         _ => format!(
@@ -188,28 +185,25 @@ async fn version_of(
     store: &handsoff::ports::store::DynamoStore,
     scope: &Scope,
     version: Option<i64>,
-) -> Result<StoredLayer, String> {
+) -> Result<StoredLayer, crate::error::CliError> {
     let found = match version {
-        None => store
-            .current(std::slice::from_ref(scope))
-            .await
-            .map_err(|error| error.to_string())?
-            .pop(),
+        None => store.current(std::slice::from_ref(scope)).await?.pop(),
         Some(version) => store
             .history(scope)
-            .await
-            .map_err(|error| error.to_string())?
+            .await?
             .into_iter()
             .find(|layer| layer.version == version),
     };
     found.ok_or_else(|| match version {
-        None => format!("no {} policy is stored", scope.label()),
-        Some(version) => format!("the {} policy has no version {version}", scope.label()),
+        None => crate::error::CliError::NotFound(format!("no {} policy is stored", scope.label())),
+        Some(version) => {
+            crate::error::CliError::NotFound(format!("the {} policy has no version {version}", scope.label()))
+        }
     })
 }
 
 /// Prints a layer's document, ready to edit and put back.
-pub async fn get(args: &GetArgs, aws: &AwsArgs) -> Result<String, String> {
+pub async fn get(args: &GetArgs, aws: &AwsArgs) -> Result<String, crate::error::CliError> {
     let scope = args.scope.scope()?;
     let store = store(aws, &args.table).await?;
     let layer = version_of(&store, &scope, args.version).await?;
@@ -243,9 +237,9 @@ fn table_of(layers: &[StoredLayer]) -> String {
     lines.join("\n")
 }
 
-pub async fn list(args: &ListArgs, aws: &AwsArgs) -> Result<String, String> {
+pub async fn list(args: &ListArgs, aws: &AwsArgs) -> Result<String, crate::error::CliError> {
     let store = store(aws, &args.table).await?;
-    let layers = store.stored_policies().await.map_err(|error| error.to_string())?;
+    let layers = store.stored_policies().await?;
     if args.json {
         return Ok(Value::Array(layers.iter().map(row).collect()).to_string());
     }
@@ -255,10 +249,10 @@ pub async fn list(args: &ListArgs, aws: &AwsArgs) -> Result<String, String> {
     Ok(table_of(&layers))
 }
 
-pub async fn history(args: &HistoryArgs, aws: &AwsArgs) -> Result<String, String> {
+pub async fn history(args: &HistoryArgs, aws: &AwsArgs) -> Result<String, crate::error::CliError> {
     let scope = args.scope.scope()?;
     let store = store(aws, &args.table).await?;
-    let layers = store.history(&scope).await.map_err(|error| error.to_string())?;
+    let layers = store.history(&scope).await?;
     if args.json {
         return Ok(Value::Array(layers.iter().map(row).collect()).to_string());
     }
@@ -269,7 +263,7 @@ pub async fn history(args: &HistoryArgs, aws: &AwsArgs) -> Result<String, String
 }
 
 /// What changes between two versions, or from the current version to a file.
-pub async fn diff(args: &DiffArgs, aws: &AwsArgs) -> Result<String, String> {
+pub async fn diff(args: &DiffArgs, aws: &AwsArgs) -> Result<String, crate::error::CliError> {
     let scope = args.scope.scope()?;
     let store = store(aws, &args.table).await?;
     let (before, after, title) = match &args.file {
@@ -301,14 +295,11 @@ pub async fn diff(args: &DiffArgs, aws: &AwsArgs) -> Result<String, String> {
 }
 
 /// The effective policy of a stage, and which layer each field came from.
-pub async fn explain(args: &ExplainArgs, aws: &AwsArgs) -> Result<String, String> {
+pub async fn explain(args: &ExplainArgs, aws: &AwsArgs) -> Result<String, crate::error::CliError> {
     check_name("--pipeline", &args.pipeline)?;
     check_name("--stage", &args.stage)?;
     let store = store(aws, &args.table).await?;
-    let stack = store
-        .current(&Scope::chain(&args.pipeline, &args.stage))
-        .await
-        .map_err(|error| error.to_string())?;
+    let stack = store.current(&Scope::chain(&args.pipeline, &args.stage)).await?;
     let effective = layers::effective(&args.pipeline, &args.stage, &stack).map_err(|error| {
         format!(
             "the stored policy of {}/{} is refused: {error}",

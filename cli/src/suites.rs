@@ -70,7 +70,7 @@ pub struct ListArgs {
 }
 
 /// Reads and checks a suite file; errors name the file and the field.
-pub fn load(file: &str) -> Result<Suite, String> {
+pub fn load(file: &str) -> Result<Suite, crate::error::CliError> {
     let text = std::fs::read_to_string(file).map_err(|error| format!("{file}: cannot read it: {error}"))?;
     let yaml = file.ends_with(".yaml") || file.ends_with(".yml");
     let parsed = if yaml {
@@ -80,10 +80,10 @@ pub fn load(file: &str) -> Result<Suite, String> {
     } else {
         Suite::from_json(&text)
     };
-    parsed.map_err(|error| format!("{file}: {error}"))
+    parsed.map_err(|error| format!("{file}: {error}").into())
 }
 
-pub fn validate(args: &FileArgs) -> Result<String, String> {
+pub fn validate(args: &FileArgs) -> Result<String, crate::error::CliError> {
     let suite = load(&args.file)?;
     let count =
         |kind: fn(&handsoff::suite::model::TestCase) -> bool| suite.tests.iter().filter(|test| kind(test)).count();
@@ -109,7 +109,7 @@ pub fn validate(args: &FileArgs) -> Result<String, String> {
     ))
 }
 
-fn parse_vars(pairs: &[String]) -> Result<BTreeMap<String, String>, String> {
+fn parse_vars(pairs: &[String]) -> Result<BTreeMap<String, String>, crate::error::CliError> {
     pairs
         .iter()
         .map(|pair| {
@@ -123,7 +123,7 @@ fn parse_vars(pairs: &[String]) -> Result<BTreeMap<String, String>, String> {
 }
 
 /// Runs the suite; returns the report and whether it passed.
-pub async fn run(args: &RunArgs, aws: &AwsArgs) -> Result<(String, bool), String> {
+pub async fn run(args: &RunArgs, aws: &AwsArgs) -> Result<(String, bool), crate::error::CliError> {
     let suite = load(&args.file)?;
     let vars = parse_vars(&args.vars)?;
     let timeout: ShortDuration = args.timeout.parse().map_err(|error| format!("--timeout: {error}"))?;
@@ -146,7 +146,7 @@ pub async fn run(args: &RunArgs, aws: &AwsArgs) -> Result<(String, bool), String
     Ok((text, summary.ok))
 }
 
-pub async fn put(args: &PutArgs, aws: &AwsArgs) -> Result<String, String> {
+pub async fn put(args: &PutArgs, aws: &AwsArgs) -> Result<String, crate::error::CliError> {
     check_name("--pipeline", &args.pipeline)?;
     check_name("--stage", &args.stage)?;
     let suite = load(&args.file)?;
@@ -154,8 +154,7 @@ pub async fn put(args: &PutArgs, aws: &AwsArgs) -> Result<String, String> {
     let by = caller(aws).await?;
     let version = store
         .put_suite(&args.pipeline, &args.stage, &suite, &by, Timestamp::now())
-        .await
-        .map_err(|error| error.to_string())?;
+        .await?;
     Ok(format!(
         "stored suite `{}` for {}/{} as version {version} ({} tests)",
         suite.name,
@@ -165,14 +164,11 @@ pub async fn put(args: &PutArgs, aws: &AwsArgs) -> Result<String, String> {
     ))
 }
 
-pub async fn list(args: &ListArgs, aws: &AwsArgs) -> Result<String, String> {
+pub async fn list(args: &ListArgs, aws: &AwsArgs) -> Result<String, crate::error::CliError> {
     check_name("--pipeline", &args.pipeline)?;
     check_name("--stage", &args.stage)?;
     let store = store(aws, &args.table).await?;
-    let suites = store
-        .suites(&args.pipeline, &args.stage)
-        .await
-        .map_err(|error| error.to_string())?;
+    let suites = store.suites(&args.pipeline, &args.stage).await?;
     if args.json {
         let rows: Vec<serde_json::Value> = suites
             .iter()

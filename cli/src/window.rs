@@ -21,7 +21,7 @@ pub struct WindowArgs {
     json: bool,
 }
 
-pub fn run(args: &WindowArgs) -> Result<String, String> {
+pub fn run(args: &WindowArgs) -> Result<String, crate::error::CliError> {
     let at = match &args.at {
         None => Timestamp::now(),
         Some(text) => parse_instant(text)?,
@@ -45,10 +45,11 @@ pub fn run(args: &WindowArgs) -> Result<String, String> {
     Ok(status.sentence())
 }
 
-fn parse_instant(text: &str) -> Result<Timestamp, String> {
+fn parse_instant(text: &str) -> Result<Timestamp, crate::error::CliError> {
     text.parse::<Timestamp>().map_err(|_| {
         format!(
             "--at: `{text}` is not an RFC 3339 instant; write e.g. 2026-11-26T17:00:00Z or 2026-11-26T09:00:00-08:00"
         )
+        .into()
     })
 }
