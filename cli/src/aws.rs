@@ -10,6 +10,12 @@ pub struct AwsArgs {
     /// Send every AWS call here (a local stack such as moto_server).
     #[arg(long, value_name = "URL", global = true)]
     pub endpoint_url: Option<String>,
+    /// The AWS region [default: AWS_REGION, or the profile's].
+    #[arg(long, value_name = "REGION", global = true)]
+    pub region: Option<String>,
+    /// A named profile of the shared AWS config and credentials files [default: AWS_PROFILE].
+    #[arg(long, value_name = "NAME", global = true)]
+    pub profile: Option<String>,
 }
 
 #[derive(Debug, Clone, Args)]
@@ -34,6 +40,12 @@ pub async fn config(args: &AwsArgs) -> aws_config::SdkConfig {
         aws_config::defaults(aws_config::BehaviorVersion::latest()).timeout_config(handsoff::aws::timeouts());
     if let Some(url) = &args.endpoint_url {
         loader = loader.endpoint_url(url);
+    }
+    if let Some(profile) = &args.profile {
+        loader = loader.profile_name(profile);
+    }
+    if let Some(region) = &args.region {
+        loader = loader.region(aws_config::Region::new(region.clone()));
     }
     loader.load().await
 }

@@ -22,6 +22,7 @@ pub struct CheckArgs {
     /// With --stage: also honour the stage's overrides and rollback block (needs the table).
     #[arg(long, requires = "stage")]
     pipeline: Option<String>,
+    /// The stage, by its CodePipeline name.
     #[arg(long, requires = "pipeline")]
     stage: Option<String>,
     #[command(flatten)]

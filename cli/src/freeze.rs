@@ -4,7 +4,6 @@
 
 use clap::{Args, Subcommand};
 use handsoff::freeze::{Freeze, Lift};
-use handsoff::ports::policies::FreezeStore;
 use jiff::Timestamp;
 
 use crate::aws::{AwsArgs, TableArgs, caller, store};

@@ -71,6 +71,26 @@ enum Command {
     /// Release plans: synthesize the multi-region pipeline, print the rollout's schedule.
     #[command(subcommand)]
     Pipeline(pipeline::PipelineCommand),
+    /// Print a completion script for your shell, e.g. `handsoff completions bash > ~/.local/share/bash-completion/completions/handsoff`.
+    Completions(CompletionsArgs),
+}
+
+#[derive(Debug, clap::Args)]
+struct CompletionsArgs {
+    /// The shell to complete in.
+    shell: clap_complete::Shell,
+}
+
+/// The completion script for `shell`.
+fn completions(args: &CompletionsArgs) -> String {
+    let mut script = Vec::new();
+    clap_complete::generate(
+        args.shell,
+        &mut <Cli as clap::CommandFactory>::command(),
+        "handsoff",
+        &mut script,
+    );
+    String::from_utf8_lossy(&script).trim_end().to_string()
 }
 
 /// Exit status when `check` finds a blocker or `suite run` a failed test (errors exit 1, usage
@@ -117,6 +137,7 @@ async fn run(cli: Cli) -> Result<(String, u8), crate::error::CliError> {
         Command::Pipeline(pipeline::PipelineCommand::Synth(args)) => pipeline::synth_command(args)?,
         Command::Pipeline(pipeline::PipelineCommand::Plan(args)) => pipeline::plan_command(args)?,
         Command::Pipeline(pipeline::PipelineCommand::Regions(args)) => pipeline::regions_command(args)?,
+        Command::Completions(args) => completions(args),
     };
     Ok((text, 0))
 }
@@ -138,5 +159,36 @@ async fn main() -> ExitCode {
             }
             ExitCode::FAILURE
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use clap::CommandFactory;
+
+    use super::Cli;
+
+    /// Every command and every flag says what it is for in `--help`.
+    #[test]
+    fn every_command_and_flag_has_help() {
+        fn check(command: &clap::Command, path: &str, missing: &mut Vec<String>) {
+            let path = format!("{path} {}", command.get_name());
+            if command.get_about().is_none() && path != " handsoff" {
+                missing.push(format!("{path}: the command"));
+            }
+            for arg in command.get_arguments() {
+                let id = arg.get_id().as_str();
+                if id != "help" && id != "version" && arg.get_help().is_none() && arg.get_long_help().is_none() {
+                    missing.push(format!("{path}: {id}"));
+                }
+            }
+            for sub in command.get_subcommands() {
+                check(sub, &path, missing);
+            }
+        }
+        let mut missing = Vec::new();
+        check(&Cli::command(), "", &mut missing);
+        assert!(missing.is_empty(), "no help for:\n{}", missing.join("\n"));
+        Cli::command().debug_assert();
     }
 }

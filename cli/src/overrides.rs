@@ -26,8 +26,10 @@ pub enum OverrideCommand {
 
 #[derive(Debug, Args)]
 pub struct CreateArgs {
+    /// The pipeline, by its CodePipeline name.
     #[arg(long)]
     pipeline: String,
+    /// The stage, by its CodePipeline name.
     #[arg(long)]
     stage: String,
     /// Only these alarms (repeat); without it, every alarm of the stage.
@@ -48,6 +50,7 @@ pub struct CreateArgs {
 
 #[derive(Debug, Args)]
 pub struct ListArgs {
+    /// Only this pipeline [default: every pipeline].
     #[arg(long)]
     pipeline: Option<String>,
     /// One JSON array instead of a table.
@@ -61,6 +64,7 @@ pub struct ListArgs {
 pub struct RevokeArgs {
     /// The override's id (from `override create` or `override list`).
     id: String,
+    /// Why; kept with the change in the audit trail.
     #[arg(long, default_value = "revoked")]
     reason: String,
     #[command(flatten)]
@@ -69,8 +73,10 @@ pub struct RevokeArgs {
 
 #[derive(Debug, Args)]
 pub struct UnblockArgs {
+    /// The pipeline, by its CodePipeline name.
     #[arg(long)]
     pipeline: String,
+    /// The stage, by its CodePipeline name.
     #[arg(long)]
     stage: String,
     /// Why it is safe to deploy again.
@@ -82,8 +88,10 @@ pub struct UnblockArgs {
 
 #[derive(Debug, Args)]
 pub struct AuditArgs {
+    /// The pipeline, by its CodePipeline name.
     #[arg(long)]
     pipeline: String,
+    /// The stage, by its CodePipeline name.
     #[arg(long)]
     stage: String,
     #[command(flatten)]

@@ -114,8 +114,10 @@ pub struct DiffArgs {
 
 #[derive(Debug, Args)]
 pub struct ExplainArgs {
+    /// The pipeline, by its CodePipeline name.
     #[arg(long)]
     pipeline: String,
+    /// The stage, by its CodePipeline name.
     #[arg(long)]
     stage: String,
     /// One JSON object: the effective policy, its layers, and where each field came from.

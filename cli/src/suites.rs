@@ -34,6 +34,7 @@ pub struct FileArgs {
 
 #[derive(Debug, Args)]
 pub struct RunArgs {
+    /// The suite file (YAML or JSON).
     file: String,
     /// A variable for the suite, e.g. --var base_url=https://beta.example.com (repeatable).
     #[arg(long = "var", value_name = "NAME=VALUE")]
@@ -48,9 +49,12 @@ pub struct RunArgs {
 
 #[derive(Debug, Args)]
 pub struct PutArgs {
+    /// The suite file (YAML or JSON).
     file: String,
+    /// The pipeline, by its CodePipeline name.
     #[arg(long)]
     pipeline: String,
+    /// The stage, by its CodePipeline name.
     #[arg(long)]
     stage: String,
     #[command(flatten)]
@@ -59,10 +63,13 @@ pub struct PutArgs {
 
 #[derive(Debug, Args)]
 pub struct ListArgs {
+    /// The pipeline, by its CodePipeline name.
     #[arg(long)]
     pipeline: String,
+    /// The stage, by its CodePipeline name.
     #[arg(long)]
     stage: String,
+    /// One JSON value instead of text.
     #[arg(long)]
     json: bool,
     #[command(flatten)]

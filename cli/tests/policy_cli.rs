@@ -255,3 +255,26 @@ fn freezes_are_created_listed_and_lifted_once_with_who_and_why() {
         "{stderr}"
     );
 }
+
+#[test]
+fn completions_suggestions_and_errors_as_json() {
+    // Nothing here reaches AWS: the endpoint is never called.
+    let run = |args: &[&str]| handsoff(args, "http://127.0.0.1:9");
+    let (code, stdout, _) = run(&["completions", "bash"]);
+    assert_eq!(code, 0);
+    assert!(stdout.contains("_handsoff()") && stdout.contains("freeze"), "{stdout}");
+    let (code, _, stderr) = run(&["freez", "list"]);
+    assert_eq!(code, 2);
+    assert!(stderr.contains("similar subcommand exists: 'freeze'"), "{stderr}");
+    let (code, _, stderr) = run(&["freeze", "list", "--json", "--table", " "]);
+    assert_eq!(code, 1);
+    let error: serde_json::Value = serde_json::from_str(stderr.trim()).unwrap_or_else(|_| panic!("{stderr}"));
+    assert_eq!(error["error"]["kind"], "invalid");
+    assert!(
+        error["error"]["message"]
+            .as_str()
+            .unwrap()
+            .starts_with("--table: no table given"),
+        "{error}"
+    );
+}
