@@ -9,10 +9,10 @@ use handsoff::gates::alarm_blocker::{self, Stage};
 use handsoff::gates::time_window;
 use handsoff::policy::Policy;
 use handsoff::ports::alarms::{AlarmSource, CloudWatchAlarms};
-use handsoff::ports::store::StateStore;
 use jiff::Timestamp;
 
 use crate::aws::{AwsArgs, TableArgs, check_name};
+use handsoff::ports::store::{BlockStore, OverrideStore};
 
 #[derive(Debug, Args)]
 pub struct CheckArgs {

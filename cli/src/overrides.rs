@@ -6,10 +6,11 @@ use handsoff::alarms::Override;
 use handsoff::duration::HumanDuration;
 use handsoff::events::{EventKind, HandsoffEvent};
 use handsoff::policy::Policy;
-use handsoff::ports::store::{StateStore, StoreError};
+use handsoff::ports::store::StoreError;
 use jiff::{SignedDuration, Timestamp};
 
 use crate::aws::{AwsArgs, TableArgs, caller, check_name, store};
+use handsoff::ports::store::{AuditStore, BlockStore, OverrideStore};
 
 /// Longest override without a policy to say otherwise (the policy default).
 const DEFAULT_MAX_TTL: HumanDuration = HumanDuration::from_secs(4 * 3_600);

@@ -2,11 +2,11 @@
 
 use clap::Args;
 use handsoff::duration::HumanDuration;
-use handsoff::ports::store::StateStore;
 use handsoff::report::delivery_report;
 use jiff::{SignedDuration, Timestamp};
 
 use crate::aws::{AwsArgs, TableArgs, check_name, store};
+use handsoff::ports::store::AuditStore;
 
 #[derive(Debug, Args)]
 pub struct ReportArgs {

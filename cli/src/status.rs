@@ -4,11 +4,12 @@ use std::time::Duration;
 
 use clap::Args;
 use handsoff::audit::AuditRecord;
-use handsoff::ports::store::{DynamoStore, StateStore};
+use handsoff::ports::store::DynamoStore;
 use handsoff::status::{RatePoint, StageStatus, error_rates, stage_status};
 use jiff::Timestamp;
 
 use crate::aws::{AwsArgs, TableArgs, check_name, store};
+use handsoff::ports::store::{AuditStore, BlockStore, OverrideStore};
 
 #[derive(Debug, Args)]
 pub struct StatusArgs {

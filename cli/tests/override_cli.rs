@@ -4,7 +4,8 @@
 use std::process::Command;
 
 use handsoff::alarms::BlockMarker;
-use handsoff::ports::store::{DynamoStore, StateStore};
+use handsoff::ports::store::BlockStore;
+use handsoff::ports::store::DynamoStore;
 use handsoff_e2e::{Moto, TempDir};
 use serde_json::Value;
 

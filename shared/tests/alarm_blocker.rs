@@ -1,16 +1,13 @@
 //! The alarm blocker against a real aws-sdk-cloudwatch client whose answers come from
 //! aws-smithy-mocks (a small world of alarms, paged like CloudWatch pages them), with the state
-//! store on a mocked DynamoDB client: decisions, their evidence, and the calls they cost.
+//! store in memory (the DynamoDB adapter has its own tests on moto): decisions, their evidence,
+//! what they record, and the calls they cost.
 
 use std::sync::Arc;
-use std::sync::atomic::{AtomicUsize, Ordering};
 
 use aws_sdk_cloudwatch::operation::describe_alarms::{DescribeAlarmsError, DescribeAlarmsInput, DescribeAlarmsOutput};
 use aws_sdk_cloudwatch::primitives::DateTime;
 use aws_sdk_cloudwatch::types::{AlarmType, CompositeAlarm, MetricAlarm, StateValue};
-use aws_sdk_dynamodb::operation::get_item::GetItemOutput;
-use aws_sdk_dynamodb::operation::put_item::PutItemOutput;
-use aws_sdk_dynamodb::operation::query::QueryOutput;
 use aws_smithy_mocks::{Rule, RuleMode, mock, mock_client};
 use aws_smithy_types::error::ErrorMetadata;
 use handsoff::decision::{Decision, Verdict};
@@ -20,7 +17,7 @@ use handsoff::gates::{Gate, GateRequest, Mode};
 use handsoff::invoke::event::InvocationContext;
 use handsoff::policy::Policy;
 use handsoff::ports::alarms::CloudWatchAlarms;
-use handsoff::ports::store::DynamoStore;
+use handsoff::ports::store::memory::InMemoryStore;
 use jiff::Timestamp;
 
 #[derive(Clone)]
@@ -81,10 +78,35 @@ fn describe(world: &[Alarm], request: &DescribeAlarmsInput) -> DescribeAlarmsOut
 }
 
 struct Setup {
-    blocker: AlarmBlocker<CloudWatchAlarms, DynamoStore>,
+    blocker: AlarmBlocker<CloudWatchAlarms, InMemoryStore>,
     describe_rule: Rule,
-    audits: Arc<AtomicUsize>,
+    /// The blocker's store: what it recorded.
+    store: InMemoryStore,
     requests: Arc<std::sync::Mutex<Vec<DescribeAlarmsInput>>>,
+}
+
+/// What a blocker that moved into a handler recorded.
+struct Recorded {
+    store: InMemoryStore,
+}
+
+impl Recorded {
+    fn audits(&self) -> usize {
+        self.store.audit_records().len()
+    }
+}
+
+impl Setup {
+    /// How many decisions were audited, each under the stage's own trail.
+    fn audits(&self) -> usize {
+        let records = self.store.audit_records();
+        assert!(
+            records
+                .iter()
+                .all(|record| (record.pipeline.as_str(), record.stage.as_str()) == ("orders", "Prod"))
+        );
+        records.len()
+    }
 }
 
 fn setup(world: Vec<Alarm>) -> Setup {
@@ -105,30 +127,11 @@ fn blocker_with(
     describe_rule: Rule,
     requests: Arc<std::sync::Mutex<Vec<DescribeAlarmsInput>>>,
 ) -> Setup {
-    let audits = Arc::new(AtomicUsize::new(0));
-    let counted = Arc::clone(&audits);
-    let no_marker = mock!(aws_sdk_dynamodb::Client::get_item).then_output(|| GetItemOutput::builder().build());
-    let no_overrides = mock!(aws_sdk_dynamodb::Client::query).then_output(|| QueryOutput::builder().build());
-    let audit = mock!(aws_sdk_dynamodb::Client::put_item)
-        .match_requests(move |request| {
-            counted.fetch_add(1, Ordering::SeqCst);
-            request
-                .item()
-                .is_some_and(|item| item["pk"].as_s().is_ok_and(|pk| pk == "AUDIT#orders#Prod"))
-        })
-        .then_output(|| PutItemOutput::builder().build());
-    let dynamodb = mock_client!(
-        aws_sdk_dynamodb,
-        RuleMode::MatchAny,
-        [&no_marker, &no_overrides, &audit]
-    );
+    let store = InMemoryStore::default();
     Setup {
-        blocker: AlarmBlocker::new(
-            CloudWatchAlarms::with_client(cloudwatch),
-            DynamoStore::new(dynamodb, "handsoff"),
-        ),
+        blocker: AlarmBlocker::new(CloudWatchAlarms::with_client(cloudwatch), store.clone()),
         describe_rule,
-        audits,
+        store,
         requests,
     }
 }
@@ -165,7 +168,7 @@ async fn all_clear_proceeds_in_one_call_and_is_audited() {
     assert_eq!(decision.reason(), "no watched alarm blocks (2 alarms read, all clear)");
     assert_eq!(decision.evidence["alarms_ok"], 2);
     assert_eq!(setup.describe_rule.num_calls(), 1);
-    assert_eq!(setup.audits.load(Ordering::SeqCst), 1);
+    assert_eq!(setup.audits(), 1);
     let sent = setup.requests.lock().unwrap()[0].clone();
     assert_eq!(sent.alarm_types(), [AlarmType::MetricAlarm, AlarmType::CompositeAlarm]);
 }
@@ -190,7 +193,7 @@ async fn a_firing_alarm_blocks_naming_its_state_reason_and_since() {
             .reason()
             .starts_with("blocked by 1 alarm: orders-high-sev is ALARM since 2026-11-24T17:06:40Z: Threshold Crossed")
     );
-    assert_eq!(setup.audits.load(Ordering::SeqCst), 1);
+    assert_eq!(setup.audits(), 1);
 }
 
 #[tokio::test]
@@ -309,11 +312,7 @@ async fn throttling_and_access_denied_block_naming_the_call_and_permission() {
         error.to_string().starts_with("cloudwatch:DescribeAlarms was throttled"),
         "{error}"
     );
-    assert_eq!(
-        throttled.audits.load(Ordering::SeqCst),
-        0,
-        "no decision, nothing audited as one"
-    );
+    assert_eq!(throttled.audits(), 0, "no decision, nothing audited as one");
 
     let denied = failing("AccessDenied");
     let error = decide(&denied, TEAM).await.unwrap_err();
@@ -398,18 +397,16 @@ mod codepipeline {
             })
             .then_output(|| PutJobSuccessResultOutput::builder().build());
         let client = mock_client!(aws_sdk_codepipeline, RuleMode::MatchAny, [&details, &success]);
-        let handler = Handler::new(setup.blocker, CodePipelineJobs::new(client), CapturedMetrics::default());
+        let Setup { blocker, store, .. } = setup;
+        let setup = Recorded { store };
+        let handler = Handler::new(blocker, CodePipelineJobs::new(client), CapturedMetrics::default());
         let result = handler
             .handle(job_event(), "2026-11-24T18:00:00Z".parse().unwrap())
             .await
             .unwrap();
         assert_eq!(result["answer"], "succeeded");
         assert_eq!(details.num_calls(), 1);
-        assert_eq!(
-            setup.audits.load(Ordering::SeqCst),
-            1,
-            "the decision is audited under AUDIT#orders#Prod"
-        );
+        assert_eq!(setup.audits(), 1, "the decision is audited under AUDIT#orders#Prod");
         assert_eq!(
             successes.lock().unwrap()[0].output_variables().unwrap()["decision"],
             "proceed"
@@ -454,5 +451,98 @@ mod codepipeline {
             failure.message()
         );
         assert_eq!(setup.describe_rule.num_calls(), 0);
+    }
+}
+
+/// Only the in-memory store makes these cheap: the records a decision reads, and a store that
+/// cannot be read.
+mod records {
+    use handsoff::alarms::{BlockMarker, Override};
+    use handsoff::ports::store::{BlockStore, OverrideStore, StoreError};
+    use handsoff::ports::{PortError, PortErrorKind};
+
+    use super::*;
+
+    fn firing() -> Setup {
+        setup(vec![
+            alarm("orders-high-sev", StateValue::Alarm),
+            alarm("orders-latency-p99", StateValue::Ok),
+        ])
+    }
+
+    #[tokio::test]
+    async fn a_live_override_of_the_firing_alarm_lets_it_proceed_and_is_named() {
+        let setup = firing();
+        let live = Override {
+            id: "ov-7".into(),
+            pipeline: "orders".into(),
+            stage: "Prod".into(),
+            alarms: vec!["orders-high-sev".into()],
+            reason: "the fix for INC-42".into(),
+            who: "arn:aws:sts::123456789012:assumed-role/oncall/dana".into(),
+            created_at: "2026-11-24T17:30:00Z".parse().unwrap(),
+            expires_at: "2026-11-24T19:30:00Z".parse().unwrap(),
+            revoked_at: None,
+            revoked_by: None,
+        };
+        setup.store.create_override(&live).await.unwrap();
+        let decision = decide(&setup, TEAM).await.unwrap();
+        assert_eq!(decision.decision, Verdict::Proceed, "{}", decision.reason());
+        assert!(decision.evidence.to_string().contains("ov-7"), "{}", decision.evidence);
+
+        setup
+            .store
+            .revoke_override(
+                "ov-7",
+                "arn:aws:sts::123456789012:assumed-role/oncall/dana",
+                "fixed",
+                "2026-11-24T17:45:00Z".parse().unwrap(),
+            )
+            .await
+            .unwrap();
+        assert_eq!(
+            decide(&setup, TEAM).await.unwrap().decision,
+            Verdict::Wait,
+            "a revoked override lifts nothing"
+        );
+    }
+
+    #[tokio::test]
+    async fn a_stage_blocked_after_a_rollback_blocks_with_all_alarms_clear() {
+        let setup = super::setup(vec![
+            alarm("orders-high-sev", StateValue::Ok),
+            alarm("orders-latency-p99", StateValue::Ok),
+        ]);
+        setup
+            .store
+            .put_block_marker(&BlockMarker {
+                pipeline: "orders".into(),
+                stage: "Prod".into(),
+                reason: "rolled back execution exec-1".into(),
+                created_at: "2026-11-24T17:00:00Z".parse().unwrap(),
+                by: "rollback-trigger".into(),
+            })
+            .await
+            .unwrap();
+        let decision = decide(&setup, TEAM).await.unwrap();
+        assert_ne!(decision.decision, Verdict::Proceed);
+        assert!(
+            decision.reason().contains("blocked after a rollback"),
+            "{}",
+            decision.reason()
+        );
+    }
+
+    #[tokio::test]
+    async fn a_store_that_cannot_be_read_fails_closed_naming_the_call() {
+        let setup = firing();
+        setup.store.fail_with(StoreError::Port(PortError {
+            call: "dynamodb:GetItem".into(),
+            kind: PortErrorKind::AccessDenied,
+            message: "not authorized".into(),
+        }));
+        let error = decide(&setup, TEAM).await.unwrap_err();
+        assert_eq!(error.error_type(), "AccessDenied");
+        assert!(error.to_string().contains("dynamodb:GetItem"), "{error}");
     }
 }

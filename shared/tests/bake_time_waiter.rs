@@ -1,7 +1,6 @@
-//! The bake-time waiter on aws-sdk-cloudwatch and aws-sdk-dynamodb clients answered by
-//! aws-smithy-mocks: every outcome, with the calls it costs.
-
-use std::collections::HashMap;
+//! The bake-time waiter on aws-sdk-cloudwatch clients answered by aws-smithy-mocks, with its
+//! bake sessions and audit trail in the in-memory store: every outcome, with the calls it costs
+//! and what it records.
 
 use aws_sdk_cloudwatch::operation::describe_alarm_history::DescribeAlarmHistoryOutput;
 use aws_sdk_cloudwatch::operation::describe_alarms::DescribeAlarmsOutput;
@@ -10,10 +9,6 @@ use aws_sdk_cloudwatch::primitives::DateTime;
 use aws_sdk_cloudwatch::types::{
     AlarmHistoryItem, HistoryItemType, MetricAlarm, MetricDataResult, StateValue, StatusCode,
 };
-use aws_sdk_dynamodb::operation::get_item::GetItemOutput;
-use aws_sdk_dynamodb::operation::put_item::{PutItemError, PutItemOutput};
-use aws_sdk_dynamodb::types::AttributeValue;
-use aws_sdk_dynamodb::types::error::ConditionalCheckFailedException;
 use aws_smithy_mocks::{Rule, RuleMode, mock, mock_client};
 use handsoff::decision::{Decision, Verdict};
 use handsoff::error::GateError;
@@ -26,7 +21,7 @@ use handsoff::ports::alarms::CloudWatchAlarms;
 use handsoff::ports::lambda_alias::LambdaAliases;
 use handsoff::ports::metrics::CloudWatchMetrics;
 use handsoff::ports::pipeline_jobs::JobAnswer;
-use handsoff::ports::store::DynamoStore;
+use handsoff::ports::store::memory::InMemoryStore;
 use jiff::Timestamp;
 
 const POLICY: &str = r#"{"bake": {"duration": "1h", "max_duration": "3h",
@@ -65,9 +60,11 @@ fn one_box_value(id: &str, minute: i64, errors_from: Option<i64>) -> f64 {
 }
 
 struct Setup {
-    waiter: BakeTimeWaiter<CloudWatchAlarms, CloudWatchMetrics, DynamoStore, LambdaAliases>,
+    waiter: BakeTimeWaiter<CloudWatchAlarms, CloudWatchMetrics, InMemoryStore, LambdaAliases>,
     metric_rule: Rule,
     history_rule: Rule,
+    /// What the waiter recorded.
+    store: InMemoryStore,
 }
 
 fn setup(world: World) -> Setup {
@@ -137,33 +134,13 @@ fn setup(world: World) -> Setup {
         [&metric_rule, &history_rule, &state_rule]
     );
     // The bake session exists already: the conditional write fails and the first start is read.
-    let put = mock!(aws_sdk_dynamodb::Client::put_item)
-        .match_requests(|request| request.condition_expression() == Some("attribute_not_exists(pk)"))
-        .then_error(|| {
-            PutItemError::ConditionalCheckFailedException(ConditionalCheckFailedException::builder().build())
-        });
-    let audit = mock!(aws_sdk_dynamodb::Client::put_item).then_output(|| PutItemOutput::builder().build());
-    let get = mock!(aws_sdk_dynamodb::Client::get_item)
-        .match_requests(|request| {
-            request
-                .key()
-                .is_some_and(|key| key["pk"] == AttributeValue::S("BAKE#orders#Prod".into()))
-        })
-        .then_output(|| {
-            GetItemOutput::builder()
-                .set_item(Some(HashMap::from([(
-                    "started_at".to_string(),
-                    AttributeValue::S(START.into()),
-                )])))
-                .build()
-        });
-    let dynamodb = mock_client!(aws_sdk_dynamodb, RuleMode::MatchAny, [&put, &audit, &get], |config| {
-        config.retry_config(aws_sdk_dynamodb::config::retry::RetryConfig::disabled())
-    });
+    // The bake began at START: an earlier poll recorded it.
+    let store = InMemoryStore::default();
+    store.bake_started("orders", "Prod", "exec-1", ts(START));
     let waiter = BakeTimeWaiter::new(
         CloudWatchAlarms::with_client(cloudwatch.clone()),
         CloudWatchMetrics::new(cloudwatch),
-        DynamoStore::new(dynamodb, "handsoff"),
+        store.clone(),
         // A pair one-box: no alias to read (any call would fail the test).
         LambdaAliases::new(mock_client!(aws_sdk_lambda, RuleMode::MatchAny, [])),
     );
@@ -171,6 +148,7 @@ fn setup(world: World) -> Setup {
         waiter,
         metric_rule,
         history_rule,
+        store,
     }
 }
 
@@ -219,6 +197,12 @@ async fn waits_with_progress_and_reads_all_floors_in_one_call() {
     assert_eq!(decision.progress, Some(70));
     assert_eq!(setup.metric_rule.num_calls(), 1, "both floors in one GetMetricData");
     assert_eq!(decision.evidence["started_at"], START);
+    let audited = setup.store.audit_records();
+    assert_eq!(audited.len(), 1, "each poll's decision is audited");
+    assert_eq!(
+        (audited[0].decision.as_deref(), &audited[0].detail["started_at"]),
+        (Some("wait"), &serde_json::json!(START))
+    );
     // In CodePipeline the wait shows as percentComplete and a summary.
     let JobAnswer::Continue {
         summary,

@@ -13,7 +13,9 @@ use handsoff::invoke::event::InvocationContext;
 use handsoff::policy::Policy;
 use handsoff::ports::PortError;
 use handsoff::ports::deployments::{AwsDeploymentControl, DeploymentControl};
-use handsoff::ports::store::{DynamoStore, StateStore, create_table};
+use handsoff::ports::store::BlockStore;
+use handsoff::ports::store::{AuditStore, RollbackStore};
+use handsoff::ports::store::{DynamoStore, create_table};
 use handsoff_e2e::Moto;
 
 /// The smallest valid zip: an empty archive.

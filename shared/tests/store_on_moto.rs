@@ -8,7 +8,8 @@ use handsoff::alarms::{AlarmKind, AlarmReading, AlarmState, BlockMarker, Overrid
 use handsoff::decision::Verdict;
 use handsoff::gates::alarm_blocker::{Stage, decide};
 use handsoff::policy::Policy;
-use handsoff::ports::store::{DynamoStore, StateStore, StoreError, create_table};
+use handsoff::ports::store::{AuditStore, BakeStore, BlockStore, OverrideStore};
+use handsoff::ports::store::{DynamoStore, StoreError, create_table};
 use handsoff_e2e::Moto;
 use jiff::Timestamp;
 

@@ -2,6 +2,8 @@
 //! are typed errors that name what to fix, never a crash. (The full flows run in the local-stack
 //! scenarios, which also need this binary built.)
 
+use handsoff::ports::store::BakeStore;
+
 #[test]
 fn rejects_bad_input_with_typed_errors() {
     handsoff_e2e::assert_rejects_bad_input(
@@ -17,7 +19,7 @@ fn rejects_bad_input_with_typed_errors() {
 #[test]
 fn a_codepipeline_job_fails_when_the_one_box_is_judged_worse_during_the_bake() {
     use aws_sdk_cloudwatch::types::{Dimension, MetricDatum};
-    use handsoff::ports::store::{DynamoStore, StateStore, create_table};
+    use handsoff::ports::store::{DynamoStore, create_table};
     use handsoff_e2e::{LocalRuntime, Moto, Reply};
     use serde_json::json;
 

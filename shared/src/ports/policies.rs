@@ -13,7 +13,7 @@ use std::sync::Mutex;
 use aws_sdk_dynamodb::types::{AttributeValue, ConditionCheck, Put, TransactWriteItem};
 use jiff::Timestamp;
 
-use super::store::{DynamoStore, Item, StoreError, built, malformed, n, s, text};
+use super::store::{DynamoStore, Item, StoreError, built, conditional, malformed, n, s, text};
 use crate::freeze::{Freeze, Lift};
 use crate::layers::{LayerDoc, Scope, StoredLayer};
 
@@ -304,18 +304,12 @@ impl DynamoStore {
             .expression_attribute_values(":no", AttributeValue::Bool(false))
             .send()
             .await;
-        match written {
-            Ok(_) => Ok(freeze),
-            Err(error)
-                if error
-                    .as_service_error()
-                    .is_some_and(|service| service.is_conditional_check_failed_exception()) =>
-            {
-                Err(StoreError::Conflict(format!(
-                    "freeze `{id}` was lifted while this lift was written"
-                )))
-            }
-            Err(error) => Err(StoreError::Port(super::PortError::from_sdk(call, &error))),
+        if conditional(written, call)? {
+            Ok(freeze)
+        } else {
+            Err(StoreError::Conflict(format!(
+                "freeze `{id}` was lifted while this lift was written"
+            )))
         }
     }
 }

@@ -1,0 +1,333 @@
+//! The state store: one DynamoDB table (`pk`/`sk` strings, TTL on `expires_at`) holding every
+//! record, one module per kind (overrides, blocks, audit, rollbacks, bake sessions; suites and
+//! policies beside it in `ports/`), each with its own small trait. Here: the table, the item
+//! helpers every kind shares, and the one conditional-write rule. [`memory`] holds the same
+//! stores in memory, for the gates' fast tests.
+
+use std::collections::HashMap;
+
+use aws_sdk_dynamodb::Client;
+use aws_sdk_dynamodb::types::{AttributeValue, Put, TransactWriteItem};
+use jiff::Timestamp;
+
+use super::{PortError, PortErrorKind};
+
+mod audit;
+mod bake;
+mod blocks;
+pub mod memory;
+mod overrides;
+mod rollbacks;
+
+pub use audit::AuditStore;
+pub use bake::BakeStore;
+pub use blocks::BlockStore;
+pub use overrides::OverrideStore;
+pub use rollbacks::{RollbackClaim, RollbackKey, RollbackStore};
+
+/// How long audit records are kept (DynamoDB TTL).
+pub const AUDIT_RETENTION_DAYS: i64 = 400;
+
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum StoreError {
+    #[error("{0}")]
+    Port(PortError),
+    #[error("{0}")]
+    NotFound(String),
+    #[error("{0}")]
+    Conflict(String),
+}
+
+/// Every kind of record a gate or a person reads and writes: what the gates are generic over.
+pub trait StateStore: OverrideStore + BlockStore + AuditStore + RollbackStore + BakeStore {}
+
+impl<T: OverrideStore + BlockStore + AuditStore + RollbackStore + BakeStore> StateStore for T {}
+
+/// The real adapter, on aws-sdk-dynamodb.
+#[derive(Debug, Clone)]
+pub struct DynamoStore {
+    client: Client,
+    table: String,
+}
+
+pub(super) type Item = HashMap<String, AttributeValue>;
+
+pub(super) fn s(value: impl Into<String>) -> AttributeValue {
+    AttributeValue::S(value.into())
+}
+
+pub(super) fn n(value: i64) -> AttributeValue {
+    AttributeValue::N(value.to_string())
+}
+
+pub(super) fn malformed(call: &str, what: &str) -> StoreError {
+    StoreError::Port(PortError {
+        call: call.to_string(),
+        kind: PortErrorKind::Unavailable,
+        message: format!("malformed item: {what}"),
+    })
+}
+
+pub(super) fn text(item: &Item, field: &str, call: &str) -> Result<String, StoreError> {
+    match item.get(field) {
+        Some(AttributeValue::S(value)) => Ok(value.clone()),
+        _ => Err(malformed(call, &format!("`{field}` is missing or not a string"))),
+    }
+}
+
+fn optional_text(item: &Item, field: &str) -> Option<String> {
+    match item.get(field) {
+        Some(AttributeValue::S(value)) => Some(value.clone()),
+        _ => None,
+    }
+}
+
+fn instant(item: &Item, field: &str, call: &str) -> Result<Timestamp, StoreError> {
+    text(item, field, call)?
+        .parse()
+        .map_err(|_| malformed(call, &format!("`{field}` is not a timestamp")))
+}
+
+fn seconds(item: &Item, field: &str, call: &str) -> Result<Timestamp, StoreError> {
+    match item.get(field) {
+        Some(AttributeValue::N(value)) => value
+            .parse::<i64>()
+            .ok()
+            .and_then(|secs| Timestamp::from_second(secs).ok())
+            .ok_or_else(|| malformed(call, &format!("`{field}` is not epoch seconds"))),
+        _ => Err(malformed(call, &format!("`{field}` is missing or not a number"))),
+    }
+}
+
+pub(super) fn json_field<T: serde::de::DeserializeOwned>(
+    item: &Item,
+    field: &str,
+    call: &str,
+) -> Result<T, StoreError> {
+    serde_json::from_str(&text(item, field, call)?)
+        .map_err(|_| malformed(call, &format!("`{field}` is not the expected JSON")))
+}
+
+pub(super) fn built<T, E: std::fmt::Display>(result: Result<T, E>, call: &str) -> Result<T, StoreError> {
+    result.map_err(|error| {
+        StoreError::Port(PortError {
+            call: call.to_string(),
+            kind: PortErrorKind::Rejected,
+            message: error.to_string(),
+        })
+    })
+}
+
+/// True when a transaction was cancelled because one of its conditions failed.
+fn condition_failed<R>(
+    error: &aws_sdk_dynamodb::error::SdkError<
+        aws_sdk_dynamodb::operation::transact_write_items::TransactWriteItemsError,
+        R,
+    >,
+) -> bool {
+    match error.as_service_error() {
+        Some(
+            aws_sdk_dynamodb::operation::transact_write_items::TransactWriteItemsError::TransactionCanceledException(
+                cancelled,
+            ),
+        ) => cancelled
+            .cancellation_reasons()
+            .iter()
+            .any(|reason| reason.code() == Some("ConditionalCheckFailed")),
+        _ => false,
+    }
+}
+
+/// Whether a single conditional write went through: `Ok(true)` written, `Ok(false)` its
+/// condition failed (the record was there, or changed), `Err` the call itself failed. The one
+/// place a failed condition is told from a failed call.
+pub(crate) fn conditional<O, E, R>(
+    written: Result<O, aws_sdk_dynamodb::error::SdkError<E, R>>,
+    call: &str,
+) -> Result<bool, StoreError>
+where
+    E: aws_smithy_types::error::metadata::ProvideErrorMetadata + std::error::Error + 'static,
+    R: std::fmt::Debug,
+{
+    use aws_smithy_types::error::metadata::ProvideErrorMetadata;
+    match written {
+        Ok(_) => Ok(true),
+        Err(error) if error.code() == Some("ConditionalCheckFailedException") => Ok(false),
+        Err(error) => Err(StoreError::Port(PortError::from_sdk(call, &error))),
+    }
+}
+
+impl DynamoStore {
+    /// Every (pipeline, stage) with a record in the table (an audit trail, a block, an
+    /// override), of `pipeline` only if given, sorted. A scan: for people (`handsoff status`, the
+    /// dashboard), never for a gate.
+    pub async fn stages(&self, pipeline: Option<&str>) -> Result<Vec<(String, String)>, StoreError> {
+        let call = "dynamodb:Scan";
+        let mut found = std::collections::BTreeSet::new();
+        for kind in ["AUDIT", "BLOCK", "OVERRIDE"] {
+            let prefix = match pipeline {
+                Some(pipeline) => format!("{kind}#{pipeline}#"),
+                None => format!("{kind}#"),
+            };
+            let items = self.scan_prefix(prefix, Some("pk")).await?;
+            for item in items {
+                let pk = text(&item, "pk", call)?;
+                let mut parts = pk.splitn(3, '#').skip(1);
+                match (parts.next(), parts.next()) {
+                    (Some(pipeline), Some(stage)) if !pipeline.is_empty() && !stage.is_empty() => {
+                        found.insert((pipeline.to_string(), stage.to_string()));
+                    }
+                    _ => return Err(malformed(call, "a record key that names no pipeline and stage")),
+                }
+            }
+        }
+        Ok(found.into_iter().collect())
+    }
+
+    pub fn new(client: Client, table: impl Into<String>) -> Self {
+        DynamoStore {
+            client,
+            table: table.into(),
+        }
+    }
+
+    pub fn table(&self) -> &str {
+        &self.table
+    }
+
+    pub(super) fn client(&self) -> &Client {
+        &self.client
+    }
+
+    pub(super) async fn get(&self, pk: String, sk: &str, call: &str) -> Result<Option<Item>, StoreError> {
+        let output = self
+            .client
+            .get_item()
+            .table_name(&self.table)
+            .key("pk", s(pk))
+            .key("sk", s(sk))
+            .consistent_read(true)
+            .send()
+            .await
+            .map_err(|error| StoreError::Port(PortError::from_sdk(call, &error)))?;
+        Ok(output.item)
+    }
+
+    /// Every item whose key starts with `prefix` (only `projection`'s attributes, if given), all
+    /// pages, read consistently. A scan: for people's commands, never for a gate.
+    pub(super) async fn scan_prefix(&self, prefix: String, projection: Option<&str>) -> Result<Vec<Item>, StoreError> {
+        self.client
+            .scan()
+            .table_name(&self.table)
+            .filter_expression("begins_with(pk, :prefix)")
+            .expression_attribute_values(":prefix", s(prefix))
+            .set_projection_expression(projection.map(str::to_string))
+            .consistent_read(true)
+            .into_paginator()
+            .items()
+            .send()
+            .try_collect()
+            .await
+            .map_err(|error| StoreError::Port(PortError::from_sdk("dynamodb:Scan", &error)))
+    }
+
+    /// Every item under `pk` (whose sort key starts with `prefix`, if given), all pages.
+    pub(super) async fn query_all(&self, pk: String, prefix: Option<&str>) -> Result<Vec<Item>, StoreError> {
+        let call = "dynamodb:Query";
+        let mut values = Item::from([(":pk".to_string(), s(pk))]);
+        if let Some(prefix) = prefix {
+            values.insert(":prefix".to_string(), s(prefix));
+        }
+        let condition = match prefix {
+            Some(_) => "pk = :pk AND begins_with(sk, :prefix)",
+            None => "pk = :pk",
+        };
+        self.client
+            .query()
+            .table_name(&self.table)
+            .key_condition_expression(condition)
+            .set_expression_attribute_values(Some(values))
+            .consistent_read(true)
+            .into_paginator()
+            .items()
+            .send()
+            .try_collect()
+            .await
+            .map_err(|error| StoreError::Port(PortError::from_sdk(call, &error)))
+    }
+
+    pub(super) async fn transact(&self, items: Vec<TransactWriteItem>, conflict: String) -> Result<(), StoreError> {
+        let call = "dynamodb:TransactWriteItems";
+        match self
+            .client
+            .transact_write_items()
+            .set_transact_items(Some(items))
+            .send()
+            .await
+        {
+            Ok(_) => Ok(()),
+            Err(error) if condition_failed(&error) => Err(StoreError::Conflict(conflict)),
+            Err(error) => Err(StoreError::Port(PortError::from_sdk(call, &error))),
+        }
+    }
+
+    fn put(&self, item: Item, condition: Option<&str>) -> Result<TransactWriteItem, StoreError> {
+        let put = built(
+            Put::builder()
+                .table_name(&self.table)
+                .set_item(Some(item))
+                .set_condition_expression(condition.map(str::to_string))
+                .build(),
+            "dynamodb:TransactWriteItems",
+        )?;
+        Ok(TransactWriteItem::builder().put(put).build())
+    }
+}
+
+/// Creates the table (on demand, TTL on `expires_at`), as the SAM template does; for local
+/// stacks and tests.
+pub async fn create_table(client: &Client, table: &str) -> Result<(), PortError> {
+    use aws_sdk_dynamodb::types::{
+        AttributeDefinition, BillingMode, KeySchemaElement, KeyType, ScalarAttributeType, TimeToLiveSpecification,
+    };
+    let attribute = |name: &str| {
+        AttributeDefinition::builder()
+            .attribute_name(name)
+            .attribute_type(ScalarAttributeType::S)
+            .build()
+    };
+    let key = |name: &str, kind: KeyType| KeySchemaElement::builder().attribute_name(name).key_type(kind).build();
+    let invalid = |error: aws_sdk_dynamodb::error::BuildError| PortError {
+        call: "dynamodb:CreateTable".into(),
+        kind: PortErrorKind::Rejected,
+        message: error.to_string(),
+    };
+    client
+        .create_table()
+        .table_name(table)
+        .billing_mode(BillingMode::PayPerRequest)
+        .attribute_definitions(attribute("pk").map_err(invalid)?)
+        .attribute_definitions(attribute("sk").map_err(invalid)?)
+        .key_schema(key("pk", KeyType::Hash).map_err(invalid)?)
+        .key_schema(key("sk", KeyType::Range).map_err(invalid)?)
+        .send()
+        .await
+        .map_err(|error| PortError::from_sdk("dynamodb:CreateTable", &error))?;
+    let ttl = TimeToLiveSpecification::builder()
+        .attribute_name("expires_at")
+        .enabled(true)
+        .build()
+        .map_err(|error| PortError {
+            call: "dynamodb:UpdateTimeToLive".into(),
+            kind: PortErrorKind::Rejected,
+            message: error.to_string(),
+        })?;
+    client
+        .update_time_to_live()
+        .table_name(table)
+        .time_to_live_specification(ttl)
+        .send()
+        .await
+        .map_err(|error| PortError::from_sdk("dynamodb:UpdateTimeToLive", &error))?;
+    Ok(())
+}

@@ -1,0 +1,236 @@
+//! A deployment's rollback, run exactly once: claimed under a lease, its progress saved while
+//! the claim holds, finished with the stage's block in one transaction.
+
+use std::collections::HashMap;
+use std::future::Future;
+
+use aws_sdk_dynamodb::types::{AttributeValue, TransactWriteItem, Update};
+use jiff::Timestamp;
+
+use super::audit::audit_item;
+use super::*;
+use crate::alarms::BlockMarker;
+use crate::audit::AuditRecord;
+use crate::rollback::{RollbackRecord, StepResult};
+
+/// Whether this invocation may run a deployment's rollback.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum RollbackClaim {
+    /// Yes; `previous` are the steps of an earlier partial run (those that succeeded are skipped).
+    Claimed { previous: Vec<StepResult> },
+    /// It ran already: here is its result.
+    Done(RollbackRecord),
+    /// Another invocation is running it now.
+    InProgress { since: Timestamp },
+}
+
+/// One deployment's rollback, and the invocation that claims it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct RollbackKey<'a> {
+    pub pipeline: &'a str,
+    pub stage: &'a str,
+    pub execution_id: &'a str,
+    /// New per invocation; the claim's owner.
+    pub claim_id: &'a str,
+}
+
+impl RollbackKey<'_> {
+    fn key(&self) -> HashMap<String, AttributeValue> {
+        HashMap::from([
+            (
+                "pk".to_string(),
+                s(format!("ROLLBACK#{}#{}", self.pipeline, self.stage)),
+            ),
+            ("sk".to_string(), s(self.execution_id)),
+        ])
+    }
+}
+
+pub trait RollbackStore: Send + Sync {
+    /// Claims a deployment's rollback under `claim_id` (new per invocation): the first caller
+    /// runs it; a claim older than `lease_secs` or a partial result can be taken over; a claim
+    /// already written under `claim_id` (an SDK retry whose first answer was lost) is ours.
+    fn claim_rollback(
+        &self,
+        rollback: RollbackKey<'_>,
+        now: Timestamp,
+        lease_secs: i64,
+    ) -> impl Future<Output = Result<RollbackClaim, StoreError>> + Send;
+    /// Saves the steps run so far while the claim is still `claim_id`'s, so whoever takes over
+    /// an abandoned run skips what already succeeded. `Conflict` when the claim was lost.
+    fn save_rollback_progress(
+        &self,
+        rollback: RollbackKey<'_>,
+        progress: &RollbackRecord,
+    ) -> impl Future<Output = Result<(), StoreError>> + Send;
+    /// In one transaction, while the claim is still `claim_id`'s: the rollback's record, the
+    /// stage's "blocked after rollback" marker and its audit record, and `decision` (the
+    /// trigger's own audit record) if given. `Conflict` when the claim was lost: nothing is
+    /// written.
+    fn finish_rollback(
+        &self,
+        rollback: RollbackKey<'_>,
+        record: &RollbackRecord,
+        marker: &BlockMarker,
+        decision: Option<&AuditRecord>,
+    ) -> impl Future<Output = Result<(), StoreError>> + Send;
+}
+
+fn claim_lost(rollback: RollbackKey<'_>) -> StoreError {
+    StoreError::Conflict(format!(
+        "another invocation took over the rollback of execution {} of {}/{} (this one held it past its lease)",
+        rollback.execution_id, rollback.pipeline, rollback.stage
+    ))
+}
+
+impl RollbackStore for DynamoStore {
+    async fn claim_rollback(
+        &self,
+        rollback: RollbackKey<'_>,
+        now: Timestamp,
+        lease_secs: i64,
+    ) -> Result<RollbackClaim, StoreError> {
+        let mut item = rollback.key();
+        item.insert("status".into(), s("in_progress"));
+        item.insert("claimed_at".into(), n(now.as_second()));
+        item.insert("claim_id".into(), s(rollback.claim_id));
+        item.insert("expires_at".into(), n(now.as_second() + AUDIT_RETENTION_DAYS * 86_400));
+        let written = self
+            .client
+            .put_item()
+            .table_name(&self.table)
+            .set_item(Some(item))
+            .condition_expression("attribute_not_exists(pk)")
+            .send()
+            .await;
+        if conditional(written, "dynamodb:PutItem")? {
+            return Ok(RollbackClaim::Claimed { previous: Vec::new() });
+        }
+        let call = "dynamodb:GetItem";
+        let existing = self
+            .get(
+                format!("ROLLBACK#{}#{}", rollback.pipeline, rollback.stage),
+                rollback.execution_id,
+                call,
+            )
+            .await?
+            .ok_or_else(|| malformed(call, "the rollback record vanished"))?;
+        let status = text(&existing, "status", call)?;
+        let claimed_at = seconds(&existing, "claimed_at", call)?;
+        let record: Option<RollbackRecord> = match optional_text(&existing, "record") {
+            Some(json) => {
+                Some(serde_json::from_str(&json).map_err(|_| malformed(call, "`record` is not a rollback record"))?)
+            }
+            None => None,
+        };
+        let previous = record.as_ref().map(|record| record.steps.clone()).unwrap_or_default();
+        let holder = optional_text(&existing, "claim_id");
+        match status.as_str() {
+            "done" => {
+                return record
+                    .map(RollbackClaim::Done)
+                    .ok_or_else(|| malformed(call, "a done rollback without its record"));
+            }
+            "in_progress" if holder.as_deref() == Some(rollback.claim_id) => {
+                return Ok(RollbackClaim::Claimed { previous });
+            }
+            "in_progress" if now.as_second() - claimed_at.as_second() < lease_secs => {
+                return Ok(RollbackClaim::InProgress { since: claimed_at });
+            }
+            "in_progress" | "partial" => {}
+            other => return Err(malformed(call, &format!("unknown rollback status `{other}`"))),
+        }
+        // Take over a partial or abandoned run, once: the condition pins what we read.
+        let taken = self
+            .client
+            .update_item()
+            .table_name(&self.table)
+            .set_key(Some(rollback.key()))
+            .update_expression("SET #status = :claimed, claimed_at = :now, claim_id = :mine")
+            .condition_expression("#status = :status AND claimed_at = :claimed_at")
+            .expression_attribute_names("#status", "status")
+            .expression_attribute_values(":claimed", s("in_progress"))
+            .expression_attribute_values(":now", n(now.as_second()))
+            .expression_attribute_values(":mine", s(rollback.claim_id))
+            .expression_attribute_values(":status", s(status))
+            .expression_attribute_values(":claimed_at", n(claimed_at.as_second()))
+            .send()
+            .await;
+        if conditional(taken, "dynamodb:UpdateItem")? {
+            return Ok(RollbackClaim::Claimed { previous });
+        }
+        // Someone else took it, or our own takeover did and its answer was lost.
+        let again = self
+            .get(
+                format!("ROLLBACK#{}#{}", rollback.pipeline, rollback.stage),
+                rollback.execution_id,
+                call,
+            )
+            .await?;
+        match again.as_ref().and_then(|item| optional_text(item, "claim_id")) {
+            Some(holder) if holder == rollback.claim_id => Ok(RollbackClaim::Claimed { previous }),
+            _ => Ok(RollbackClaim::InProgress { since: now }),
+        }
+    }
+
+    async fn save_rollback_progress(
+        &self,
+        rollback: RollbackKey<'_>,
+        progress: &RollbackRecord,
+    ) -> Result<(), StoreError> {
+        let call = "dynamodb:UpdateItem";
+        let saved = self
+            .client
+            .update_item()
+            .table_name(&self.table)
+            .set_key(Some(rollback.key()))
+            .update_expression("SET #record = :record")
+            .condition_expression("claim_id = :mine AND #status = :in_progress")
+            .expression_attribute_names("#status", "status")
+            .expression_attribute_names("#record", "record")
+            .expression_attribute_values(":record", s(serde_json::to_string(progress).unwrap_or_default()))
+            .expression_attribute_values(":mine", s(rollback.claim_id))
+            .expression_attribute_values(":in_progress", s("in_progress"))
+            .send()
+            .await;
+        if conditional(saved, call)? {
+            Ok(())
+        } else {
+            Err(claim_lost(rollback))
+        }
+    }
+
+    async fn finish_rollback(
+        &self,
+        rollback: RollbackKey<'_>,
+        record: &RollbackRecord,
+        marker: &BlockMarker,
+        decision: Option<&AuditRecord>,
+    ) -> Result<(), StoreError> {
+        let call = "dynamodb:TransactWriteItems";
+        let finish = built(
+            Update::builder()
+                .table_name(&self.table)
+                .set_key(Some(rollback.key()))
+                .update_expression("SET #status = :status, #record = :record")
+                .condition_expression("claim_id = :mine AND #status = :in_progress")
+                .expression_attribute_names("#status", "status")
+                .expression_attribute_names("#record", "record")
+                .expression_attribute_values(":status", s(&record.status))
+                .expression_attribute_values(":record", s(serde_json::to_string(record).unwrap_or_default()))
+                .expression_attribute_values(":mine", s(rollback.claim_id))
+                .expression_attribute_values(":in_progress", s("in_progress"))
+                .build(),
+            call,
+        )?;
+        let mut items = vec![TransactWriteItem::builder().update(finish).build()];
+        items.extend(self.block_items(marker)?);
+        if let Some(decision) = decision {
+            items.push(self.put(audit_item(decision), None)?);
+        }
+        match self.transact(items, String::new()).await {
+            Err(StoreError::Conflict(_)) => Err(claim_lost(rollback)),
+            other => other,
+        }
+    }
+}
