@@ -234,10 +234,9 @@ fn cargo_lambda_deploys_each_function_as_the_template_does() {
     ));
 }
 
-/// The IAM actions a port's code can call: the `service:Action` names it reports its calls by.
-fn actions_in(file: &str) -> BTreeSet<String> {
-    let text = std::fs::read_to_string(root().join("shared/src/ports").join(file)).unwrap();
-    let mut actions = BTreeSet::new();
+/// The `service:Operation` names a port's source reports its calls by.
+fn calls_named_in(text: &str) -> BTreeSet<String> {
+    let mut calls = BTreeSet::new();
     for piece in text.split('"') {
         let Some((service, action)) = piece.split_once(':') else {
             continue;
@@ -246,13 +245,60 @@ fn actions_in(file: &str) -> BTreeSet<String> {
         let is_action = action.chars().next().is_some_and(|first| first.is_ascii_uppercase())
             && action.chars().all(|ch| ch.is_ascii_alphanumeric());
         if is_service && is_action {
-            actions.insert(piece.to_string());
+            calls.insert(piece.to_string());
         }
     }
-    actions
+    calls
 }
 
-/// What each function's code may call, from the ports its `main.rs` builds.
+/// Every source file under `shared/src/ports`.
+fn port_sources() -> Vec<PathBuf> {
+    fn walk(dir: &Path, found: &mut Vec<PathBuf>) {
+        for entry in std::fs::read_dir(dir).unwrap() {
+            let path = entry.unwrap().path();
+            if path.is_dir() {
+                walk(&path, found);
+            } else if path.extension().is_some_and(|extension| extension == "rs") {
+                found.push(path);
+            }
+        }
+    }
+    let mut found = Vec::new();
+    walk(&root().join("shared/src/ports"), &mut found);
+    found
+}
+
+/// The registry cannot fall behind the code: every call an adapter names is registered (with
+/// the IAM actions it needs), and every adapter the registry names exists.
+#[test]
+fn every_call_the_ports_make_is_in_the_registry() {
+    use handsoff::ports::calls;
+    let mut named = BTreeSet::new();
+    for file in port_sources() {
+        if file.ends_with("calls.rs") {
+            continue;
+        }
+        named.extend(calls_named_in(&std::fs::read_to_string(&file).unwrap()));
+    }
+    let missing: Vec<&String> = named.iter().filter(|name| !calls::is_registered(name)).collect();
+    assert!(
+        missing.is_empty(),
+        "calls the ports make but the registry lacks: {missing:?}"
+    );
+    let sources: String = port_sources()
+        .iter()
+        .map(|file| std::fs::read_to_string(file).unwrap())
+        .collect();
+    for port in calls::ports() {
+        assert!(
+            sources.contains(&format!("pub struct {port}")),
+            "the registry names {port}, which is no adapter"
+        );
+    }
+}
+
+/// What each function's code may call, from the adapters its `main.rs` builds and the
+/// registry of their calls.
 fn callable(function: &str) -> BTreeSet<String> {
     let main = std::fs::read_to_string(root().join("functions").join(function).join("src/main.rs")).unwrap();
     let mut actions: BTreeSet<String> = [
@@ -263,23 +309,9 @@ fn callable(function: &str) -> BTreeSet<String> {
     ]
     .map(String::from)
     .into();
-    for (port, files, extra) in [
-        ("CodePipelineJobs", &["pipeline_jobs.rs"][..], &[][..]),
-        ("CloudWatchAlarms", &["alarms.rs"][..], &["sts:AssumeRole"][..]),
-        ("CloudWatchMetrics", &["metrics.rs"][..], &[][..]),
-        ("LambdaAliases", &["lambda_alias.rs"][..], &[][..]),
-        ("AwsDeploymentControl", &["deployments.rs"][..], &[][..]),
-        ("DynamoStore", &["store.rs", "suites.rs", "policies.rs"][..], &[][..]),
-        ("SsmCalendars", &["calendars.rs"][..], &[][..]),
-        ("LambdaInvoker", &["lambda_invoke.rs"][..], &[][..]),
-        ("SdkHttpSender", &[][..], &["execute-api:Invoke"][..]),
-        ("EventBridgeSink", &["events.rs"][..], &[][..]),
-    ] {
+    for port in handsoff::ports::calls::ports() {
         if main.contains(port) {
-            for file in files {
-                actions.extend(actions_in(file));
-            }
-            actions.extend(extra.iter().map(|action| action.to_string()));
+            actions.extend(handsoff::ports::calls::actions_of(port).map(String::from));
         }
     }
     actions
@@ -388,8 +420,10 @@ fn each_role_grants_only_what_its_function_calls() {
 /// The partition-key prefixes the code writes records under (`"PREFIX#` in the ports).
 fn key_prefixes_in_code() -> BTreeSet<String> {
     let mut prefixes = BTreeSet::new();
-    for file in ["store.rs", "suites.rs", "policies.rs", "../layers.rs"] {
-        let text = std::fs::read_to_string(root().join("shared/src/ports").join(file)).unwrap();
+    let mut files = port_sources();
+    files.push(root().join("shared/src/layers.rs"));
+    for file in files {
+        let text = std::fs::read_to_string(&file).unwrap();
         for piece in text.split('"').skip(1).step_by(2) {
             if let Some((prefix, _)) = piece.split_once('#')
                 && !prefix.is_empty()

@@ -8,6 +8,7 @@ use aws_smithy_types::error::metadata::ProvideErrorMetadata;
 
 pub mod alarms;
 pub mod calendars;
+pub mod calls;
 pub mod deployments;
 pub mod events;
 pub mod http_client;
