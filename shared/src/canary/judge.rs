@@ -2,6 +2,9 @@
 //! traffic), each with its method, statistic, p-value and effect; significance at `confidence`
 //! with Holm-Bonferroni across the checks; a check fails only when it is both significant and
 //! beyond its effect threshold; too little data is inconclusive, with the traffic still needed.
+//!
+//! Over 400 lines: one statistical procedure read top to bottom (counts, tests, Holm, verdict), in
+//! the order docs/canary.md derives it; split, the derivation would scatter.
 
 use serde::{Deserialize, Serialize};
 

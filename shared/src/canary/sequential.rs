@@ -35,6 +35,8 @@
 //! "Game-theoretic statistics and safe anytime-valid inference", Statistical Science 2023;
 //! Robbins, "Statistical methods related to the law of the iterated logarithm", 1970 (the
 //! method of mixtures).
+//!
+//! Over 400 lines because of its worked tests; the test itself is one piece.
 
 use serde::{Deserialize, Serialize};
 

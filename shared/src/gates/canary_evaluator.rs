@@ -1,6 +1,9 @@
 //! The canary evaluator: judges the one-box against the fleet from CloudWatch metrics alone.
 //! pass lets the pipeline go on, fail sends it to rollback, inconclusive asks again a period
 //! later (and says how much more traffic a decision needs).
+//!
+//! Over 400 lines: reading the series and turning a judgement into a decision share the queries'
+//! shape, so they stay together.
 
 use std::future::Future;
 

@@ -1,4 +1,6 @@
 //! The time-window gate: proceed inside a window, otherwise wait for the next opening or block.
+//!
+//! Over 400 lines because of its tests; the gate itself is about 200.
 
 use jiff::Timestamp;
 use serde_json::json;

@@ -1,5 +1,8 @@
 //! The suite document: a stage's validation tests, declared as data. Parsed strictly, like the
 //! policy: an unknown field or a bad value is an error that names its path.
+//!
+//! Over 400 lines: the suite format's types and one check per field, which the JSON Schema
+//! publishes together.
 
 use std::collections::BTreeMap;
 use std::fmt;

@@ -1,5 +1,8 @@
 //! Runs a suite: resolves its variables, runs the tests a few at a time with their timeouts and
 //! retries, and stops before the deadline, reporting whatever did not finish as not run.
+//!
+//! Over 400 lines: the runner's one loop (retries, timeouts, concurrency, the deadline) and its
+//! outcome, kept together because each bound depends on the others.
 
 use std::collections::BTreeMap;
 use std::time::Duration;

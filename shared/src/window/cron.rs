@@ -3,6 +3,8 @@
 //! Day-of-week counts 1 = SUN … 7 = SAT; one of the two day fields must be `?`. As strict as
 //! EventBridge's reference: `L`, `W` and `#` stand alone (never in a list), one `#` at most,
 //! and no `/` in day-of-week.
+//!
+//! Over 400 lines: one grammar (EventBridge's six fields, with L, W and #) and its evaluation.
 
 use std::fmt;
 
