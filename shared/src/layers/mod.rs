@@ -332,7 +332,7 @@ fn removes_a_protective_list(below: &Value, doc: &Value) -> Option<(String, &'st
         let segments: Vec<&str> = list.split('.').collect();
         (1..=segments.len()).find_map(|depth| {
             let at = segments[..depth].join(".");
-            (lookup(doc, &at) == Some(&Value::Null)).then(|| (at, *list, entries))
+            (lookup(doc, &at) == Some(&Value::Null)).then_some((at, *list, entries))
         })
     })
 }
