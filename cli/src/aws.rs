@@ -86,14 +86,13 @@ pub async fn caller(aws: &AwsArgs) -> Result<String, crate::error::CliError> {
 
 /// CodePipeline names: letters, digits and `.@-_`, at most 100.
 pub fn check_name(flag: &str, value: &str) -> Result<(), crate::error::CliError> {
-    let valid = !value.is_empty()
-        && value.len() <= 100
-        && value
-            .bytes()
-            .all(|byte| byte.is_ascii_alphanumeric() || b".@-_".contains(&byte));
-    if valid {
+    if handsoff::names::is_codepipeline_name(value) {
         Ok(())
     } else {
-        Err(format!("{flag}: `{value}` is not a CodePipeline name (1-100 of A-Z a-z 0-9 . @ - _)").into())
+        Err(format!(
+            "{flag}: `{value}` is not a CodePipeline name ({})",
+            handsoff::names::ALLOWED
+        )
+        .into())
     }
 }

@@ -79,10 +79,14 @@ impl Freeze {
                 format!("at most {MAX_FREEZE_PIPELINES} pipelines; leave it out to freeze every pipeline"),
             ));
         }
-        if let Some(bad) = self.pipelines.iter().find(|name| !is_pipeline_name(name)) {
+        if let Some(bad) = self
+            .pipelines
+            .iter()
+            .find(|name| !crate::names::is_codepipeline_name(name))
+        {
             return Err(invalid(
                 "--pipelines",
-                format!("`{bad}` is not a CodePipeline name (1 to 100 of A-Z a-z 0-9 . @ - _)"),
+                format!("`{bad}` is not a CodePipeline name ({})", crate::names::ALLOWED),
             ));
         }
         Ok(())
@@ -101,14 +105,6 @@ impl Freeze {
     pub fn sentence(&self) -> String {
         format!("change freeze {} by {}: {}", self.id, self.created_by, self.reason)
     }
-}
-
-fn is_pipeline_name(name: &str) -> bool {
-    !name.is_empty()
-        && name.len() <= 100
-        && name
-            .bytes()
-            .all(|byte| byte.is_ascii_alphanumeric() || b".@-_".contains(&byte))
 }
 
 /// What the freezes say about one pipeline at `now`.

@@ -21,6 +21,7 @@ pub mod invoke;
 pub mod json;
 pub mod layers;
 pub mod lazy_http;
+pub mod names;
 pub mod policy;
 pub mod ports;
 pub mod report;

@@ -335,24 +335,16 @@ impl<G: Gate, J: PipelineJobs, M: MetricSink, E: EventSink, P: PolicyStore> Hand
 /// from them (`handsoff unblock --stage ...`): CodePipeline's names only (letters, digits,
 /// `.@-_`, at most 100), never a `#` that would split a record's key or a `$(...)` in a command.
 fn checked_names(context: &InvocationContext) -> Result<(), GateError> {
-    for (field, value) in [
-        ("context.pipeline", &context.pipeline),
-        ("context.stage", &context.stage),
-    ] {
-        if let Some(value) = value {
-            let valid = !value.is_empty()
-                && value.len() <= 100
-                && value
-                    .bytes()
-                    .all(|byte| byte.is_ascii_alphanumeric() || b".@-_".contains(&byte));
-            if !valid {
-                return Err(GateError::InvalidInput(format!(
-                    "{field}: not a CodePipeline name (1 to 100 of A-Z a-z 0-9 . @ - _)"
-                )));
-            }
-        }
-    }
-    Ok(())
+    let named = [
+        ("context.pipeline", context.pipeline.as_deref()),
+        ("context.stage", context.stage.as_deref()),
+    ];
+    crate::names::check(
+        named
+            .into_iter()
+            .filter_map(|(field, value)| value.map(|value| (field, value))),
+    )
+    .map_err(|error| GateError::InvalidInput(error.0))
 }
 
 /// How long a caller's clock may run ahead of ours before its `waiting_since` is refused.

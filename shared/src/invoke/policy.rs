@@ -149,22 +149,11 @@ pub async fn resolve<P: PolicyStore>(
 
 /// A stored policy's names become a record's key: CodePipeline's names only.
 fn checked_ref(reference: &PolicyRef) -> Result<(), GateError> {
-    for (field, value) in [
-        ("policy_ref.pipeline", &reference.pipeline),
-        ("policy_ref.stage", &reference.stage),
-    ] {
-        let valid = !value.is_empty()
-            && value.len() <= 100
-            && value
-                .bytes()
-                .all(|byte| byte.is_ascii_alphanumeric() || b".@-_".contains(&byte));
-        if !valid {
-            return Err(GateError::InvalidInput(format!(
-                "{field}: not a CodePipeline name (1 to 100 of A-Z a-z 0-9 . @ - _)"
-            )));
-        }
-    }
-    Ok(())
+    crate::names::check([
+        ("policy_ref.pipeline", reference.pipeline.as_str()),
+        ("policy_ref.stage", reference.stage.as_str()),
+    ])
+    .map_err(|error| GateError::InvalidInput(error.0))
 }
 
 #[cfg(test)]
