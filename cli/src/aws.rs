@@ -84,6 +84,26 @@ pub async fn caller(aws: &AwsArgs) -> Result<String, crate::error::CliError> {
         .ok_or_else(|| crate::error::CliError::from("sts:GetCallerIdentity returned no ARN"))
 }
 
+/// A stage, by its pipeline's and its own CodePipeline names: `--pipeline P --stage S`.
+#[derive(Debug, Clone, Args)]
+pub struct StageArgs {
+    /// The pipeline, by its CodePipeline name.
+    #[arg(long)]
+    pub pipeline: String,
+    /// The stage, by its CodePipeline name.
+    #[arg(long)]
+    pub stage: String,
+}
+
+impl StageArgs {
+    /// Both names, once checked.
+    pub fn checked(&self) -> Result<(&str, &str), crate::error::CliError> {
+        check_name("--pipeline", &self.pipeline)?;
+        check_name("--stage", &self.stage)?;
+        Ok((&self.pipeline, &self.stage))
+    }
+}
+
 /// CodePipeline names: letters, digits and `.@-_`, at most 100.
 pub fn check_name(flag: &str, value: &str) -> Result<(), crate::error::CliError> {
     if handsoff::names::is_codepipeline_name(value) {

@@ -27,12 +27,8 @@ pub enum OverrideCommand {
 
 #[derive(Debug, Args)]
 pub struct CreateArgs {
-    /// The pipeline, by its CodePipeline name.
-    #[arg(long)]
-    pipeline: String,
-    /// The stage, by its CodePipeline name.
-    #[arg(long)]
-    stage: String,
+    #[command(flatten)]
+    at: crate::aws::StageArgs,
     /// Only these alarms (repeat); without it, every alarm of the stage.
     #[arg(long = "alarm", value_name = "NAME")]
     alarms: Vec<String>,
@@ -74,12 +70,8 @@ pub struct RevokeArgs {
 
 #[derive(Debug, Args)]
 pub struct UnblockArgs {
-    /// The pipeline, by its CodePipeline name.
-    #[arg(long)]
-    pipeline: String,
-    /// The stage, by its CodePipeline name.
-    #[arg(long)]
-    stage: String,
+    #[command(flatten)]
+    at: crate::aws::StageArgs,
     /// Why it is safe to deploy again.
     #[arg(long)]
     reason: String,
@@ -89,12 +81,8 @@ pub struct UnblockArgs {
 
 #[derive(Debug, Args)]
 pub struct AuditArgs {
-    /// The pipeline, by its CodePipeline name.
-    #[arg(long)]
-    pipeline: String,
-    /// The stage, by its CodePipeline name.
-    #[arg(long)]
-    stage: String,
+    #[command(flatten)]
+    at: crate::aws::StageArgs,
     #[command(flatten)]
     table: TableArgs,
 }
@@ -118,8 +106,7 @@ fn required_text(flag: &str, value: &str) -> Result<String, crate::error::CliErr
 }
 
 pub async fn create(args: &CreateArgs, aws: &AwsArgs) -> Result<String, crate::error::CliError> {
-    check_name("--pipeline", &args.pipeline)?;
-    check_name("--stage", &args.stage)?;
+    args.at.checked()?;
     let reason = required_text("--reason", &args.reason)?;
     let ttl: HumanDuration = args.ttl.parse().map_err(|error| format!("--ttl: {error}"))?;
     let max_ttl = match &args.policy {
@@ -149,8 +136,8 @@ pub async fn create(args: &CreateArgs, aws: &AwsArgs) -> Result<String, crate::e
     let id = format!("ov-{}", &uuid::Uuid::new_v4().simple().to_string()[..12]);
     let item = Override {
         id: id.clone(),
-        pipeline: args.pipeline.clone(),
-        stage: args.stage.clone(),
+        pipeline: args.at.pipeline.clone(),
+        stage: args.at.stage.clone(),
         alarms: args.alarms.clone(),
         reason,
         who: who.clone(),
@@ -262,39 +249,43 @@ pub async fn revoke(args: &RevokeArgs, aws: &AwsArgs) -> Result<String, crate::e
 }
 
 pub async fn unblock(args: &UnblockArgs, aws: &AwsArgs) -> Result<String, crate::error::CliError> {
-    check_name("--pipeline", &args.pipeline)?;
-    check_name("--stage", &args.stage)?;
+    args.at.checked()?;
     let reason = required_text("--reason", &args.reason)?;
     let store = store(aws, &args.table).await?;
     let who = caller(aws).await?;
     let now = Timestamp::now();
     let marker = store
-        .clear_block_marker(&args.pipeline, &args.stage, &who, &reason, now)
+        .clear_block_marker(&args.at.pipeline, &args.at.stage, &who, &reason, now)
         .await
         .map_err(store_message)?;
-    let mut event = HandsoffEvent::new(EventKind::StageUnblocked, &args.pipeline, &args.stage, &reason, now);
+    let mut event = HandsoffEvent::new(
+        EventKind::StageUnblocked,
+        &args.at.pipeline,
+        &args.at.stage,
+        &reason,
+        now,
+    );
     event.who = Some(who.clone());
     event.evidence_summary =
         serde_json::json!({"blocked_since": marker.created_at, "blocked_because": marker.reason}).to_string();
     crate::aws::announce(aws, event).await;
     Ok(format!(
         "unblocked stage {} of {} (blocked since {}: {}) by {who}",
-        args.stage, args.pipeline, marker.created_at, marker.reason
+        args.at.stage, args.at.pipeline, marker.created_at, marker.reason
     ))
 }
 
 pub async fn audit(args: &AuditArgs, aws: &AwsArgs) -> Result<String, crate::error::CliError> {
-    check_name("--pipeline", &args.pipeline)?;
-    check_name("--stage", &args.stage)?;
+    args.at.checked()?;
     let store = store(aws, &args.table).await?;
     let records = store
-        .audit_trail(&args.pipeline, &args.stage)
+        .audit_trail(&args.at.pipeline, &args.at.stage)
         .await
         .map_err(store_message)?;
     if records.is_empty() {
         return Ok(format!(
             "no audit records for stage {} of {}",
-            args.stage, args.pipeline
+            args.at.stage, args.at.pipeline
         ));
     }
     Ok(records

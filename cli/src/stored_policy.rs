@@ -114,12 +114,8 @@ pub struct DiffArgs {
 
 #[derive(Debug, Args)]
 pub struct ExplainArgs {
-    /// The pipeline, by its CodePipeline name.
-    #[arg(long)]
-    pipeline: String,
-    /// The stage, by its CodePipeline name.
-    #[arg(long)]
-    stage: String,
+    #[command(flatten)]
+    at: crate::aws::StageArgs,
     /// One JSON object: the effective policy, its layers, and where each field came from.
     #[arg(long)]
     json: bool,
@@ -298,22 +294,21 @@ pub async fn diff(args: &DiffArgs, aws: &AwsArgs) -> Result<String, crate::error
 
 /// The effective policy of a stage, and which layer each field came from.
 pub async fn explain(args: &ExplainArgs, aws: &AwsArgs) -> Result<String, crate::error::CliError> {
-    check_name("--pipeline", &args.pipeline)?;
-    check_name("--stage", &args.stage)?;
+    args.at.checked()?;
     let store = store(aws, &args.table).await?;
-    let stack = store.current(&Scope::chain(&args.pipeline, &args.stage)).await?;
-    let effective = layers::effective(&args.pipeline, &args.stage, &stack).map_err(|error| {
+    let stack = store.current(&Scope::chain(&args.at.pipeline, &args.at.stage)).await?;
+    let effective = layers::effective(&args.at.pipeline, &args.at.stage, &stack).map_err(|error| {
         format!(
             "the stored policy of {}/{} is refused: {error}",
-            args.pipeline, args.stage
+            args.at.pipeline, args.at.stage
         )
     })?;
     let origins = layers::explain(&effective.value, &stack);
     let forbidden = layers::forbidden(&stack);
     if args.json {
         return Ok(json!({
-            "pipeline": args.pipeline,
-            "stage": args.stage,
+            "pipeline": args.at.pipeline,
+            "stage": args.at.stage,
             "policy": handsoff::json::sorted(&effective.value),
             "layers": effective.source.layers,
             "fields": origins.iter().map(|(path, value, from)| json!({"field": path, "value": value, "from": from})).collect::<Vec<_>>(),
@@ -329,8 +324,8 @@ pub async fn explain(args: &ExplainArgs, aws: &AwsArgs) -> Result<String, crate:
         .min(80);
     let mut lines = vec![format!(
         "effective policy of {}/{}: {}",
-        args.pipeline,
-        args.stage,
+        args.at.pipeline,
+        args.at.stage,
         effective.source.summary()
     )];
     for (path, value, from) in &origins {

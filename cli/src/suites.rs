@@ -11,7 +11,7 @@ use handsoff::suite::model::ShortDuration;
 use handsoff::suite::{Runner, Suite};
 use jiff::Timestamp;
 
-use crate::aws::{AwsArgs, TableArgs, caller, check_name, config, store};
+use crate::aws::{AwsArgs, TableArgs, caller, config, store};
 
 #[derive(Debug, Subcommand)]
 pub enum SuiteCommand {
@@ -51,24 +51,16 @@ pub struct RunArgs {
 pub struct PutArgs {
     /// The suite file (YAML or JSON).
     file: String,
-    /// The pipeline, by its CodePipeline name.
-    #[arg(long)]
-    pipeline: String,
-    /// The stage, by its CodePipeline name.
-    #[arg(long)]
-    stage: String,
+    #[command(flatten)]
+    at: crate::aws::StageArgs,
     #[command(flatten)]
     table: TableArgs,
 }
 
 #[derive(Debug, Args)]
 pub struct ListArgs {
-    /// The pipeline, by its CodePipeline name.
-    #[arg(long)]
-    pipeline: String,
-    /// The stage, by its CodePipeline name.
-    #[arg(long)]
-    stage: String,
+    #[command(flatten)]
+    at: crate::aws::StageArgs,
     /// One JSON value instead of text.
     #[arg(long)]
     json: bool,
@@ -154,28 +146,26 @@ pub async fn run(args: &RunArgs, aws: &AwsArgs) -> Result<(String, bool), crate:
 }
 
 pub async fn put(args: &PutArgs, aws: &AwsArgs) -> Result<String, crate::error::CliError> {
-    check_name("--pipeline", &args.pipeline)?;
-    check_name("--stage", &args.stage)?;
+    args.at.checked()?;
     let suite = load(&args.file)?;
     let store = store(aws, &args.table).await?;
     let by = caller(aws).await?;
     let version = store
-        .put_suite(&args.pipeline, &args.stage, &suite, &by, Timestamp::now())
+        .put_suite(&args.at.pipeline, &args.at.stage, &suite, &by, Timestamp::now())
         .await?;
     Ok(format!(
         "stored suite `{}` for {}/{} as version {version} ({} tests)",
         suite.name,
-        args.pipeline,
-        args.stage,
+        args.at.pipeline,
+        args.at.stage,
         suite.tests.len()
     ))
 }
 
 pub async fn list(args: &ListArgs, aws: &AwsArgs) -> Result<String, crate::error::CliError> {
-    check_name("--pipeline", &args.pipeline)?;
-    check_name("--stage", &args.stage)?;
+    args.at.checked()?;
     let store = store(aws, &args.table).await?;
-    let suites = store.suites(&args.pipeline, &args.stage).await?;
+    let suites = store.suites(&args.at.pipeline, &args.at.stage).await?;
     if args.json {
         let rows: Vec<serde_json::Value> = suites
             .iter()
@@ -194,7 +184,7 @@ pub async fn list(args: &ListArgs, aws: &AwsArgs) -> Result<String, crate::error
     if suites.is_empty() {
         return Ok(format!(
             "no suites for {}/{}: its post-stage validation fails until one is put",
-            args.pipeline, args.stage
+            args.at.pipeline, args.at.stage
         ));
     }
     let mut lines = vec![format!(
