@@ -1,8 +1,6 @@
 //! `handsoff override|unblock|audit|check|table` against a real DynamoDB/STS-protocol endpoint
 //! (moto_server, started and stopped by the test).
 
-use std::process::Command;
-
 use handsoff::alarms::BlockMarker;
 use handsoff::ports::store::BlockStore;
 use handsoff::ports::store::DynamoStore;
@@ -19,23 +17,12 @@ impl Cli<'_> {
     }
 
     fn run_at(&self, endpoint: &str, args: &[&str]) -> (i32, String, String) {
-        let output = Command::new(env!("CARGO_BIN_EXE_handsoff"))
-            .env_clear()
-            .env("AWS_ACCESS_KEY_ID", "test")
-            .env("AWS_SECRET_ACCESS_KEY", "test")
-            .env("AWS_REGION", "us-east-1")
-            .env("AWS_EC2_METADATA_DISABLED", "true")
-            .env("HANDSOFF_TABLE", "handsoff")
-            .arg("--endpoint-url")
-            .arg(endpoint)
-            .args(args)
-            .output()
-            .unwrap();
-        (
-            output.status.code().unwrap_or(-1),
-            String::from_utf8(output.stdout).unwrap(),
-            String::from_utf8(output.stderr).unwrap(),
-        )
+        let said = handsoff_e2e::run_handsoff(
+            std::path::Path::new(env!("CARGO_BIN_EXE_handsoff")),
+            Some(endpoint),
+            args,
+        );
+        (said.code, said.stdout, said.stderr)
     }
 
     fn ok(&self, args: &[&str]) -> String {

@@ -7,15 +7,8 @@ use handsoff_e2e::TempDir;
 use serde_json::Value;
 
 fn handsoff(args: &[&str]) -> (i32, String, String) {
-    let output = Command::new(env!("CARGO_BIN_EXE_handsoff"))
-        .args(args)
-        .output()
-        .unwrap();
-    (
-        output.status.code().unwrap_or(-1),
-        String::from_utf8(output.stdout).unwrap(),
-        String::from_utf8(output.stderr).unwrap(),
-    )
+    let said = handsoff_e2e::run_handsoff(std::path::Path::new(env!("CARGO_BIN_EXE_handsoff")), None, args);
+    (said.code, said.stdout, said.stderr)
 }
 
 fn root() -> PathBuf {

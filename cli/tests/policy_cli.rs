@@ -2,28 +2,15 @@
 //! against a real DynamoDB/STS-protocol endpoint (moto_server, started by the test), with the
 //! example layers in examples/policies/.
 
-use std::process::Command;
-
 use handsoff_e2e::{Moto, TempDir};
 
 fn handsoff(args: &[&str], endpoint: &str) -> (i32, String, String) {
-    let output = Command::new(env!("CARGO_BIN_EXE_handsoff"))
-        .env_clear()
-        .env("AWS_ACCESS_KEY_ID", "test")
-        .env("AWS_SECRET_ACCESS_KEY", "test")
-        .env("AWS_REGION", "us-east-1")
-        .env("AWS_EC2_METADATA_DISABLED", "true")
-        .env("HANDSOFF_TABLE", "handsoff")
-        .arg("--endpoint-url")
-        .arg(endpoint)
-        .args(args)
-        .output()
-        .unwrap();
-    (
-        output.status.code().unwrap_or(-1),
-        String::from_utf8(output.stdout).unwrap(),
-        String::from_utf8(output.stderr).unwrap(),
-    )
+    let said = handsoff_e2e::run_handsoff(
+        std::path::Path::new(env!("CARGO_BIN_EXE_handsoff")),
+        Some(endpoint),
+        args,
+    );
+    (said.code, said.stdout, said.stderr)
 }
 
 fn example(name: &str) -> String {

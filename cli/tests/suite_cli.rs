@@ -1,28 +1,11 @@
 //! `handsoff suite validate|run|put|list`: against files, a local HTTP target, and a real
 //! DynamoDB/STS-protocol endpoint (moto_server), all started by the test.
 
-use std::process::Command;
-
 use handsoff_e2e::{Moto, TargetServer, TempDir};
 
 fn handsoff(args: &[&str], endpoint: Option<&str>) -> (i32, String, String) {
-    let mut command = Command::new(env!("CARGO_BIN_EXE_handsoff"));
-    command
-        .env_clear()
-        .env("AWS_ACCESS_KEY_ID", "test")
-        .env("AWS_SECRET_ACCESS_KEY", "test")
-        .env("AWS_REGION", "us-east-1")
-        .env("AWS_EC2_METADATA_DISABLED", "true")
-        .env("HANDSOFF_TABLE", "handsoff");
-    if let Some(endpoint) = endpoint {
-        command.arg("--endpoint-url").arg(endpoint);
-    }
-    let output = command.args(args).output().unwrap();
-    (
-        output.status.code().unwrap_or(-1),
-        String::from_utf8(output.stdout).unwrap(),
-        String::from_utf8(output.stderr).unwrap(),
-    )
+    let said = handsoff_e2e::run_handsoff(std::path::Path::new(env!("CARGO_BIN_EXE_handsoff")), endpoint, args);
+    (said.code, said.stdout, said.stderr)
 }
 
 fn write(dir: &std::path::Path, name: &str, text: &str) -> String {

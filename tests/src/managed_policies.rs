@@ -3,13 +3,11 @@
 //! layers, a stage's new version changes the very next decision, a stage that lowers a
 //! forbidden field is refused, and a freeze on two of three pipelines closes them until lifted.
 
-use std::process::Command;
-
 use serde_json::{Value, json};
 
-use crate::TempDir;
 use crate::lambda_router::Answer;
 use crate::local_stack::{LocalStack, binaries_dir};
+use crate::{Said, TempDir};
 
 /// The pipelines the scenario stores policies for; the freeze names the first two.
 pub const PIPELINES: [&str; 3] = ["orders", "payments", "search"];
@@ -19,13 +17,6 @@ pub struct Operator {
     endpoint: String,
     dir: TempDir,
     written: std::cell::Cell<u32>,
-}
-
-/// What a command said: its exit code and its output (stdout, then stderr).
-#[derive(Debug, Clone)]
-pub struct Said {
-    pub code: i32,
-    pub output: String,
 }
 
 impl Operator {
@@ -38,22 +29,7 @@ impl Operator {
     }
 
     pub fn run(&self, args: &[&str]) -> Said {
-        let output = Command::new(binaries_dir().join("handsoff"))
-            .env_clear()
-            .env("AWS_ACCESS_KEY_ID", "test")
-            .env("AWS_SECRET_ACCESS_KEY", "test")
-            .env("AWS_REGION", "us-east-1")
-            .env("AWS_EC2_METADATA_DISABLED", "true")
-            .env("HANDSOFF_TABLE", "handsoff")
-            .arg("--endpoint-url")
-            .arg(&self.endpoint)
-            .args(args)
-            .output()
-            .expect("the handsoff command (cargo build --bins)");
-        Said {
-            code: output.status.code().unwrap_or(-1),
-            output: String::from_utf8_lossy(&output.stdout).into_owned() + &String::from_utf8_lossy(&output.stderr),
-        }
+        crate::run_handsoff(&binaries_dir().join("handsoff"), Some(&self.endpoint), args)
     }
 
     /// `handsoff policy put` of `layer` (written to a file first) at `scope`.
@@ -115,7 +91,7 @@ fn succeeded(said: Said, what: &str) -> Result<Said, String> {
     if said.code == 0 {
         Ok(said)
     } else {
-        Err(format!("{what} exited {}: {}", said.code, said.output))
+        Err(format!("{what} exited {}: {}", said.code, said.output()))
     }
 }
 
@@ -172,11 +148,11 @@ pub fn run(stack: &LocalStack) -> Result<Run, String> {
         "freeze create",
     )?;
     let freeze_id = freeze
-        .output
+        .stdout
         .split(" as ")
         .nth(1)
         .and_then(|rest| rest.split_whitespace().next())
-        .ok_or_else(|| format!("no freeze id in: {}", freeze.output))?
+        .ok_or_else(|| format!("no freeze id in: {}", freeze.output()))?
         .to_string();
     let decisions = || -> Result<Vec<(String, Value)>, String> {
         PIPELINES

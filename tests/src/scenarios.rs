@@ -197,21 +197,13 @@ impl World {
 
     /// The `handsoff` command against the local stack, ready to run.
     pub fn handsoff_command(&self, args: &[&str]) -> Command {
-        let binary: PathBuf = binaries_dir().join("handsoff");
-        let mut command = Command::new(&binary);
+        let mut command = crate::handsoff_command(&binaries_dir().join("handsoff"), Some(&self.stack.endpoint()));
         command
-            .env_clear()
-            .env("AWS_ACCESS_KEY_ID", "test")
-            .env("AWS_SECRET_ACCESS_KEY", "test")
-            .env("AWS_REGION", "us-east-1")
-            .env("AWS_EC2_METADATA_DISABLED", "true")
             .env("HANDSOFF_TABLE", TABLE)
             .env(
                 "HANDSOFF_SCHEDULER_ROLE_ARN",
                 "arn:aws:iam::123456789012:role/handsoff-override-expiry",
             )
-            .arg("--endpoint-url")
-            .arg(self.stack.endpoint())
             .args(args);
         command
     }

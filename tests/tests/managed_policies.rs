@@ -21,7 +21,7 @@ fn stored_policies_change_the_next_decision_and_a_freeze_closes_two_pipelines_un
 
     // The very next decision after the put waits on the new deny dates, and names version 2.
     assert_eq!(
-        run.put.output.trim(),
+        run.put.output().trim(),
         "stored the stage orders/Prod policy as version 2 (was 1); the next decision uses it"
     );
     assert_eq!(run.after_put["decision"], "wait", "{}", run.after_put);
@@ -38,7 +38,7 @@ fn stored_policies_change_the_next_decision_and_a_freeze_closes_two_pipelines_un
         "org v1 + pipeline orders v1 + stage orders/Prod v2"
     );
 
-    let explain = &run.explain.output;
+    let explain = &run.explain.output();
     assert_eq!(run.explain.code, 0, "{explain}");
     assert!(
         explain.starts_with("effective policy of orders/Prod: org v1 + pipeline orders v1 + stage orders/Prod v2"),
@@ -61,20 +61,20 @@ fn stored_policies_change_the_next_decision_and_a_freeze_closes_two_pipelines_un
         "{explain}"
     );
 
-    assert_eq!(run.lowering.code, 1, "{}", run.lowering.output);
+    assert_eq!(run.lowering.code, 1, "{}", run.lowering.output());
     assert!(
-        run.lowering.output.contains(
+        run.lowering.output().contains(
             "refused: stage orders/Prod v3: bake.duration: `10m` is shorter than `1h`; org v1 forbids lowering it"
         ),
         "{}",
-        run.lowering.output
+        run.lowering.output()
     );
 
     assert_eq!(run.reopened["decision"], "proceed", "{}", run.reopened);
     assert!(
-        run.freeze.output.starts_with("froze orders, payments from "),
+        run.freeze.output().starts_with("froze orders, payments from "),
         "{}",
-        run.freeze.output
+        run.freeze.output()
     );
     for (pipeline, decision) in &run.frozen {
         if pipeline == "search" {
@@ -92,9 +92,9 @@ fn stored_policies_change_the_next_decision_and_a_freeze_closes_two_pipelines_un
         );
     }
     assert!(
-        run.lift.output.starts_with(&format!("lifted {}", run.freeze_id)),
+        run.lift.output().starts_with(&format!("lifted {}", run.freeze_id)),
         "{}",
-        run.lift.output
+        run.lift.output()
     );
     for (pipeline, decision) in &run.lifted {
         assert_eq!(decision["decision"], "proceed", "{pipeline} after the lift: {decision}");

@@ -79,7 +79,7 @@ fn managed_policies() -> Result<(), String> {
     );
     println!(
         "$ handsoff policy put deny-migration.json --pipeline orders --stage Prod\n{}",
-        first_line(&run.put.output)
+        first_line(&run.put.output())
     );
     println!(
         "time-window-gate for orders/Prod: {} — {} ({})",
@@ -88,12 +88,12 @@ fn managed_policies() -> Result<(), String> {
         versions(&run.after_put)
     );
     println!("$ handsoff policy explain --pipeline orders --stage Prod");
-    for line in run.explain.output.trim().lines() {
+    for line in run.explain.output().trim().lines() {
         println!("  {line}");
     }
     println!(
         "$ handsoff policy put shorter-bake.json --pipeline orders --stage Prod\n{}",
-        first_line(&run.lowering.output)
+        first_line(&run.lowering.output())
     );
     println!(
         "(the stage's layer back to open) time-window-gate for orders/Prod: {}",
@@ -101,7 +101,7 @@ fn managed_policies() -> Result<(), String> {
     );
     println!(
         "$ handsoff freeze create --to <in 2 hours> --reason \"payments migration\" --pipelines orders,payments\n{}",
-        first_line(&run.freeze.output)
+        first_line(&run.freeze.output())
     );
     for (pipeline, decision) in &run.frozen {
         println!(
@@ -113,7 +113,7 @@ fn managed_policies() -> Result<(), String> {
     println!(
         "$ handsoff freeze lift {} --reason \"migration done early\"\n{}",
         run.freeze_id,
-        first_line(&run.lift.output)
+        first_line(&run.lift.output())
     );
     for (pipeline, decision) in &run.lifted {
         println!("  time-window-gate for {pipeline}/Prod: {}", verdict(decision));
