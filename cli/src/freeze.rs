@@ -34,6 +34,9 @@ pub struct CreateArgs {
     pipelines: Vec<String>,
     #[command(flatten)]
     table: TableArgs,
+    /// Print one JSON value instead of a sentence.
+    #[arg(long)]
+    json: bool,
 }
 
 #[derive(Debug, Args)]
@@ -57,6 +60,9 @@ pub struct LiftArgs {
     reason: String,
     #[command(flatten)]
     table: TableArgs,
+    /// Print one JSON value instead of a sentence.
+    #[arg(long)]
+    json: bool,
 }
 
 pub async fn create(args: &CreateArgs, aws: &AwsArgs) -> Result<String, crate::error::CliError> {
@@ -78,6 +84,9 @@ pub async fn create(args: &CreateArgs, aws: &AwsArgs) -> Result<String, crate::e
     let store = store(aws, &args.table).await?;
     freeze.created_by = caller(aws).await?;
     store.create_freeze(&freeze, now).await?;
+    if args.json {
+        return Ok(serde_json::to_string(&freeze).unwrap_or_default());
+    }
     let scope = if freeze.pipelines.is_empty() {
         "every pipeline".to_string()
     } else {
@@ -146,6 +155,9 @@ pub async fn lift(args: &LiftArgs, aws: &AwsArgs) -> Result<String, crate::error
         reason: reason.to_string(),
     };
     let freeze = store.lift_freeze(&args.id, lift).await?;
+    if args.json {
+        return Ok(serde_json::to_string(&freeze).unwrap_or_default());
+    }
     Ok(format!(
         "lifted {} (it was to end {}); time-window gates reopen at their next poll",
         freeze.id, freeze.to

@@ -43,6 +43,9 @@ pub struct CreateArgs {
     policy: Option<std::path::PathBuf>,
     #[command(flatten)]
     table: TableArgs,
+    /// Print one JSON value instead of a sentence.
+    #[arg(long)]
+    json: bool,
 }
 
 #[derive(Debug, Args)]
@@ -66,6 +69,9 @@ pub struct RevokeArgs {
     reason: String,
     #[command(flatten)]
     table: TableArgs,
+    /// Print one JSON value instead of a sentence.
+    #[arg(long)]
+    json: bool,
 }
 
 #[derive(Debug, Args)]
@@ -77,6 +83,9 @@ pub struct UnblockArgs {
     reason: String,
     #[command(flatten)]
     table: TableArgs,
+    /// Print one JSON value instead of a sentence.
+    #[arg(long)]
+    json: bool,
 }
 
 #[derive(Debug, Args)]
@@ -85,6 +94,9 @@ pub struct AuditArgs {
     at: crate::aws::StageArgs,
     #[command(flatten)]
     table: TableArgs,
+    /// Print one JSON value instead of a sentence.
+    #[arg(long)]
+    json: bool,
 }
 
 #[derive(Debug, Subcommand)]
@@ -163,6 +175,9 @@ pub async fn create(args: &CreateArgs, aws: &AwsArgs) -> Result<String, crate::e
     event.evidence_summary = serde_json::json!({"id": id, "alarms": scope, "expires_at": item.expires_at}).to_string();
     crate::aws::announce(aws, event).await;
     crate::expiry::schedule(aws, &id, &item.pipeline, &item.stage, item.expires_at).await;
+    if args.json {
+        return Ok(serde_json::to_string(&item).unwrap_or_default());
+    }
     Ok(format!(
         "{id}: overrides {scope} for stage {} of {} until {} (by {who})",
         item.stage, item.pipeline, item.expires_at
@@ -242,6 +257,9 @@ pub async fn revoke(args: &RevokeArgs, aws: &AwsArgs) -> Result<String, crate::e
     event.evidence_summary = serde_json::json!({"id": item.id}).to_string();
     crate::aws::announce(aws, event).await;
     crate::expiry::unschedule(aws, &item.id).await;
+    if args.json {
+        return Ok(serde_json::to_string(&item).unwrap_or_default());
+    }
     Ok(format!(
         "{}: revoked (stage {} of {}) by {who}",
         item.id, item.stage, item.pipeline
@@ -269,6 +287,9 @@ pub async fn unblock(args: &UnblockArgs, aws: &AwsArgs) -> Result<String, crate:
     event.evidence_summary =
         serde_json::json!({"blocked_since": marker.created_at, "blocked_because": marker.reason}).to_string();
     crate::aws::announce(aws, event).await;
+    if args.json {
+        return Ok(serde_json::json!({"unblocked": marker, "by": who, "reason": reason}).to_string());
+    }
     Ok(format!(
         "unblocked stage {} of {} (blocked since {}: {}) by {who}",
         args.at.stage, args.at.pipeline, marker.created_at, marker.reason
@@ -282,6 +303,9 @@ pub async fn audit(args: &AuditArgs, aws: &AwsArgs) -> Result<String, crate::err
         .audit_trail(&args.at.pipeline, &args.at.stage)
         .await
         .map_err(store_message)?;
+    if args.json {
+        return Ok(serde_json::to_string(&records).unwrap_or_default());
+    }
     if records.is_empty() {
         return Ok(format!(
             "no audit records for stage {} of {}",

@@ -23,10 +23,17 @@ pub struct RegionsArgs {
     /// The release plan (YAML or JSON).
     #[arg(long, value_name = "FILE")]
     plan: PathBuf,
+    /// Print one JSON array of the regions instead of a line each.
+    #[arg(long)]
+    json: bool,
 }
 
 pub fn regions_command(args: &RegionsArgs) -> Result<String, crate::error::CliError> {
-    Ok(read_plan(&args.plan)?.regions().join("\n"))
+    let regions = read_plan(&args.plan)?.regions();
+    if args.json {
+        return Ok(serde_json::json!(regions).to_string());
+    }
+    Ok(regions.join("\n"))
 }
 
 #[derive(Debug, Args)]

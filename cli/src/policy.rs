@@ -30,6 +30,9 @@ pub enum PolicyCommand {
 pub struct ValidateArgs {
     /// The policy document (JSON).
     file: PathBuf,
+    /// Print one JSON value instead of a sentence.
+    #[arg(long)]
+    json: bool,
 }
 
 #[derive(Debug, Args)]
@@ -55,6 +58,9 @@ pub fn validate(args: &ValidateArgs) -> Result<String, crate::error::CliError> {
     .into_iter()
     .filter_map(|(name, present)| present.then_some(name))
     .collect();
+    if args.json {
+        return Ok(serde_json::json!({"file": args.file, "valid": true, "sections": sections}).to_string());
+    }
     Ok(format!(
         "{}: a valid policy ({})",
         args.file.display(),

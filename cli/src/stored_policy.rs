@@ -62,6 +62,9 @@ pub struct PutArgs {
     dry_run: bool,
     #[command(flatten)]
     table: TableArgs,
+    /// Print one JSON value instead of a sentence.
+    #[arg(long)]
+    json: bool,
 }
 
 #[derive(Debug, Args)]
@@ -110,6 +113,9 @@ pub struct DiffArgs {
     file: Option<String>,
     #[command(flatten)]
     table: TableArgs,
+    /// Print one JSON value instead of a sentence.
+    #[arg(long)]
+    json: bool,
 }
 
 #[derive(Debug, Args)]
@@ -170,6 +176,9 @@ pub async fn put(args: &PutArgs, aws: &AwsArgs) -> Result<String, crate::error::
         ));
     }
     let version = store.put(&scope, &doc, read, &below, &by, now).await?;
+    if args.json {
+        return Ok(json!({"layer": scope.label(), "version": version, "previous": read, "by": by}).to_string());
+    }
     Ok(match read {
         0 => format!("stored the {} policy as version {version}", scope.label()),
         _ => format!(
@@ -286,6 +295,9 @@ pub async fn diff(args: &DiffArgs, aws: &AwsArgs) -> Result<String, crate::error
         }
     };
     let lines = layers::diff(&before, &after);
+    if args.json {
+        return Ok(json!({"compared": title, "changes": lines}).to_string());
+    }
     if lines.is_empty() {
         return Ok(format!("{title}: no change"));
     }

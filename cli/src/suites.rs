@@ -30,6 +30,9 @@ pub enum SuiteCommand {
 pub struct FileArgs {
     /// The suite file: JSON, or YAML when it ends in .yaml/.yml.
     file: String,
+    /// Print one JSON value instead of a sentence.
+    #[arg(long)]
+    json: bool,
 }
 
 #[derive(Debug, Args)]
@@ -55,6 +58,9 @@ pub struct PutArgs {
     at: crate::aws::StageArgs,
     #[command(flatten)]
     table: TableArgs,
+    /// Print one JSON value instead of a sentence.
+    #[arg(long)]
+    json: bool,
 }
 
 #[derive(Debug, Args)]
@@ -92,6 +98,14 @@ pub fn validate(args: &FileArgs) -> Result<String, crate::error::CliError> {
         .filter(|(_, default)| default.is_none())
         .map(|(name, _)| name.as_str())
         .collect();
+    if args.json {
+        return Ok(serde_json::json!({
+            "file": args.file, "suite": suite.name, "valid": true, "tests": suite.tests.len(),
+            "http": count(|test| test.http.is_some()), "lambda": count(|test| test.lambda.is_some()),
+            "traffic": count(|test| test.traffic.is_some()), "stage_must_supply": needed,
+        })
+        .to_string());
+    }
     Ok(format!(
         "{}: suite `{}` is valid: {} tests ({} http, {} lambda, {} traffic); the stage must supply: {}",
         args.file,
@@ -153,6 +167,13 @@ pub async fn put(args: &PutArgs, aws: &AwsArgs) -> Result<String, crate::error::
     let version = store
         .put_suite(&args.at.pipeline, &args.at.stage, &suite, &by, Timestamp::now())
         .await?;
+    if args.json {
+        return Ok(serde_json::json!({
+            "suite": suite.name, "pipeline": args.at.pipeline, "stage": args.at.stage,
+            "version": version, "tests": suite.tests.len(), "by": by,
+        })
+        .to_string());
+    }
     Ok(format!(
         "stored suite `{}` for {}/{} as version {version} ({} tests)",
         suite.name,

@@ -191,6 +191,22 @@ fn freezes_are_created_listed_and_lifted_once_with_who_and_why() {
         .next()
         .unwrap()
         .to_string();
+    let (code, stdout, _) = run(&["freeze", "create", "--to", &to, "--reason", "second", "--json"]);
+    assert_eq!(code, 0);
+    let second: serde_json::Value = serde_json::from_str(stdout.trim()).unwrap();
+    assert!(second["id"].as_str().unwrap().starts_with("frz-"), "{second}");
+    assert_eq!(second["reason"], "second");
+    let (code, stdout, _) = run(&[
+        "freeze",
+        "lift",
+        second["id"].as_str().unwrap(),
+        "--reason",
+        "not needed",
+        "--json",
+    ]);
+    assert_eq!(code, 0);
+    let lifted: serde_json::Value = serde_json::from_str(stdout.trim()).unwrap();
+    assert_eq!(lifted["lifted"]["reason"], "not needed");
 
     let (_, stdout, _) = run(&["freeze", "list"]);
     let row = stdout
@@ -214,11 +230,14 @@ fn freezes_are_created_listed_and_lifted_once_with_who_and_why() {
     assert_eq!(run(&["freeze", "list"]).1.trim(), "no freezes");
     let (_, stdout, _) = run(&["freeze", "list", "--all", "--json"]);
     let all: serde_json::Value = serde_json::from_str(stdout.trim()).unwrap();
-    assert_eq!(all[0]["lifted"]["reason"], "hotfix must ship", "{all}");
-    assert!(
-        all[0]["lifted"]["by"].as_str().unwrap().starts_with("arn:aws:"),
-        "{all}"
-    );
+    let first = all
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|freeze| freeze["id"] == id.as_str())
+        .unwrap();
+    assert_eq!(first["lifted"]["reason"], "hotfix must ship", "{all}");
+    assert!(first["lifted"]["by"].as_str().unwrap().starts_with("arn:aws:"), "{all}");
 
     let (code, _, stderr) = run(&[
         "freeze",
@@ -253,6 +272,15 @@ fn completions_suggestions_and_errors_as_json() {
     let (code, _, stderr) = run(&["freez", "list"]);
     assert_eq!(code, 2);
     assert!(stderr.contains("similar subcommand exists: 'freeze'"), "{stderr}");
+    let team = format!("{}/../examples/team-policy.json", env!("CARGO_MANIFEST_DIR"));
+    let (code, stdout, _) = run(&["policy", "validate", &team, "--json"]);
+    assert_eq!(code, 0);
+    let valid: serde_json::Value = serde_json::from_str(stdout.trim()).unwrap();
+    assert_eq!(valid["valid"], true);
+    assert!(
+        valid["sections"].as_array().unwrap().contains(&"windows".into()),
+        "{valid}"
+    );
     let (code, _, stderr) = run(&["freeze", "list", "--json", "--table", " "]);
     assert_eq!(code, 1);
     let error: serde_json::Value = serde_json::from_str(stderr.trim()).unwrap_or_else(|_| panic!("{stderr}"));

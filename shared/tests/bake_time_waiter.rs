@@ -225,7 +225,7 @@ async fn completes_when_time_and_every_floor_are_met() {
     assert_eq!(decision.decision, Verdict::Proceed);
     assert_eq!(
         decision.reason(),
-        "bake complete: baked 1h of 1h; 120/100 Invocations, 60/50 Count"
+        "bake complete: baked the full 1h; 120/100 Invocations, 60/50 Count"
     );
 }
 
@@ -336,7 +336,7 @@ async fn an_alarm_in_insufficient_data_for_the_whole_bake_never_completes_it() {
     assert_eq!(decision.decision, Verdict::Wait, "{}", decision.reason());
     assert_eq!(
         decision.reason(),
-        "baked 1h of 1h; 120/100 Invocations, 60/50 Count; waiting for orders-high-sev is INSUFFICIENT_DATA: Threshold Crossed to be OK"
+        "baked the full 1h; 120/100 Invocations, 60/50 Count; waiting for orders-high-sev is INSUFFICIENT_DATA: Threshold Crossed to be OK"
     );
     let decision = poll(&setup, "2026-11-24T20:00:00Z").await.unwrap();
     assert_eq!(decision.decision, Verdict::Block, "{}", decision.reason());

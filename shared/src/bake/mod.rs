@@ -147,15 +147,19 @@ pub fn decide(
         .zip(counts)
         .map(|(floor, count)| format!("{count}/{} {}", floor.min, floor.metric))
         .collect();
-    let progress = if traffic.is_empty() {
-        format!("baked {} of {}", shown(elapsed, policy.duration), policy.duration)
+    // Past its time, a bake says so ("baked the full 10s"), never "baked 19s of 10s".
+    let so_far = shown(elapsed, policy.duration);
+    let baked = if elapsed < duration {
+        format!("baked {so_far} of {}", policy.duration)
+    } else if so_far == policy.duration.to_string() {
+        format!("baked the full {}", policy.duration)
     } else {
-        format!(
-            "baked {} of {}; {}",
-            shown(elapsed, policy.duration),
-            policy.duration,
-            traffic.join(", ")
-        )
+        format!("baked the full {} ({so_far} so far)", policy.duration)
+    };
+    let progress = if traffic.is_empty() {
+        baked
+    } else {
+        format!("{baked}; {}", traffic.join(", "))
     };
     // An e-value can be astronomically large: a person reads 1.6e158, not 159 digits.
     let readable = |value: f64| {
@@ -330,7 +334,10 @@ mod tests {
         assert_eq!((waiting.decision, waiting.progress), (Verdict::Wait, Some(99)));
         let done = decide(&policy(), at(START), at("2026-11-24T18:31:00Z"), &[100], &[], &[], None);
         assert_eq!(done.decision, Verdict::Proceed);
-        assert_eq!(done.reason(), "bake complete: baked 1h31m of 1h; 100/100 Invocations");
+        assert_eq!(
+            done.reason(),
+            "bake complete: baked the full 1h (1h31m so far); 100/100 Invocations"
+        );
     }
 
     #[test]
