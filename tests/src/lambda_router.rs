@@ -2,6 +2,9 @@
 //! `localhost:$MOTO_PORT`, and moto's own Lambda would need Docker; this router sits on that
 //! port: `Invoke` requests go to a handler the test gives (scripted answers, or a real binary),
 //! everything else is passed through to moto unchanged. Every invocation is recorded.
+//!
+//! Over 400 lines: one small HTTP server (moto's side and Lambda's side of one port) and the
+//! faults it can inject; split, each half would need the other's framing.
 
 use std::collections::{HashMap, VecDeque};
 use std::io::{BufRead, BufReader, Read, Write};

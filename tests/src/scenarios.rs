@@ -3,6 +3,9 @@
 //! function whose `live` alias sends 10% of traffic to the new version, its alarm, its metrics),
 //! runs an execution and returns what happened, as a timeline a person can read. The tests in
 //! `tests/tests/scenarios.rs` assert on it; the demo prints it.
+//!
+//! Over 400 lines: the eight scenarios share one world (the service, its alarms, traffic, the
+//! state machines), so they stay beside it; each scenario is one short function.
 
 use std::collections::BTreeMap;
 use std::fmt::Write as _;

@@ -1,6 +1,7 @@
 //! The real time-window-gate binary on the Lambda runtime protocol: it answers CodePipeline
-//! jobs through its real aws-sdk client at `AWS_ENDPOINT_URL`, returns decisions and typed
-//! errors to direct callers, and logs JSON without the job's artifact credentials.
+//! jobs through its real aws-sdk client at `AWS_ENDPOINT_URL` (asking each job's pipeline and
+//! reading the freezes first), returns decisions and typed errors to direct callers, and logs
+//! JSON without the job's artifact credentials.
 
 use std::path::Path;
 use std::time::Duration;
@@ -37,6 +38,15 @@ fn answers_jobs_and_direct_calls_on_the_runtime_api() {
         "r5",
         json!({"policy": serde_json::from_str::<Value>(ALWAYS_OPEN).unwrap()}),
     );
+    // Which pipeline a job runs for (a freeze may name pipelines), and no freeze on record.
+    runtime.env("HANDSOFF_TABLE", "handsoff");
+    runtime.answer_aws(
+        "GetJobDetails",
+        json!({"jobDetails": {"id": "job", "data": {"pipelineContext": {
+            "pipelineName": "orders", "stage": {"name": "Prod"}, "action": {"name": "Window"},
+            "pipelineExecutionId": "exec-1"}}}}),
+    );
+    runtime.answer_aws("Query", json!({"Items": [], "Count": 0, "ScannedCount": 0}));
     runtime.spawn(Path::new(env!("CARGO_BIN_EXE_time-window-gate")), "time-window-gate");
 
     let replies = runtime.wait_for_replies(5, Duration::from_secs(60));
@@ -57,16 +67,35 @@ fn answers_jobs_and_direct_calls_on_the_runtime_api() {
             Reply::Response(json!({"job_id": "job-never", "answer": "failed", "decision": "block"}))
         )
     );
-    let (calls, events): (Vec<_>, Vec<_>) = runtime
-        .aws_calls()
-        .into_iter()
-        .partition(|call| call.target.starts_with("CodePipeline"));
-    assert_eq!(calls.len(), 2, "{calls:?}");
-    // The direct call it blocked (r3) is announced, once: CodePipeline jobs name no stage here.
-    assert_eq!(events.len(), 1, "{events:?}");
-    assert_eq!(events[0].target, "AWSEvents.PutEvents");
-    assert_eq!(events[0].body["Entries"][0]["DetailType"], "Handsoff Stage Blocked");
-    assert_eq!(events[0].body["Entries"][0]["Source"], "handsoff");
+    let aws = runtime.aws_calls();
+    let of = |prefix: &str| -> Vec<_> {
+        aws.iter()
+            .filter(|call| call.target.starts_with(prefix))
+            .cloned()
+            .collect()
+    };
+    let calls = of("CodePipeline_20150709.PutJob");
+    assert_eq!(calls.len(), 2, "{aws:?}");
+    assert_eq!(
+        of("CodePipeline_20150709.GetJobDetails").len(),
+        2,
+        "each job's pipeline is asked"
+    );
+    // Every decision read the freezes first (r4's policy never got that far).
+    let queries = of("DynamoDB_20120810.Query");
+    assert_eq!(queries.len(), 4, "{queries:?}");
+    assert!(
+        queries
+            .iter()
+            .all(|query| query.body["ExpressionAttributeValues"][":pk"]["S"] == "FREEZE#ORG")
+    );
+    // The job it blocked (r2) and the direct call it blocked (r3) are announced, once each.
+    let events = of("AWSEvents.PutEvents");
+    assert_eq!(events.len(), 2, "{events:?}");
+    for event in &events {
+        assert_eq!(event.body["Entries"][0]["DetailType"], "Handsoff Stage Blocked");
+        assert_eq!(event.body["Entries"][0]["Source"], "handsoff");
+    }
     assert_eq!(calls[0].target, "CodePipeline_20150709.PutJobSuccessResult");
     assert_eq!(calls[0].body["jobId"], "job-open");
     assert_eq!(calls[0].body["outputVariables"]["decision"], "proceed");
