@@ -60,7 +60,31 @@ pub async fn run(args: &CheckArgs, aws: &AwsArgs) -> Result<Checked, crate::erro
     let now = Timestamp::now();
     let mut decisions = Vec::new();
     if let Some(windows) = &policy.windows {
-        decisions.push(time_window::decide(windows, now, None));
+        // The window gate's own rules: its Change Calendars read from SSM, and, for a named
+        // stage, the freezes on record; what cannot be read blocks.
+        let calendar = if windows.calendars.is_empty() {
+            None
+        } else {
+            use handsoff::ports::calendars::{Calendars, SsmCalendars};
+            let ssm = SsmCalendars::new(aws_sdk_ssm::Client::new(&crate::aws::config(aws).await));
+            Some(
+                ssm.state(&windows.calendars, now)
+                    .await
+                    .map_err(|error| format!("time-window-gate: cannot decide, so it blocks: {error}"))?,
+            )
+        };
+        let frozen = match &args.pipeline {
+            Some(pipeline) => {
+                use handsoff::ports::policies::FreezeStore;
+                check_name("--pipeline", pipeline)?;
+                let store = crate::aws::store(aws, &args.table).await?;
+                let freezes = store.freezes(now).await?;
+                handsoff::freeze::frozen(&freezes, Some(pipeline), now)
+            }
+            None => handsoff::freeze::Frozen::No,
+        };
+        let closures = time_window::Closures { frozen, calendar };
+        decisions.push(time_window::decide_with(windows, &closures, now, None));
     }
     if let Some(alarms) = &policy.alarms {
         let config = crate::aws::config(aws).await;

@@ -33,16 +33,30 @@ pub fn run(args: &WindowArgs) -> Result<String, crate::error::CliError> {
         .windows()
         .map_err(|error| format!("{}: {error}", args.policy.display()))?;
     let status = evaluate(windows, at);
+    // This command reads no AWS: Change Calendars it cannot read keep the window from being
+    // called open (`handsoff check` reads them).
+    let (open, reason) = if status.open && !windows.calendars.is_empty() {
+        (
+            false,
+            format!(
+                "{}; but Change Calendar {} is not read by this command, so the window cannot be called open (handsoff check reads it)",
+                status.sentence(),
+                windows.calendars.join(", ")
+            ),
+        )
+    } else {
+        (status.open, status.sentence())
+    };
     if args.json {
         let object = json!({
-            "open": status.open,
+            "open": open,
             "opens_at": status.opens_at,
-            "closes_at": status.closes_at,
-            "reason": status.sentence(),
+            "closes_at": if open { status.closes_at } else { None },
+            "reason": reason,
         });
         return Ok(object.to_string());
     }
-    Ok(status.sentence())
+    Ok(reason)
 }
 
 fn parse_instant(text: &str) -> Result<Timestamp, crate::error::CliError> {

@@ -208,6 +208,44 @@ fn freezes_are_created_listed_and_lifted_once_with_who_and_why() {
     let lifted: serde_json::Value = serde_json::from_str(stdout.trim()).unwrap();
     assert_eq!(lifted["lifted"]["reason"], "not needed");
 
+    // `check` keeps the window gate's rules: a freeze in force closes the stage's window, and a
+    // Change Calendar it cannot read (moto serves no GetCalendarState) decides nothing.
+    let dir = TempDir::new("policy-cli-check");
+    let open = dir.join("open.json");
+    std::fs::write(
+        &open,
+        r#"{"windows": {"timezone": "UTC", "allow": [{"days": "Mon-Sun", "start": "00:00", "end": "24:00"}]}}"#,
+    )
+    .unwrap();
+    let open = open.to_string_lossy().into_owned();
+    let (code, stdout, stderr) = run(&["check", "--policy", &open, "--pipeline", "orders", "--stage", "Prod"]);
+    assert_eq!(code, 3, "{stdout}{stderr}");
+    assert!(
+        stdout.contains("change freeze") && stdout.contains("year-end freeze"),
+        "{stdout}"
+    );
+    assert_eq!(
+        run(&["check", "--policy", &open, "--pipeline", "search", "--stage", "Prod"]).0,
+        0
+    );
+    let calendared = dir.join("calendared.json");
+    std::fs::write(&calendared, r#"{"windows": {"timezone": "UTC", "allow": [{"days": "Mon-Sun", "start": "00:00", "end": "24:00"}], "calendars": ["holidays"]}}"#).unwrap();
+    let calendared = calendared.to_string_lossy().into_owned();
+    let (code, _, stderr) = run(&["check", "--policy", &calendared]);
+    assert_ne!(code, 0, "an unreadable calendar never says a deployment may start");
+    assert!(stderr.contains("ssm:GetCalendarState"), "{stderr}");
+    let (code, stdout, _) = run(&["window", "--policy", &calendared, "--json"]);
+    assert_eq!(code, 0);
+    let window: serde_json::Value = serde_json::from_str(stdout.trim()).unwrap();
+    assert_eq!(window["open"], false, "{window}");
+    assert!(
+        window["reason"]
+            .as_str()
+            .unwrap()
+            .contains("Change Calendar holidays is not read"),
+        "{window}"
+    );
+
     let (_, stdout, _) = run(&["freeze", "list"]);
     let row = stdout
         .lines()

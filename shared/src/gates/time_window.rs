@@ -86,7 +86,8 @@ impl<F: FreezeStore, C: Calendars> Gate for TimeWindowGate<F, C> {
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Closures {
     pub frozen: Frozen,
-    /// The policy's Change Calendars, when it names any.
+    /// The policy's Change Calendars, when it names any; None when they were not read (which
+    /// closes a policy that names calendars).
     pub calendar: Option<CalendarState>,
 }
 
@@ -132,6 +133,11 @@ pub fn decide_with(
                     "closed: {} applies to some pipelines, and this call did not say its pipeline (context.pipeline)",
                     by.sentence()
                 ),
+                None,
+            )),
+            // Calendars the policy names but nobody read (a caller without SSM) prove nothing.
+            Frozen::No if closures.calendar.is_none() && !policy.calendars.is_empty() => Some((
+                format!("closed: Change Calendar {calendars} was not read, so the window cannot be called open"),
                 None,
             )),
             Frozen::No => match &closures.calendar {
@@ -449,6 +455,15 @@ mod tests {
                 .unwrap_err();
             assert_eq!(error.error_type(), "DependencyUnavailable");
             assert!(error.to_string().contains("holidays does not exist"), "{error}");
+
+            // The pure decision, given no calendar state, never calls a calendar window open.
+            let unread = decide(
+                request(calendars, Some("orders")).policy.windows().unwrap(),
+                at("2026-11-24T18:00:00Z"),
+                None,
+            );
+            assert_eq!(unread.decision, Verdict::Block);
+            assert!(unread.reason().contains("holidays was not read"), "{}", unread.reason());
 
             let error = TimeWindowGate::clock_only()
                 .decide(&request(calendars, Some("orders")))
