@@ -41,8 +41,14 @@ pub struct SchemaArgs {
     #[arg(long, conflicts_with = "layer")]
     suite: bool,
     /// A stored policy layer's schema (every field optional, and `forbid_lowering`).
-    #[arg(long)]
+    #[arg(long, conflicts_with_all = ["decision", "audit"])]
     layer: bool,
+    /// A gate's decision's schema (what a direct call returns).
+    #[arg(long, conflicts_with_all = ["suite", "audit"])]
+    decision: bool,
+    /// An audit record's schema (what `handsoff audit --json` prints).
+    #[arg(long, conflicts_with = "suite")]
+    audit: bool,
 }
 
 pub fn validate(args: &ValidateArgs) -> Result<String, crate::error::CliError> {
@@ -73,6 +79,10 @@ pub fn schema(args: &SchemaArgs) -> String {
         handsoff::schema::suite()
     } else if args.layer {
         handsoff::schema::layer()
+    } else if args.decision {
+        handsoff::schema::decision()
+    } else if args.audit {
+        handsoff::schema::audit_record()
     } else {
         handsoff::schema::policy()
     };

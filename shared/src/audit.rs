@@ -5,7 +5,8 @@ use serde::{Deserialize, Serialize};
 
 use crate::decision::Decision;
 
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+/// One record of a stage's audit trail.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, schemars::JsonSchema)]
 pub struct AuditRecord {
     pub pipeline: String,
     pub stage: String,
@@ -19,6 +20,7 @@ pub struct AuditRecord {
     pub decision: Option<String>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub who: Option<String>,
+    /// A decision's evidence, or what a person's change changed.
     #[serde(default)]
     pub detail: serde_json::Value,
 }

@@ -7,7 +7,7 @@ use jiff::Timestamp;
 use serde::Serialize;
 
 /// Every verdict a gate can reach.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, schemars::JsonSchema)]
 #[serde(rename_all = "lowercase")]
 pub enum Verdict {
     /// Go on with the deployment.
@@ -66,7 +66,7 @@ fn whole_second_after(at: Timestamp) -> Timestamp {
 }
 
 /// A gate's decision: the verdict, why, until when, and the evidence.
-#[derive(Debug, Clone, PartialEq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, schemars::JsonSchema)]
 pub struct Decision {
     /// The gate that decided, e.g. `time-window-gate`.
     pub gate: &'static str,
@@ -75,6 +75,8 @@ pub struct Decision {
     pub reasons: Vec<String>,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub wait_until: Option<Timestamp>,
+    /// What the gate decided on, by gate (docs/contracts.md); `policy` names the stored policy
+    /// versions it used, when it used one.
     pub evidence: serde_json::Value,
     /// How far along a long wait is, 0-100 (CodePipeline `percentComplete`).
     #[serde(skip_serializing_if = "Option::is_none", rename = "percent_complete")]

@@ -43,6 +43,24 @@ fn drop_required(value: &mut Value) {
     }
 }
 
+/// A gate's decision, as a direct call returns it and the log line holds it.
+pub fn decision() -> Value {
+    titled(
+        schemars::schema_for!(crate::decision::Decision),
+        "handsoff decision",
+        "decision.schema.json",
+    )
+}
+
+/// One record of a stage's audit trail, as `handsoff audit --json` prints it.
+pub fn audit_record() -> Value {
+    titled(
+        schemars::schema_for!(crate::audit::AuditRecord),
+        "handsoff audit record",
+        "audit.schema.json",
+    )
+}
+
 /// A validation suite's schema.
 pub fn suite() -> Value {
     titled(

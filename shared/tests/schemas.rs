@@ -16,11 +16,13 @@ fn the_committed_schemas_are_what_the_types_generate() {
         ("schemas/policy.schema.json", handsoff::schema::policy()),
         ("schemas/suite.schema.json", handsoff::schema::suite()),
         ("schemas/layer.schema.json", handsoff::schema::layer()),
+        ("schemas/decision.schema.json", handsoff::schema::decision()),
+        ("schemas/audit.schema.json", handsoff::schema::audit_record()),
     ] {
         let committed = std::fs::read_to_string(root().join(file)).unwrap();
         assert!(
             committed == handsoff::schema::text(&schema),
-            "{file} is stale: run `handsoff policy schema > schemas/policy.schema.json` (--suite for the suite's, --layer for a stored layer's)"
+            "{file} is stale: run `handsoff policy schema > schemas/policy.schema.json` (--suite, --layer, --decision or --audit for the others)"
         );
     }
 }
@@ -77,4 +79,50 @@ print(json.dumps({"checked": len(docs), "failed": failed, "unknown_refused": boo
     assert_eq!(result["failed"], serde_json::json!([]), "{result}");
     assert!(result["checked"].as_u64().unwrap() >= 13, "{result}");
     assert_eq!(result["unknown_refused"], true, "{result}");
+}
+
+/// A decision a gate made and the audit record of it pass their schemas in the real validator,
+/// so the published contract is what the code writes.
+#[test]
+fn a_real_decision_and_its_audit_record_pass_their_schemas() {
+    use handsoff::audit::AuditRecord;
+    use handsoff::policy::Policy;
+    let policy =
+        Policy::from_json(&std::fs::read_to_string(root().join("examples/team-policy.json")).unwrap()).unwrap();
+    let now: jiff::Timestamp = "2026-11-26T18:00:00Z".parse().unwrap();
+    let decision = handsoff::gates::time_window::decide(policy.windows().unwrap(), now, None);
+    let record = AuditRecord::of_decision(&decision, "orders", "Prod", now);
+    let dir = handsoff_e2e::TempDir::new("schemas");
+    let decision_file = dir.join("decision.json");
+    let record_file = dir.join("record.json");
+    std::fs::write(&decision_file, serde_json::to_string(&decision).unwrap()).unwrap();
+    std::fs::write(&record_file, serde_json::to_string(&record).unwrap()).unwrap();
+    let check = r#"
+import json, sys
+from jsonschema import Draft202012Validator as V
+pairs = [("schemas/decision.schema.json", sys.argv[1]), ("schemas/audit.schema.json", sys.argv[2])]
+errors = [str(error.message) for schema, doc in pairs for error in V(json.load(open(schema))).iter_errors(json.load(open(doc)))]
+bad = json.load(open(sys.argv[1])); bad["decision"] = "maybe"
+refused = bool(list(V(json.load(open("schemas/decision.schema.json"))).iter_errors(bad)))
+print(json.dumps({"errors": errors, "refused": refused}))
+"#;
+    let output = Command::new(root().join(".venv/bin/python"))
+        .current_dir(root())
+        .args(["-c", check])
+        .arg(&decision_file)
+        .arg(&record_file)
+        .output()
+        .unwrap();
+    let text = String::from_utf8_lossy(&output.stdout);
+    assert!(
+        output.status.success(),
+        "{text}{}",
+        String::from_utf8_lossy(&output.stderr)
+    );
+    let result: serde_json::Value = serde_json::from_str(text.trim()).unwrap();
+    assert_eq!(result["errors"], serde_json::json!([]), "{result}");
+    assert_eq!(
+        result["refused"], true,
+        "a verdict outside the contract is refused: {result}"
+    );
 }
