@@ -27,6 +27,9 @@ pub struct CheckArgs {
     stage: Option<String>,
     #[command(flatten)]
     table: TableArgs,
+    /// Print one JSON object: {"all_proceed", "decisions": [...]} (each as a direct call returns it).
+    #[arg(long)]
+    json: bool,
 }
 
 /// What `check` found: each gate's decision, or why it could not decide.
@@ -129,6 +132,12 @@ pub async fn run(args: &CheckArgs, aws: &AwsArgs) -> Result<Checked, crate::erro
         ));
     }
     let all_proceed = decisions.iter().all(|decision| decision.decision == Verdict::Proceed);
+    if args.json {
+        return Ok(Checked {
+            text: serde_json::json!({"all_proceed": all_proceed, "decisions": decisions}).to_string(),
+            all_proceed,
+        });
+    }
     let mut lines: Vec<String> = decisions.iter().map(describe).collect();
     lines.push(if all_proceed {
         "=> a deployment may start now".to_string()

@@ -102,7 +102,16 @@ pub struct AuditArgs {
 #[derive(Debug, Subcommand)]
 pub enum TableCommand {
     /// Create the state table (on demand, TTL on expires_at), as the SAM template does.
-    Create(TableArgs),
+    Create(CreateTableArgs),
+}
+
+#[derive(Debug, Args)]
+pub struct CreateTableArgs {
+    #[command(flatten)]
+    table: TableArgs,
+    /// Print one JSON value instead of a sentence.
+    #[arg(long)]
+    json: bool,
 }
 
 fn store_message(error: StoreError) -> String {
@@ -330,9 +339,12 @@ pub async fn audit(args: &AuditArgs, aws: &AwsArgs) -> Result<String, crate::err
         .join("\n"))
 }
 
-pub async fn create_table(args: &TableArgs, aws: &AwsArgs) -> Result<String, crate::error::CliError> {
-    let table = args.name()?;
+pub async fn create_table(args: &CreateTableArgs, aws: &AwsArgs) -> Result<String, crate::error::CliError> {
+    let table = args.table.name()?;
     let client = aws_sdk_dynamodb::Client::new(&crate::aws::config(aws).await);
     handsoff::ports::store::create_table(&client, &table).await?;
+    if args.json {
+        return Ok(serde_json::json!({"created": table, "billing": "on demand", "ttl": "expires_at"}).to_string());
+    }
     Ok(format!("created table {table} (on demand, TTL on expires_at)"))
 }

@@ -228,6 +228,24 @@ fn freezes_are_created_listed_and_lifted_once_with_who_and_why() {
         run(&["check", "--policy", &open, "--pipeline", "search", "--stage", "Prod"]).0,
         0
     );
+    let (code, stdout, _) = run(&[
+        "check",
+        "--policy",
+        &open,
+        "--pipeline",
+        "orders",
+        "--stage",
+        "Prod",
+        "--json",
+    ]);
+    assert_eq!(code, 3);
+    let checked: serde_json::Value = serde_json::from_str(stdout.trim()).unwrap();
+    assert_eq!(checked["all_proceed"], false);
+    assert_eq!(checked["decisions"][0]["gate"], "time-window-gate");
+    assert_eq!(
+        checked["decisions"][0]["evidence"]["freeze"]["reason"],
+        "year-end freeze"
+    );
     let calendared = dir.join("calendared.json");
     std::fs::write(&calendared, r#"{"windows": {"timezone": "UTC", "allow": [{"days": "Mon-Sun", "start": "00:00", "end": "24:00"}], "calendars": ["holidays"]}}"#).unwrap();
     let calendared = calendared.to_string_lossy().into_owned();
