@@ -10,6 +10,30 @@ fn root() -> PathBuf {
     PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("..")
 }
 
+/// Runs a Python check (with `jsonschema`, in `.venv/`) from the repository root and reads the
+/// one JSON line it prints.
+fn python_check(script: &str, args: &[&std::path::Path]) -> serde_json::Value {
+    let python = root().join(".venv/bin/python");
+    assert!(
+        python.exists(),
+        "{} is missing: run scripts/python-tools (scripts/test does)",
+        python.display()
+    );
+    let output = Command::new(python)
+        .current_dir(root())
+        .args(["-c", script])
+        .args(args)
+        .output()
+        .unwrap();
+    let text = String::from_utf8_lossy(&output.stdout);
+    assert!(
+        output.status.success(),
+        "{text}{}",
+        String::from_utf8_lossy(&output.stderr)
+    );
+    serde_json::from_str(text.trim()).unwrap()
+}
+
 #[test]
 fn the_committed_schemas_are_what_the_types_generate() {
     for (file, schema) in [
@@ -38,12 +62,6 @@ fn a_policy_with_an_unknown_field_is_outside_the_schema() {
 
 #[test]
 fn the_examples_pass_the_schemas_in_a_real_validator() {
-    let python = root().join(".venv/bin/python");
-    assert!(
-        python.exists(),
-        "{} is missing: run scripts/python-tools (scripts/test does)",
-        python.display()
-    );
     let check = r#"
 import json, sys, glob
 from jsonschema import Draft202012Validator as V
@@ -64,18 +82,7 @@ failed = [name for schema, doc, name in docs if list(V(schema).iter_errors(doc))
 refused = list(V(policy).iter_errors(bad)) and list(V(layer).iter_errors(bad))
 print(json.dumps({"checked": len(docs), "failed": failed, "unknown_refused": bool(refused)}))
 "#;
-    let output = Command::new(python)
-        .current_dir(root())
-        .args(["-c", check])
-        .output()
-        .unwrap();
-    let text = String::from_utf8_lossy(&output.stdout);
-    assert!(
-        output.status.success(),
-        "{text}{}",
-        String::from_utf8_lossy(&output.stderr)
-    );
-    let result: serde_json::Value = serde_json::from_str(text.trim()).unwrap();
+    let result = python_check(check, &[]);
     assert_eq!(result["failed"], serde_json::json!([]), "{result}");
     assert!(result["checked"].as_u64().unwrap() >= 13, "{result}");
     assert_eq!(result["unknown_refused"], true, "{result}");
@@ -106,20 +113,7 @@ bad = json.load(open(sys.argv[1])); bad["decision"] = "maybe"
 refused = bool(list(V(json.load(open("schemas/decision.schema.json"))).iter_errors(bad)))
 print(json.dumps({"errors": errors, "refused": refused}))
 "#;
-    let output = Command::new(root().join(".venv/bin/python"))
-        .current_dir(root())
-        .args(["-c", check])
-        .arg(&decision_file)
-        .arg(&record_file)
-        .output()
-        .unwrap();
-    let text = String::from_utf8_lossy(&output.stdout);
-    assert!(
-        output.status.success(),
-        "{text}{}",
-        String::from_utf8_lossy(&output.stderr)
-    );
-    let result: serde_json::Value = serde_json::from_str(text.trim()).unwrap();
+    let result = python_check(check, &[&decision_file, &record_file]);
     assert_eq!(result["errors"], serde_json::json!([]), "{result}");
     assert_eq!(
         result["refused"], true,

@@ -31,15 +31,7 @@ impl BakeStore for DynamoStore {
         item.insert("sk".into(), s(execution_id));
         item.insert("started_at".into(), s(now.to_string()));
         item.insert("expires_at".into(), n(now.as_second() + AUDIT_RETENTION_DAYS * 86_400));
-        let written = self
-            .client
-            .put_item()
-            .table_name(&self.table)
-            .set_item(Some(item))
-            .condition_expression("attribute_not_exists(pk)")
-            .send()
-            .await;
-        if conditional(written, "dynamodb:PutItem")? {
+        if self.put_new(item).await? {
             return Ok(now);
         }
         let call = "dynamodb:GetItem";

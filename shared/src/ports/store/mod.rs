@@ -199,6 +199,20 @@ impl DynamoStore {
         &self.client
     }
 
+    /// Writes `item` only if no record has its key yet: `Ok(true)` written, `Ok(false)` one was
+    /// there already (the caller reads it), `Err` the call failed.
+    pub(super) async fn put_new(&self, item: Item) -> Result<bool, StoreError> {
+        let written = self
+            .client
+            .put_item()
+            .table_name(&self.table)
+            .set_item(Some(item))
+            .condition_expression("attribute_not_exists(pk)")
+            .send()
+            .await;
+        conditional(written, "dynamodb:PutItem")
+    }
+
     pub(super) async fn get(&self, pk: String, sk: &str, call: &str) -> Result<Option<Item>, StoreError> {
         let output = self
             .client

@@ -95,15 +95,7 @@ impl RollbackStore for DynamoStore {
         item.insert("claimed_at".into(), n(now.as_second()));
         item.insert("claim_id".into(), s(rollback.claim_id));
         item.insert("expires_at".into(), n(now.as_second() + AUDIT_RETENTION_DAYS * 86_400));
-        let written = self
-            .client
-            .put_item()
-            .table_name(&self.table)
-            .set_item(Some(item))
-            .condition_expression("attribute_not_exists(pk)")
-            .send()
-            .await;
-        if conditional(written, "dynamodb:PutItem")? {
+        if self.put_new(item).await? {
             return Ok(RollbackClaim::Claimed { previous: Vec::new() });
         }
         let call = "dynamodb:GetItem";
