@@ -8,7 +8,10 @@ use std::future::Future;
 use aws_sdk_dynamodb::types::{Put, TransactWriteItem};
 use jiff::Timestamp;
 
-use super::store::{DynamoStore, Item, StoreError, built, malformed, n, s, text};
+use serde::{Deserialize, Serialize};
+
+use super::store::codec;
+use super::store::{DynamoStore, Item, StoreError, built, days_after, malformed, n};
 use crate::suite::{RunSummary, Suite};
 
 /// How long run results are kept (DynamoDB TTL).
@@ -59,35 +62,63 @@ pub trait SuiteStore: Send + Sync {
     ) -> impl Future<Output = Result<(), StoreError>> + Send;
 }
 
-fn suite_item(pipeline: &str, stage: &str, sk: String, suite: &Suite, version: i64, by: &str, now: Timestamp) -> Item {
-    let mut item = Item::new();
-    item.insert("pk".into(), s(suite_key(pipeline, stage)));
-    item.insert("sk".into(), s(sk));
-    item.insert("name".into(), s(&suite.name));
-    item.insert("version".into(), n(version));
-    item.insert("body".into(), s(serde_json::to_string(suite).unwrap_or_default()));
-    item.insert("updated_at".into(), s(now.to_string()));
-    item.insert("updated_by".into(), s(by));
-    item
+/// A version of a suite (or the `CURRENT#` copy of one): the suite as JSON text, who stored it
+/// and when.
+#[derive(Serialize, Deserialize)]
+struct SuiteItem {
+    pk: String,
+    sk: String,
+    name: String,
+    version: i64,
+    body: String,
+    updated_at: Timestamp,
+    updated_by: String,
+}
+
+/// One run's results, kept [`RUN_RETENTION_DAYS`].
+#[derive(Serialize, Deserialize)]
+struct RunItem {
+    pk: String,
+    sk: String,
+    suite: String,
+    ok: bool,
+    results: String,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    execution_id: Option<String>,
+    #[serde(with = "codec::epoch_seconds")]
+    expires_at: Timestamp,
+}
+
+fn suite_item(
+    pipeline: &str,
+    stage: &str,
+    sk: String,
+    suite: &Suite,
+    version: i64,
+    by: &str,
+    now: Timestamp,
+) -> Result<Item, StoreError> {
+    codec::to_item(&SuiteItem {
+        pk: suite_key(pipeline, stage),
+        sk,
+        name: suite.name.clone(),
+        version,
+        body: serde_json::to_string(suite).unwrap_or_default(),
+        updated_at: now,
+        updated_by: by.to_string(),
+    })
 }
 
 fn stored_from(item: &Item) -> Result<StoredSuite, StoreError> {
     let call = "dynamodb:Query";
-    let version = match item.get("version") {
-        Some(aws_sdk_dynamodb::types::AttributeValue::N(value)) => value.parse().ok(),
-        _ => None,
-    }
-    .ok_or_else(|| malformed(call, "`version` is missing or not a number"))?;
-    let body = text(item, "body", call)?;
-    let suite = Suite::from_json(&body)
+    let item: SuiteItem = codec::from_item(item, call)?;
+    let suite = Suite::from_json(&item.body)
         .map_err(|error| malformed(call, &format!("the stored suite no longer parses ({error})")))?;
     Ok(StoredSuite {
-        name: text(item, "name", call)?,
-        version,
-        updated_at: text(item, "updated_at", call)?
-            .parse()
-            .map_err(|_| malformed(call, "`updated_at` is not a timestamp"))?,
-        updated_by: text(item, "updated_by", call)?,
+        name: item.name,
+        version: item.version,
+        updated_at: item.updated_at,
+        updated_by: item.updated_by,
         suite,
     })
 }
@@ -121,12 +152,12 @@ impl SuiteStore for DynamoStore {
                 version,
                 by,
                 now,
-            )))
+            )?))
             .condition_expression("attribute_not_exists(pk)")
             .build();
         let mut head = Put::builder()
             .table_name(self.table())
-            .set_item(Some(suite_item(pipeline, stage, current_sk, suite, version, by, now)));
+            .set_item(Some(suite_item(pipeline, stage, current_sk, suite, version, by, now)?));
         head = if current.is_some() {
             head.condition_expression("version = :previous")
                 .expression_attribute_values(":previous", n(previous))
@@ -168,22 +199,15 @@ impl SuiteStore for DynamoStore {
         if results.len() > MAX_RUN_BYTES {
             results = summary.compact().to_string();
         }
-        let mut item = Item::new();
-        item.insert("pk".into(), s(run_key(pipeline, stage)));
-        item.insert(
-            "sk".into(),
-            s(format!("{}#{}#{}", summary.started_at, summary.suite, summary.run_id)),
-        );
-        item.insert("suite".into(), s(&summary.suite));
-        item.insert("ok".into(), aws_sdk_dynamodb::types::AttributeValue::Bool(summary.ok));
-        item.insert("results".into(), s(results));
-        if let Some(execution_id) = execution_id {
-            item.insert("execution_id".into(), s(execution_id));
-        }
-        item.insert(
-            "expires_at".into(),
-            n(summary.started_at.as_second() + RUN_RETENTION_DAYS * 86_400),
-        );
+        let item = codec::to_item(&RunItem {
+            pk: run_key(pipeline, stage),
+            sk: format!("{}#{}#{}", summary.started_at, summary.suite, summary.run_id),
+            suite: summary.suite.clone(),
+            ok: summary.ok,
+            results,
+            execution_id: execution_id.map(str::to_string),
+            expires_at: days_after(summary.started_at, RUN_RETENTION_DAYS),
+        })?;
         self.client()
             .put_item()
             .table_name(self.table())

@@ -13,7 +13,10 @@ use jiff::Timestamp;
 
 mod memory;
 
-use super::store::{DynamoStore, Item, StoreError, built, conditional, malformed, n, s, text};
+use serde::{Deserialize, Serialize};
+
+use super::store::codec::{self, JsonText};
+use super::store::{DynamoStore, Item, StoreError, built, conditional, days_after, malformed, n, s};
 use crate::freeze::{Freeze, Lift};
 use crate::layers::{LayerDoc, Scope, StoredLayer};
 
@@ -56,35 +59,50 @@ fn version_sk(version: i64) -> String {
     format!("VERSION#{version:06}")
 }
 
-fn layer_item(scope: &Scope, sk: String, doc: &LayerDoc, version: i64, by: &str, now: Timestamp) -> Item {
-    Item::from([
-        ("pk".to_string(), s(scope.key())),
-        ("sk".to_string(), s(sk)),
-        ("version".to_string(), n(version)),
-        ("body".to_string(), s(doc.to_value().to_string())),
-        ("updated_at".to_string(), s(now.to_string())),
-        ("updated_by".to_string(), s(by)),
-    ])
+/// A version of a policy layer (or the `CURRENT` copy of one): its document as JSON text, who
+/// stored it and when.
+#[derive(Serialize, Deserialize)]
+struct LayerItem {
+    pk: String,
+    sk: String,
+    version: i64,
+    body: String,
+    updated_at: Timestamp,
+    updated_by: String,
+}
+
+fn layer_item(
+    scope: &Scope,
+    sk: String,
+    doc: &LayerDoc,
+    version: i64,
+    by: &str,
+    now: Timestamp,
+) -> Result<Item, StoreError> {
+    codec::to_item(&LayerItem {
+        pk: scope.key(),
+        sk,
+        version,
+        body: doc.to_value().to_string(),
+        updated_at: now,
+        updated_by: by.to_string(),
+    })
 }
 
 /// A stored layer, read back; anything unreadable names the layer so a person can fix it.
 fn layer_from(scope: &Scope, item: &Item, call: &str) -> Result<StoredLayer, StoreError> {
     let unreadable = |what: String| malformed(call, &format!("stored policy {}: {what}", scope.label()));
-    let version = match item.get("version") {
-        Some(AttributeValue::N(value)) => value.parse::<i64>().ok().filter(|version| *version > 0),
-        _ => None,
+    let item: LayerItem = codec::decode(item).map_err(|why| unreadable(why.to_string()))?;
+    if item.version <= 0 {
+        return Err(unreadable("`version` is not a positive number".into()));
     }
-    .ok_or_else(|| unreadable("`version` is missing or not a positive number".into()))?;
-    let body = text(item, "body", call)?;
-    let doc = LayerDoc::from_json(&body)
-        .map_err(|error| unreadable(format!("version {version} no longer parses ({error})")))?;
+    let doc = LayerDoc::from_json(&item.body)
+        .map_err(|error| unreadable(format!("version {} no longer parses ({error})", item.version)))?;
     Ok(StoredLayer {
         scope: scope.clone(),
-        version,
-        updated_at: text(item, "updated_at", call)?
-            .parse()
-            .map_err(|_| unreadable(format!("version {version}: `updated_at` is not a timestamp")))?,
-        updated_by: text(item, "updated_by", call)?,
+        version: item.version,
+        updated_at: item.updated_at,
+        updated_by: item.updated_by,
         doc,
     })
 }
@@ -101,25 +119,33 @@ fn ends_key(at: Timestamp) -> String {
     format!("{:012}", at.as_second().max(0))
 }
 
-fn freeze_item(freeze: &Freeze) -> Item {
-    Item::from([
-        ("pk".to_string(), s(FREEZES)),
-        ("sk".to_string(), s(freeze_sk(freeze))),
-        ("body".to_string(), s(serde_json::to_string(freeze).unwrap_or_default())),
-        ("lifted".to_string(), AttributeValue::Bool(freeze.lifted.is_some())),
-        (
-            "expires_at".to_string(),
-            n(freeze.to.as_second() + FREEZE_RETENTION_DAYS * 86_400),
-        ),
-    ])
+/// A freeze: the freeze as JSON, whether it was lifted (for the lift's condition), kept
+/// [`FREEZE_RETENTION_DAYS`] after it ends.
+#[derive(Serialize, Deserialize)]
+struct FreezeItem {
+    pk: String,
+    sk: String,
+    body: JsonText<Freeze>,
+    lifted: bool,
+    #[serde(with = "codec::epoch_seconds")]
+    expires_at: Timestamp,
+}
+
+fn freeze_item(freeze: &Freeze) -> Result<Item, StoreError> {
+    codec::to_item(&FreezeItem {
+        pk: FREEZES.into(),
+        sk: freeze_sk(freeze),
+        body: JsonText(freeze.clone()),
+        lifted: freeze.lifted.is_some(),
+        expires_at: days_after(freeze.to, FREEZE_RETENTION_DAYS),
+    })
 }
 
 fn freeze_from(item: &Item, call: &str) -> Result<Freeze, StoreError> {
-    let body = text(item, "body", call)?;
-    serde_json::from_str(&body).map_err(|error| {
-        let why = crate::json::without_value(&error.to_string());
-        malformed(call, &format!("a freeze that does not parse ({why})"))
-    })
+    match codec::decode::<FreezeItem>(item) {
+        Ok(item) => Ok(item.body.0),
+        Err(why) => Err(malformed(call, &format!("a freeze that does not parse ({why})"))),
+    }
 }
 
 impl PolicyStore for DynamoStore {
@@ -147,7 +173,7 @@ impl PolicyStore for DynamoStore {
         let version = read + 1;
         let history = Put::builder()
             .table_name(self.table())
-            .set_item(Some(layer_item(scope, version_sk(version), doc, version, by, now)))
+            .set_item(Some(layer_item(scope, version_sk(version), doc, version, by, now)?))
             .condition_expression("attribute_not_exists(pk)")
             .build();
         let head = Put::builder().table_name(self.table()).set_item(Some(layer_item(
@@ -157,7 +183,7 @@ impl PolicyStore for DynamoStore {
             version,
             by,
             now,
-        )));
+        )?));
         let head = if read == 0 {
             head.condition_expression("attribute_not_exists(pk)")
         } else {
@@ -236,10 +262,10 @@ impl DynamoStore {
         let call = "dynamodb:Scan";
         let mut layers = Vec::new();
         for item in self.scan_prefix("POLICY#".to_string(), None).await? {
-            if text(&item, "sk", call)? != CURRENT {
+            let codec::RecordKey { pk: key, sk } = codec::from_item(&item, call)?;
+            if sk != CURRENT {
                 continue;
             }
-            let key = text(&item, "pk", call)?;
             let scope =
                 Scope::from_key(&key).ok_or_else(|| malformed(call, &format!("`{key}` names no policy layer")))?;
             layers.push(layer_from(&scope, &item, call)?);
@@ -270,7 +296,7 @@ impl DynamoStore {
         self.client()
             .put_item()
             .table_name(self.table())
-            .set_item(Some(freeze_item(freeze)))
+            .set_item(Some(freeze_item(freeze)?))
             .condition_expression("attribute_not_exists(pk)")
             .send()
             .await
@@ -299,7 +325,7 @@ impl DynamoStore {
             .client()
             .put_item()
             .table_name(self.table())
-            .set_item(Some(freeze_item(&freeze)))
+            .set_item(Some(freeze_item(&freeze)?))
             .condition_expression("attribute_exists(pk) AND lifted = :no")
             .expression_attribute_values(":no", AttributeValue::Bool(false))
             .send()

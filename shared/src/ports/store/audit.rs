@@ -2,6 +2,10 @@
 
 use std::future::Future;
 
+use jiff::Timestamp;
+use serde::{Deserialize, Serialize};
+
+use super::codec::JsonText;
 use super::*;
 use crate::audit::AuditRecord;
 
@@ -18,24 +22,29 @@ fn audit_key(pipeline: &str, stage: &str) -> String {
     format!("AUDIT#{pipeline}#{stage}")
 }
 
-pub(super) fn audit_item(record: &AuditRecord) -> Item {
-    let mut map = Item::new();
-    map.insert("pk".into(), s(audit_key(&record.pipeline, &record.stage)));
-    // Sorts by time; the random suffix keeps two records of one instant apart.
-    map.insert(
-        "sk".into(),
-        s(format!(
+/// An audit record's item: the record as JSON, under its stage, kept for
+/// [`AUDIT_RETENTION_DAYS`].
+#[derive(Serialize, Deserialize)]
+struct AuditItem {
+    pk: String,
+    sk: String,
+    record: JsonText<AuditRecord>,
+    #[serde(with = "codec::epoch_seconds")]
+    expires_at: Timestamp,
+}
+
+pub(super) fn audit_item(record: &AuditRecord) -> Result<Item, StoreError> {
+    codec::to_item(&AuditItem {
+        pk: audit_key(&record.pipeline, &record.stage),
+        // Sorts by time; the random suffix keeps two records of one instant apart.
+        sk: format!(
             "{}#{}",
             record.at.strftime("%Y-%m-%dT%H:%M:%S%.9fZ"),
             uuid::Uuid::new_v4()
-        )),
-    );
-    map.insert("record".into(), s(serde_json::to_string(record).unwrap_or_default()));
-    map.insert(
-        "expires_at".into(),
-        n(record.at.as_second() + AUDIT_RETENTION_DAYS * 86_400),
-    );
-    map
+        ),
+        record: JsonText(record.clone()),
+        expires_at: days_after(record.at, AUDIT_RETENTION_DAYS),
+    })
 }
 
 impl AuditStore for DynamoStore {
@@ -43,7 +52,7 @@ impl AuditStore for DynamoStore {
         self.client
             .put_item()
             .table_name(&self.table)
-            .set_item(Some(audit_item(record)))
+            .set_item(Some(audit_item(record)?))
             .send()
             .await
             .map_err(|error| StoreError::Port(PortError::from_sdk("dynamodb:PutItem", &error)))?;
@@ -54,7 +63,7 @@ impl AuditStore for DynamoStore {
         let items = self.query_all(audit_key(pipeline, stage), None).await?;
         items
             .iter()
-            .map(|item| json_field(item, "record", "dynamodb:Query"))
+            .map(|item| codec::from_item::<AuditItem>(item, "dynamodb:Query").map(|item| item.record.0))
             .collect()
     }
 }

@@ -3,6 +3,7 @@
 use std::future::Future;
 
 use jiff::Timestamp;
+use serde::{Deserialize, Serialize};
 
 use super::*;
 
@@ -17,6 +18,16 @@ pub trait BakeStore: Send + Sync {
     ) -> impl Future<Output = Result<Timestamp, StoreError>> + Send;
 }
 
+/// One deployment's bake session: when it began.
+#[derive(Serialize, Deserialize)]
+struct BakeItem {
+    pk: String,
+    sk: String,
+    started_at: Timestamp,
+    #[serde(with = "codec::epoch_seconds")]
+    expires_at: Timestamp,
+}
+
 impl BakeStore for DynamoStore {
     async fn start_bake(
         &self,
@@ -26,12 +37,13 @@ impl BakeStore for DynamoStore {
         now: Timestamp,
     ) -> Result<Timestamp, StoreError> {
         let pk = format!("BAKE#{pipeline}#{stage}");
-        let mut item = Item::new();
-        item.insert("pk".into(), s(pk.clone()));
-        item.insert("sk".into(), s(execution_id));
-        item.insert("started_at".into(), s(now.to_string()));
-        item.insert("expires_at".into(), n(now.as_second() + AUDIT_RETENTION_DAYS * 86_400));
-        if self.put_new(item).await? {
+        let session = BakeItem {
+            pk: pk.clone(),
+            sk: execution_id.to_string(),
+            started_at: now,
+            expires_at: days_after(now, AUDIT_RETENTION_DAYS),
+        };
+        if self.put_new(codec::to_item(&session)?).await? {
             return Ok(now);
         }
         let call = "dynamodb:GetItem";
@@ -39,6 +51,6 @@ impl BakeStore for DynamoStore {
             .get(pk, execution_id, call)
             .await?
             .ok_or_else(|| malformed(call, "the bake session vanished"))?;
-        instant(&existing, "started_at", call)
+        Ok(codec::from_item::<BakeItem>(&existing, call)?.started_at)
     }
 }

@@ -7,7 +7,10 @@ use std::future::Future;
 use aws_sdk_dynamodb::types::{Delete, TransactWriteItem};
 use jiff::Timestamp;
 
+use serde::{Deserialize, Serialize};
+
 use super::audit::audit_item;
+use super::codec::JsonText;
 use super::*;
 use crate::alarms::BlockMarker;
 use crate::audit::AuditRecord;
@@ -34,19 +37,27 @@ pub(super) fn block_key(pipeline: &str, stage: &str) -> String {
     format!("BLOCK#{pipeline}#{stage}")
 }
 
-pub(super) fn marker_item(marker: &BlockMarker) -> Item {
-    let mut map = Item::new();
-    map.insert("pk".into(), s(block_key(&marker.pipeline, &marker.stage)));
-    map.insert("sk".into(), s("BLOCK"));
-    map.insert("marker".into(), s(serde_json::to_string(marker).unwrap_or_default()));
-    map
+/// A stage's block: the marker as JSON, one item per stage.
+#[derive(Serialize, Deserialize)]
+struct BlockItem {
+    pk: String,
+    sk: String,
+    marker: JsonText<BlockMarker>,
+}
+
+pub(super) fn marker_item(marker: &BlockMarker) -> Result<Item, StoreError> {
+    codec::to_item(&BlockItem {
+        pk: block_key(&marker.pipeline, &marker.stage),
+        sk: "BLOCK".into(),
+        marker: JsonText(marker.clone()),
+    })
 }
 
 impl BlockStore for DynamoStore {
     async fn block_marker(&self, pipeline: &str, stage: &str) -> Result<Option<BlockMarker>, StoreError> {
         let call = "dynamodb:GetItem";
         match self.get(block_key(pipeline, stage), "BLOCK", call).await? {
-            Some(item) => Ok(Some(json_field(&item, "marker", call)?)),
+            Some(item) => Ok(Some(codec::from_item::<BlockItem>(&item, call)?.marker.0)),
             None => Ok(None),
         }
     }
@@ -90,7 +101,7 @@ impl BlockStore for DynamoStore {
             .transact(
                 vec![
                     TransactWriteItem::builder().delete(delete).build(),
-                    self.put(audit_item(&audit), None)?,
+                    self.put(audit_item(&audit)?, None)?,
                 ],
                 String::new(),
             )
@@ -115,8 +126,8 @@ impl DynamoStore {
             serde_json::Value::Null,
         );
         Ok(vec![
-            self.put(marker_item(marker), None)?,
-            self.put(audit_item(&audit), None)?,
+            self.put(marker_item(marker)?, None)?,
+            self.put(audit_item(&audit)?, None)?,
         ])
     }
 }

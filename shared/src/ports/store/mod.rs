@@ -15,6 +15,7 @@ use super::{PortError, PortErrorKind};
 mod audit;
 mod bake;
 mod blocks;
+pub(crate) mod codec;
 pub mod memory;
 mod overrides;
 mod rollbacks;
@@ -27,6 +28,12 @@ pub use rollbacks::{RollbackClaim, RollbackKey, RollbackStore};
 
 /// How long audit records are kept (DynamoDB TTL).
 pub const AUDIT_RETENTION_DAYS: i64 = 400;
+
+/// `days` after `at`: when the table's TTL removes a record kept that long.
+pub(crate) fn days_after(at: Timestamp, days: i64) -> Timestamp {
+    at.checked_add(jiff::SignedDuration::from_hours(days * 24))
+        .unwrap_or(Timestamp::MAX)
+}
 
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 pub enum StoreError {
@@ -66,46 +73,6 @@ pub(super) fn malformed(call: &str, what: &str) -> StoreError {
         kind: PortErrorKind::Unavailable,
         message: format!("malformed item: {what}"),
     })
-}
-
-pub(super) fn text(item: &Item, field: &str, call: &str) -> Result<String, StoreError> {
-    match item.get(field) {
-        Some(AttributeValue::S(value)) => Ok(value.clone()),
-        _ => Err(malformed(call, &format!("`{field}` is missing or not a string"))),
-    }
-}
-
-fn optional_text(item: &Item, field: &str) -> Option<String> {
-    match item.get(field) {
-        Some(AttributeValue::S(value)) => Some(value.clone()),
-        _ => None,
-    }
-}
-
-fn instant(item: &Item, field: &str, call: &str) -> Result<Timestamp, StoreError> {
-    text(item, field, call)?
-        .parse()
-        .map_err(|_| malformed(call, &format!("`{field}` is not a timestamp")))
-}
-
-fn seconds(item: &Item, field: &str, call: &str) -> Result<Timestamp, StoreError> {
-    match item.get(field) {
-        Some(AttributeValue::N(value)) => value
-            .parse::<i64>()
-            .ok()
-            .and_then(|secs| Timestamp::from_second(secs).ok())
-            .ok_or_else(|| malformed(call, &format!("`{field}` is not epoch seconds"))),
-        _ => Err(malformed(call, &format!("`{field}` is missing or not a number"))),
-    }
-}
-
-pub(super) fn json_field<T: serde::de::DeserializeOwned>(
-    item: &Item,
-    field: &str,
-    call: &str,
-) -> Result<T, StoreError> {
-    serde_json::from_str(&text(item, field, call)?)
-        .map_err(|_| malformed(call, &format!("`{field}` is not the expected JSON")))
 }
 
 pub(super) fn built<T, E: std::fmt::Display>(result: Result<T, E>, call: &str) -> Result<T, StoreError> {
@@ -169,9 +136,9 @@ impl DynamoStore {
                 Some(pipeline) => format!("{kind}#{pipeline}#"),
                 None => format!("{kind}#"),
             };
-            let items = self.scan_prefix(prefix, Some("pk")).await?;
+            let items = self.scan_prefix(prefix, Some("pk, sk")).await?;
             for item in items {
-                let pk = text(&item, "pk", call)?;
+                let codec::RecordKey { pk, .. } = codec::from_item(&item, call)?;
                 let mut parts = pk.splitn(3, '#').skip(1);
                 match (parts.next(), parts.next()) {
                     (Some(pipeline), Some(stage)) if !pipeline.is_empty() && !stage.is_empty() => {

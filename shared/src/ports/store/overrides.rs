@@ -4,8 +4,9 @@
 use std::collections::HashMap;
 use std::future::Future;
 
-use aws_sdk_dynamodb::types::{AttributeValue, TransactWriteItem, Update};
+use aws_sdk_dynamodb::types::{TransactWriteItem, Update};
 use jiff::Timestamp;
+use serde::{Deserialize, Serialize};
 
 use super::audit::audit_item;
 use super::*;
@@ -37,55 +38,71 @@ fn pointer_key(id: &str) -> String {
     format!("OVERRIDE_ID#{id}")
 }
 
-fn override_item(item: &Override) -> Item {
-    let mut map = Item::new();
-    map.insert("pk".into(), s(override_key(&item.pipeline, &item.stage)));
-    map.insert("sk".into(), s(format!("OVERRIDE#{}", item.id)));
-    map.insert("id".into(), s(&item.id));
-    map.insert("pipeline".into(), s(&item.pipeline));
-    map.insert("stage".into(), s(&item.stage));
-    if !item.alarms.is_empty() {
-        map.insert("alarms".into(), AttributeValue::L(item.alarms.iter().map(s).collect()));
-    }
-    map.insert("reason".into(), s(&item.reason));
-    map.insert("who".into(), s(&item.who));
-    map.insert("created_at".into(), s(item.created_at.to_string()));
-    // The TTL attribute: DynamoDB deletes expired overrides some time after they expire.
-    map.insert("expires_at".into(), n(item.expires_at.as_second()));
-    map
+/// An override's item: the override itself, under its stage.
+#[derive(Serialize, Deserialize)]
+struct OverrideItem {
+    pk: String,
+    sk: String,
+    id: String,
+    pipeline: String,
+    stage: String,
+    // An override lifts blocks, so one whose `alarms` cannot be read exactly lifts nothing (a
+    // malformed record), never "every alarm".
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    alarms: Vec<String>,
+    reason: String,
+    who: String,
+    created_at: Timestamp,
+    /// The TTL attribute: DynamoDB deletes expired overrides some time after they expire.
+    #[serde(with = "codec::epoch_seconds")]
+    expires_at: Timestamp,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    revoked_at: Option<Timestamp>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    revoked_by: Option<String>,
+}
+
+/// The pointer from an override's id to its stage (for `revoke`).
+#[derive(Serialize, Deserialize)]
+struct PointerItem {
+    pk: String,
+    sk: String,
+    pipeline: String,
+    stage: String,
+    #[serde(with = "codec::epoch_seconds")]
+    expires_at: Timestamp,
+}
+
+fn override_item(item: &Override) -> Result<Item, StoreError> {
+    codec::to_item(&OverrideItem {
+        pk: override_key(&item.pipeline, &item.stage),
+        sk: format!("OVERRIDE#{}", item.id),
+        id: item.id.clone(),
+        pipeline: item.pipeline.clone(),
+        stage: item.stage.clone(),
+        alarms: item.alarms.clone(),
+        reason: item.reason.clone(),
+        who: item.who.clone(),
+        created_at: item.created_at,
+        expires_at: item.expires_at,
+        revoked_at: item.revoked_at,
+        revoked_by: item.revoked_by.clone(),
+    })
 }
 
 fn override_from(item: &Item, call: &str) -> Result<Override, StoreError> {
-    // An override lifts blocks, so one that cannot be read exactly lifts nothing: it is a
-    // malformed record (an unreadable `alarms` must not read as "every alarm").
-    let alarms = match item.get("alarms") {
-        None => Vec::new(),
-        Some(AttributeValue::L(values)) => values
-            .iter()
-            .map(|value| value.as_s().cloned())
-            .collect::<Result<Vec<String>, _>>()
-            .map_err(|_| malformed(call, "`alarms` holds something other than alarm names"))?,
-        Some(_) => return Err(malformed(call, "`alarms` is not a list of alarm names")),
-    };
-    let revoked_at = match optional_text(item, "revoked_at") {
-        Some(at) => Some(
-            at.parse()
-                .map_err(|_| malformed(call, "`revoked_at` is not a timestamp"))?,
-        ),
-        None if item.contains_key("revoked_at") => return Err(malformed(call, "`revoked_at` is not a timestamp")),
-        None => None,
-    };
+    let item: OverrideItem = codec::from_item(item, call)?;
     Ok(Override {
-        id: text(item, "id", call)?,
-        pipeline: text(item, "pipeline", call)?,
-        stage: text(item, "stage", call)?,
-        alarms,
-        reason: text(item, "reason", call)?,
-        who: text(item, "who", call)?,
-        created_at: instant(item, "created_at", call)?,
-        expires_at: seconds(item, "expires_at", call)?,
-        revoked_at,
-        revoked_by: optional_text(item, "revoked_by"),
+        id: item.id,
+        pipeline: item.pipeline,
+        stage: item.stage,
+        alarms: item.alarms,
+        reason: item.reason,
+        who: item.who,
+        created_at: item.created_at,
+        expires_at: item.expires_at,
+        revoked_at: item.revoked_at,
+        revoked_by: item.revoked_by,
     })
 }
 
@@ -111,12 +128,13 @@ impl OverrideStore for DynamoStore {
     }
 
     async fn create_override(&self, item: &Override) -> Result<(), StoreError> {
-        let mut pointer = Item::new();
-        pointer.insert("pk".into(), s(pointer_key(&item.id)));
-        pointer.insert("sk".into(), s("OVERRIDE_ID"));
-        pointer.insert("pipeline".into(), s(&item.pipeline));
-        pointer.insert("stage".into(), s(&item.stage));
-        pointer.insert("expires_at".into(), n(item.expires_at.as_second()));
+        let pointer = codec::to_item(&PointerItem {
+            pk: pointer_key(&item.id),
+            sk: "OVERRIDE_ID".into(),
+            pipeline: item.pipeline.clone(),
+            stage: item.stage.clone(),
+            expires_at: item.expires_at,
+        })?;
         let audit = AuditRecord::of_change(
             "override_created",
             &item.pipeline,
@@ -128,9 +146,9 @@ impl OverrideStore for DynamoStore {
         );
         self.transact(
             vec![
-                self.put(override_item(item), Some("attribute_not_exists(pk)"))?,
+                self.put(override_item(item)?, Some("attribute_not_exists(pk)"))?,
                 self.put(pointer, Some("attribute_not_exists(pk)"))?,
-                self.put(audit_item(&audit), None)?,
+                self.put(audit_item(&audit)?, None)?,
             ],
             format!("override {} already exists", item.id),
         )
@@ -143,7 +161,7 @@ impl OverrideStore for DynamoStore {
             .get(pointer_key(id), "OVERRIDE_ID", call)
             .await?
             .ok_or_else(|| StoreError::NotFound(format!("no override has id {id}")))?;
-        let (pipeline, stage) = (text(&pointer, "pipeline", call)?, text(&pointer, "stage", call)?);
+        let PointerItem { pipeline, stage, .. } = codec::from_item(&pointer, call)?;
         let key = HashMap::from([
             ("pk".to_string(), s(override_key(&pipeline, &stage))),
             ("sk".to_string(), s(format!("OVERRIDE#{id}"))),
@@ -172,7 +190,7 @@ impl OverrideStore for DynamoStore {
         self.transact(
             vec![
                 TransactWriteItem::builder().update(update).build(),
-                self.put(audit_item(&audit), None)?,
+                self.put(audit_item(&audit)?, None)?,
             ],
             format!("override {id} is already revoked (or expired and removed)"),
         )
@@ -220,28 +238,16 @@ mod tests {
     #[tokio::test]
     async fn an_override_that_cannot_be_read_exactly_is_malformed_never_wider() {
         for (field, value, says) in [
-            (
-                "alarms",
-                AttributeValue::S("orders-high-sev".into()),
-                "`alarms` is not a list",
-            ),
+            ("alarms", AttributeValue::S("orders-high-sev".into()), "`alarms`"),
             (
                 "alarms",
                 AttributeValue::L(vec![AttributeValue::N("7".into())]),
-                "`alarms` holds something other",
+                "`alarms[0]`",
             ),
-            (
-                "revoked_at",
-                AttributeValue::N("1795000000".into()),
-                "`revoked_at` is not a timestamp",
-            ),
-            (
-                "revoked_at",
-                AttributeValue::S("yesterday".into()),
-                "`revoked_at` is not a timestamp",
-            ),
+            ("revoked_at", AttributeValue::N("1795000000".into()), "`revoked_at`"),
+            ("revoked_at", AttributeValue::S("yesterday".into()), "`revoked_at`"),
         ] {
-            let mut item = override_item(&an_override("ov-1", "2026-11-24T17:00:00Z"));
+            let mut item = override_item(&an_override("ov-1", "2026-11-24T17:00:00Z")).unwrap();
             item.insert(field.to_string(), value.clone());
             let query = mock!(aws_sdk_dynamodb::Client::query)
                 .then_output(move || QueryOutput::builder().items(item.clone()).build());
@@ -250,6 +256,10 @@ mod tests {
                 .overrides("orders", "Prod")
                 .await
                 .unwrap_err();
+            assert!(
+                error.to_string().contains("malformed item"),
+                "{field} {value:?}: {error}"
+            );
             assert!(error.to_string().contains(says), "{field} {value:?}: {error}");
         }
     }
@@ -260,7 +270,7 @@ mod tests {
             .match_requests(|request| request.exclusive_start_key().is_none())
             .then_output(|| {
                 QueryOutput::builder()
-                    .items(override_item(&an_override("ov-1", "2026-11-24T17:00:00Z")))
+                    .items(override_item(&an_override("ov-1", "2026-11-24T17:00:00Z")).unwrap())
                     .set_last_evaluated_key(Some(page_key("ov-1")))
                     .build()
             });
@@ -268,7 +278,7 @@ mod tests {
             .match_requests(|request| request.exclusive_start_key() == Some(&page_key("ov-1")))
             .then_output(|| {
                 QueryOutput::builder()
-                    .items(override_item(&an_override("ov-2", "2026-11-24T18:00:00Z")))
+                    .items(override_item(&an_override("ov-2", "2026-11-24T18:00:00Z")).unwrap())
                     .build()
             });
         let client = mock_client!(aws_sdk_dynamodb, RuleMode::MatchAny, [&first, &second]);
@@ -287,7 +297,7 @@ mod tests {
             .match_requests(|request| request.exclusive_start_key().is_none())
             .then_output(|| {
                 ScanOutput::builder()
-                    .items(override_item(&an_override("ov-late", "2026-11-24T18:00:00Z")))
+                    .items(override_item(&an_override("ov-late", "2026-11-24T18:00:00Z")).unwrap())
                     .set_last_evaluated_key(Some(page_key("ov-late")))
                     .build()
             });
@@ -295,7 +305,7 @@ mod tests {
             .match_requests(|request| request.exclusive_start_key() == Some(&page_key("ov-late")))
             .then_output(|| {
                 ScanOutput::builder()
-                    .items(override_item(&an_override("ov-early", "2026-11-24T17:00:00Z")))
+                    .items(override_item(&an_override("ov-early", "2026-11-24T17:00:00Z")).unwrap())
                     .build()
             });
         let client = mock_client!(aws_sdk_dynamodb, RuleMode::MatchAny, [&first, &second]);

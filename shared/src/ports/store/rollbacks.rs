@@ -6,8 +6,10 @@ use std::future::Future;
 
 use aws_sdk_dynamodb::types::{AttributeValue, TransactWriteItem, Update};
 use jiff::Timestamp;
+use serde::{Deserialize, Serialize};
 
 use super::audit::audit_item;
+use super::codec::JsonText;
 use super::*;
 use crate::alarms::BlockMarker;
 use crate::audit::AuditRecord;
@@ -35,15 +37,33 @@ pub struct RollbackKey<'a> {
 }
 
 impl RollbackKey<'_> {
+    fn pk(&self) -> String {
+        format!("ROLLBACK#{}#{}", self.pipeline, self.stage)
+    }
+
     fn key(&self) -> HashMap<String, AttributeValue> {
         HashMap::from([
-            (
-                "pk".to_string(),
-                s(format!("ROLLBACK#{}#{}", self.pipeline, self.stage)),
-            ),
+            ("pk".to_string(), s(self.pk())),
             ("sk".to_string(), s(self.execution_id)),
         ])
     }
+}
+
+/// A deployment's rollback: who claimed it and when, and its record once steps have run.
+#[derive(Serialize, Deserialize)]
+struct RollbackItem {
+    pk: String,
+    sk: String,
+    /// `in_progress`, `partial` or `done`.
+    status: String,
+    #[serde(with = "codec::epoch_seconds")]
+    claimed_at: Timestamp,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    claim_id: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    record: Option<JsonText<RollbackRecord>>,
+    #[serde(with = "codec::epoch_seconds")]
+    expires_at: Timestamp,
 }
 
 pub trait RollbackStore: Send + Sync {
@@ -90,33 +110,32 @@ impl RollbackStore for DynamoStore {
         now: Timestamp,
         lease_secs: i64,
     ) -> Result<RollbackClaim, StoreError> {
-        let mut item = rollback.key();
-        item.insert("status".into(), s("in_progress"));
-        item.insert("claimed_at".into(), n(now.as_second()));
-        item.insert("claim_id".into(), s(rollback.claim_id));
-        item.insert("expires_at".into(), n(now.as_second() + AUDIT_RETENTION_DAYS * 86_400));
-        if self.put_new(item).await? {
+        let claim = RollbackItem {
+            pk: rollback.pk(),
+            sk: rollback.execution_id.to_string(),
+            status: "in_progress".into(),
+            claimed_at: now,
+            claim_id: Some(rollback.claim_id.to_string()),
+            record: None,
+            expires_at: days_after(now, AUDIT_RETENTION_DAYS),
+        };
+        if self.put_new(codec::to_item(&claim)?).await? {
             return Ok(RollbackClaim::Claimed { previous: Vec::new() });
         }
         let call = "dynamodb:GetItem";
         let existing = self
-            .get(
-                format!("ROLLBACK#{}#{}", rollback.pipeline, rollback.stage),
-                rollback.execution_id,
-                call,
-            )
+            .get(rollback.pk(), rollback.execution_id, call)
             .await?
             .ok_or_else(|| malformed(call, "the rollback record vanished"))?;
-        let status = text(&existing, "status", call)?;
-        let claimed_at = seconds(&existing, "claimed_at", call)?;
-        let record: Option<RollbackRecord> = match optional_text(&existing, "record") {
-            Some(json) => {
-                Some(serde_json::from_str(&json).map_err(|_| malformed(call, "`record` is not a rollback record"))?)
-            }
-            None => None,
-        };
+        let RollbackItem {
+            status,
+            claimed_at,
+            claim_id: holder,
+            record,
+            ..
+        } = codec::from_item(&existing, call)?;
+        let record = record.map(|record| record.0);
         let previous = record.as_ref().map(|record| record.steps.clone()).unwrap_or_default();
-        let holder = optional_text(&existing, "claim_id");
         match status.as_str() {
             "done" => {
                 return record
@@ -152,14 +171,12 @@ impl RollbackStore for DynamoStore {
             return Ok(RollbackClaim::Claimed { previous });
         }
         // Someone else took it, or our own takeover did and its answer was lost.
-        let again = self
-            .get(
-                format!("ROLLBACK#{}#{}", rollback.pipeline, rollback.stage),
-                rollback.execution_id,
-                call,
-            )
-            .await?;
-        match again.as_ref().and_then(|item| optional_text(item, "claim_id")) {
+        let again = self.get(rollback.pk(), rollback.execution_id, call).await?;
+        let holder = match again {
+            Some(item) => codec::from_item::<RollbackItem>(&item, call)?.claim_id,
+            None => None,
+        };
+        match holder {
             Some(holder) if holder == rollback.claim_id => Ok(RollbackClaim::Claimed { previous }),
             _ => Ok(RollbackClaim::InProgress { since: now }),
         }
@@ -180,7 +197,7 @@ impl RollbackStore for DynamoStore {
             .condition_expression("claim_id = :mine AND #status = :in_progress")
             .expression_attribute_names("#status", "status")
             .expression_attribute_names("#record", "record")
-            .expression_attribute_values(":record", s(serde_json::to_string(progress).unwrap_or_default()))
+            .expression_attribute_values(":record", codec::to_value(&JsonText(progress))?)
             .expression_attribute_values(":mine", s(rollback.claim_id))
             .expression_attribute_values(":in_progress", s("in_progress"))
             .send()
@@ -209,7 +226,7 @@ impl RollbackStore for DynamoStore {
                 .expression_attribute_names("#status", "status")
                 .expression_attribute_names("#record", "record")
                 .expression_attribute_values(":status", s(&record.status))
-                .expression_attribute_values(":record", s(serde_json::to_string(record).unwrap_or_default()))
+                .expression_attribute_values(":record", codec::to_value(&JsonText(record))?)
                 .expression_attribute_values(":mine", s(rollback.claim_id))
                 .expression_attribute_values(":in_progress", s("in_progress"))
                 .build(),
@@ -218,7 +235,7 @@ impl RollbackStore for DynamoStore {
         let mut items = vec![TransactWriteItem::builder().update(finish).build()];
         items.extend(self.block_items(marker)?);
         if let Some(decision) = decision {
-            items.push(self.put(audit_item(decision), None)?);
+            items.push(self.put(audit_item(decision)?, None)?);
         }
         match self.transact(items, String::new()).await {
             Err(StoreError::Conflict(_)) => Err(claim_lost(rollback)),
