@@ -36,7 +36,7 @@ impl AuditRecord {
             gate: Some(decision.gate.to_string()),
             decision: Some(decision.decision.to_string()),
             who: None,
-            detail: decision.evidence.clone(),
+            detail: decision.evidence.to_json(),
         }
     }
 

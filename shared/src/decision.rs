@@ -3,6 +3,7 @@
 use std::collections::BTreeMap;
 use std::fmt;
 
+use crate::evidence::{Evidence, GateEvidence, NoEvidence};
 use jiff::Timestamp;
 use serde::Serialize;
 
@@ -75,9 +76,9 @@ pub struct Decision {
     pub reasons: Vec<String>,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub wait_until: Option<Timestamp>,
-    /// What the gate decided on, by gate (docs/contracts.md); `policy` names the stored policy
-    /// versions it used, when it used one.
-    pub evidence: serde_json::Value,
+    /// What the gate decided on, one type per gate (docs/contracts.md); `policy` names the
+    /// stored policy versions it used, when it used one.
+    pub evidence: Evidence,
     /// How far along a long wait is, 0-100 (CodePipeline `percentComplete`).
     #[serde(skip_serializing_if = "Option::is_none", rename = "percent_complete")]
     pub progress: Option<i32>,
@@ -93,7 +94,7 @@ impl Decision {
             decision,
             reasons: vec![reason.into()],
             wait_until: None,
-            evidence: serde_json::Value::Object(serde_json::Map::new()),
+            evidence: Evidence::from(NoEvidence {}),
             progress: None,
             outputs: BTreeMap::new(),
         }
@@ -107,8 +108,8 @@ impl Decision {
         self
     }
 
-    pub fn with_evidence(mut self, evidence: serde_json::Value) -> Decision {
-        self.evidence = evidence;
+    pub fn with_evidence(mut self, evidence: impl Into<GateEvidence>) -> Decision {
+        self.evidence.of = evidence.into();
         self
     }
 
@@ -116,10 +117,7 @@ impl Decision {
     /// audit record, the event and the answer all say which policy ran.
     pub fn citing(mut self, source: Option<&crate::layers::PolicySource>) -> Decision {
         if let Some(source) = source {
-            if !self.evidence.is_object() {
-                self.evidence = serde_json::json!({"evidence": self.evidence});
-            }
-            self.evidence["policy"] = serde_json::to_value(source).unwrap_or_default();
+            self.evidence.policy = Some(source.clone());
         }
         self
     }

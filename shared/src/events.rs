@@ -168,7 +168,7 @@ pub fn events_for(
             now,
         ));
         event.decision = Some(decision.decision.to_string());
-        event.evidence_summary = summary(&decision.evidence);
+        event.evidence_summary = summary(&decision.evidence.to_json());
         event
     };
     match outcome {
@@ -178,7 +178,7 @@ pub fn events_for(
                 vec![from_decision(EventKind::WaitStarted, decision)]
             }
             // Only the invocation that did the rollback announces it, not one that finds it done.
-            Verdict::Rollback if gate == crate::rollback::NAME && decision.evidence["performed"] == true => {
+            Verdict::Rollback if gate == crate::rollback::NAME && decision.evidence.rolled_back_here() => {
                 vec![from_decision(EventKind::RollbackCompleted, decision)]
             }
             _ => Vec::new(),
@@ -220,9 +220,7 @@ pub fn delivery_metric(
     let fleet = context.execution_id.as_deref().is_some_and(|id| id.ends_with("-fleet"));
     match decision.decision {
         Verdict::Proceed if gate == crate::bake::NAME && !fleet => Some("Deployments"),
-        Verdict::Rollback if gate == crate::rollback::NAME && decision.evidence["performed"] == true => {
-            Some("Rollbacks")
-        }
+        Verdict::Rollback if gate == crate::rollback::NAME && decision.evidence.rolled_back_here() => Some("Rollbacks"),
         _ => None,
     }
 }
@@ -239,6 +237,7 @@ fn is_fresh(waiting_since: Option<Timestamp>, now: Timestamp) -> bool {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::evidence::RollbackEvidence;
 
     fn context() -> InvocationContext {
         InvocationContext {
@@ -267,10 +266,14 @@ mod tests {
         assert_eq!(delivery_metric("bake-time-waiter", &proceed, &fleet), None);
         let found =
             Ok(Decision::new("rollback-trigger", Verdict::Rollback, "already")
-                .with_evidence(json!({"performed": false})));
+                .with_evidence(RollbackEvidence::default()));
         assert_eq!(delivery_metric("rollback-trigger", &found, &context()), None);
-        let done = Ok(Decision::new("rollback-trigger", Verdict::Rollback, "rolled back")
-            .with_evidence(json!({"performed": true})));
+        let done = Ok(
+            Decision::new("rollback-trigger", Verdict::Rollback, "rolled back").with_evidence(RollbackEvidence {
+                performed: true,
+                ..RollbackEvidence::default()
+            }),
+        );
         assert_eq!(
             delivery_metric("rollback-trigger", &done, &context()),
             Some("Rollbacks")
@@ -315,11 +318,15 @@ mod tests {
     #[test]
     fn a_rollback_is_announced_by_the_invocation_that_did_it_only() {
         let now = at("2026-12-07T17:00:00Z");
-        let done = Ok(Decision::new("rollback-trigger", Verdict::Rollback, "rolled back")
-            .with_evidence(json!({"performed": true})));
+        let done = Ok(
+            Decision::new("rollback-trigger", Verdict::Rollback, "rolled back").with_evidence(RollbackEvidence {
+                performed: true,
+                ..RollbackEvidence::default()
+            }),
+        );
         let found = Ok(
             Decision::new("rollback-trigger", Verdict::Rollback, "already rolled back")
-                .with_evidence(json!({"performed": false})),
+                .with_evidence(RollbackEvidence::default()),
         );
         let events = events_for("rollback-trigger", &done, &context(), Mode::Direct, None, now);
         assert_eq!(events[0].kind, EventKind::RollbackCompleted);
@@ -350,9 +357,12 @@ mod tests {
     #[test]
     fn the_evidence_summary_is_cut_and_nothing_is_said_without_a_stage() {
         let now = at("2026-12-07T17:00:00Z");
-        let big =
-            Ok(Decision::new("alarm-blocker", Verdict::Block, "blocked")
-                .with_evidence(json!({"x": "y".repeat(5_000)})));
+        let big = Ok(
+            Decision::new("alarm-blocker", Verdict::Block, "blocked").with_evidence(RollbackEvidence {
+                reason: Some("y".repeat(5_000)),
+                ..RollbackEvidence::default()
+            }),
+        );
         let events = events_for("alarm-blocker", &big, &context(), Mode::Direct, None, now);
         assert_eq!(events[0].evidence_summary.chars().count(), SUMMARY_CHARS + 1);
         assert!(

@@ -15,6 +15,7 @@ pub mod decision;
 pub mod duration;
 pub mod error;
 pub mod events;
+pub mod evidence;
 pub mod freeze;
 pub mod gates;
 pub mod invoke;

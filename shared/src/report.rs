@@ -16,6 +16,7 @@ use jiff::Timestamp;
 use serde::Serialize;
 
 use crate::audit::AuditRecord;
+use crate::evidence::{BakeEvidence, RollbackEvidence};
 
 #[derive(Debug, Clone, PartialEq, Serialize)]
 pub struct DeliveryReport {
@@ -39,9 +40,14 @@ pub struct DeliveryReport {
     pub stages: Vec<String>,
 }
 
+/// The deployment a bake or rollback decision belongs to (a safe region's fleet bake,
+/// `<execution>-fleet`, is the same deployment).
 fn execution_of(record: &AuditRecord) -> Option<String> {
-    let id = record.detail["execution_id"].as_str()?;
-    Some(id.strip_suffix("-fleet").unwrap_or(id).to_string())
+    let id = match BakeEvidence::recorded(record) {
+        Some(bake) => bake.execution_id?,
+        None => RollbackEvidence::recorded(record)?.execution_id?,
+    };
+    Some(id.strip_suffix("-fleet").map(str::to_string).unwrap_or(id))
 }
 
 fn is(record: &AuditRecord, gate: &str, decision: &str) -> bool {
@@ -62,7 +68,10 @@ pub fn delivery_report(pipeline: &str, trail: &[AuditRecord], since: Timestamp, 
         .collect();
     let rollbacks: Vec<&&AuditRecord> = records
         .iter()
-        .filter(|record| is(record, "rollback-trigger", "rollback") && record.detail["performed"] == true)
+        .filter(|record| {
+            is(record, "rollback-trigger", "rollback")
+                && RollbackEvidence::recorded(record).is_some_and(|evidence| evidence.performed)
+        })
         .collect();
     // A rollback joins its deployment by execution: one rolled back before it baked (or recorded
     // before executions were) is a rollback, not a failed deployment of this window.
@@ -140,6 +149,7 @@ mod tests {
     use serde_json::json;
 
     use super::*;
+    use crate::duration::HumanDuration;
 
     fn at(text: &str) -> Timestamp {
         text.parse().unwrap()
@@ -166,6 +176,15 @@ mod tests {
         }
     }
 
+    fn rolled_back(execution: &str) -> serde_json::Value {
+        serde_json::to_value(RollbackEvidence {
+            performed: true,
+            execution_id: Some(execution.to_string()),
+            ..RollbackEvidence::default()
+        })
+        .unwrap()
+    }
+
     #[test]
     fn deployments_rollbacks_and_time_to_restore_as_worked_out_by_hand() {
         let bake = |stage: &str, when: &str, verdict: &str, execution: &str| {
@@ -175,7 +194,21 @@ mod tests {
                 "decision",
                 Some("bake-time-waiter"),
                 Some(verdict),
-                json!({"execution_id": execution}),
+                serde_json::to_value(BakeEvidence {
+                    started_at: at(when),
+                    elapsed_seconds: 0,
+                    duration: HumanDuration::from_secs(600),
+                    max_duration: HumanDuration::from_secs(1200),
+                    floors: Vec::new(),
+                    alarm_episodes: Vec::new(),
+                    percent_complete: 0,
+                    alarms_not_ok: Vec::new(),
+                    sequential: None,
+                    get_metric_data_calls: 1,
+                    execution_id: Some(execution.to_string()),
+                    alarm_calls: 1,
+                })
+                .unwrap(),
             )
         };
         let trail = vec![
@@ -191,7 +224,7 @@ mod tests {
                 "decision",
                 Some("rollback-trigger"),
                 Some("rollback"),
-                json!({"performed": true, "execution_id": "e-2"}),
+                rolled_back("e-2"),
             ),
             record("Prod-1", "2026-12-02T15:30:00Z", "unblocked", None, None, json!({})),
             // e-3 in Prod-2: rolled back, still blocked.
@@ -202,7 +235,7 @@ mod tests {
                 "decision",
                 Some("rollback-trigger"),
                 Some("rollback"),
-                json!({"performed": true, "execution_id": "e-3"}),
+                rolled_back("e-3"),
             ),
             // Before the window: not counted.
             bake("Prod-1", "2026-11-01T10:00:00Z", "proceed", "e-0"),

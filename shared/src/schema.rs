@@ -43,13 +43,31 @@ fn drop_required(value: &mut Value) {
     }
 }
 
-/// A gate's decision, as a direct call returns it and the log line holds it.
+/// A gate's decision, as a direct call returns it and the log line holds it. Its evidence is
+/// the type of the gate that decided: the schema says which by `gate`.
 pub fn decision() -> Value {
-    titled(
+    let mut schema = titled(
         schemars::schema_for!(crate::decision::Decision),
         "handsoff decision",
         "decision.schema.json",
-    )
+    );
+    let by_gate: Vec<Value> = [
+        (crate::gates::time_window::NAME, "WindowEvidence"),
+        (crate::gates::alarm_blocker::NAME, "AlarmEvidence"),
+        (crate::bake::NAME, "BakeEvidence"),
+        (crate::gates::canary_evaluator::NAME, "CanaryEvidence"),
+        (crate::rollback::NAME, "RollbackEvidence"),
+    ]
+    .iter()
+    .map(|(gate, evidence)| {
+        serde_json::json!({
+            "if": {"properties": {"gate": {"const": gate}}, "required": ["gate"]},
+            "then": {"properties": {"evidence": {"$ref": format!("#/$defs/{evidence}")}}}
+        })
+    })
+    .collect();
+    schema["allOf"] = Value::Array(by_gate);
+    schema
 }
 
 /// One record of a stage's audit trail, as `handsoff audit --json` prints it.

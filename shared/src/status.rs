@@ -16,6 +16,9 @@ use serde_json::Value;
 
 use crate::alarms::{BlockMarker, Override};
 use crate::audit::AuditRecord;
+use crate::canary::sequential::{Counts, SequentialEvidence};
+use crate::duration::HumanDuration;
+use crate::evidence::{BakeEvidence, FloorCount, RollbackEvidence};
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
 #[serde(rename_all = "snake_case")]
@@ -81,10 +84,10 @@ pub struct BakeProgress {
     pub duration: Option<String>,
     pub percent_complete: Option<u64>,
     /// Each traffic floor: how much was counted of how much is needed.
-    pub floors: Vec<Value>,
+    pub floors: Vec<FloorCount>,
     /// The sequential canary's last look (verdict, e-value, threshold, error-rate ratio).
     #[serde(skip_serializing_if = "Option::is_none")]
-    pub sequential: Option<Value>,
+    pub sequential: Option<SequentialEvidence>,
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize)]
@@ -172,7 +175,11 @@ pub fn stage_status(
                     (true, "wait", BAKE) => StageState::Baking,
                     (true, "wait", _) => StageState::Waiting,
                     (true, "block", _) => StageState::Blocked,
-                    (true, "rollback", ROLLBACK_TRIGGER) if last.detail["performed"] == true => StageState::RolledBack,
+                    (true, "rollback", ROLLBACK_TRIGGER)
+                        if RollbackEvidence::recorded(last).is_some_and(|evidence| evidence.performed) =>
+                    {
+                        StageState::RolledBack
+                    }
                     (true, "rollback", _) => StageState::RollbackRequested,
                     (true, "proceed" | "pass", _) => StageState::Proceeding,
                     (true, "fail", _) => StageState::RollbackRequested,
@@ -206,7 +213,7 @@ pub fn stage_status(
         .iter()
         .rev()
         .find(|record| record.gate.as_deref() == Some(BAKE))
-        .map(|record| bake_progress(record));
+        .and_then(|record| bake_progress(record));
     let canary = decisions
         .iter()
         .rev()
@@ -252,26 +259,23 @@ pub fn stage_status(
     }
 }
 
-fn bake_progress(record: &AuditRecord) -> BakeProgress {
-    let evidence = &record.detail;
-    BakeProgress {
+/// A bake poll's progress, read with the type the gate wrote its evidence with; none when the
+/// record holds no bake evidence (one from an older release), so nothing is guessed.
+fn bake_progress(record: &AuditRecord) -> Option<BakeProgress> {
+    let evidence = bake_evidence(record)?;
+    Some(BakeProgress {
         at: record.at,
         decision: record.decision.clone().unwrap_or_default(),
-        elapsed_seconds: evidence["elapsed_seconds"].as_u64(),
-        duration: evidence["duration"].as_str().map(str::to_string),
-        percent_complete: evidence["percent_complete"].as_u64(),
-        floors: evidence["floors"].as_array().cloned().unwrap_or_default(),
-        sequential: evidence
-            .get("sequential")
-            .filter(|value| value.is_object())
-            .map(|sequential| {
-                serde_json::json!({
-                    "verdict": sequential["verdict"], "e_value": sequential["e_value"],
-                    "threshold": sequential["threshold"], "rate_ratio": sequential["rate_ratio"],
-                    "canary": sequential["canary"], "baseline": sequential["baseline"],
-                })
-            }),
-    }
+        elapsed_seconds: u64::try_from(evidence.elapsed_seconds).ok(),
+        duration: Some(evidence.duration.to_string()),
+        percent_complete: u64::try_from(evidence.percent_complete).ok(),
+        floors: evidence.floors,
+        sequential: evidence.sequential.map(|look| look.judged),
+    })
+}
+
+fn bake_evidence(record: &AuditRecord) -> Option<BakeEvidence> {
+    BakeEvidence::recorded(record)
 }
 
 /// One error-rate point of the one-box and its fleet, from a bake poll's evidence: cumulative
@@ -285,20 +289,16 @@ pub struct RatePoint {
 
 /// The one-box against the fleet, poll by poll, from a stage's bake decisions.
 pub fn error_rates(trail: &[AuditRecord]) -> Vec<RatePoint> {
-    let rate = |counts: &Value| {
-        let requests = counts["requests"].as_f64()?;
-        let errors = counts["errors"].as_f64()?;
-        (requests > 0.0).then_some(errors / requests)
-    };
+    let rate = |counts: Counts| (counts.requests > 0).then(|| counts.errors as f64 / counts.requests as f64);
     let mut points: Vec<RatePoint> = trail
         .iter()
         .filter(|record| record.kind == "decision" && record.gate.as_deref() == Some(BAKE))
         .filter_map(|record| {
-            let sequential = record.detail.get("sequential")?;
+            let look = bake_evidence(record)?.sequential?.judged;
             Some(RatePoint {
                 at: record.at,
-                one_box: rate(&sequential["canary"])?,
-                fleet: rate(&sequential["baseline"])?,
+                one_box: rate(look.canary)?,
+                fleet: rate(look.baseline)?,
             })
         })
         .collect();
@@ -322,19 +322,12 @@ impl StageStatus {
             let floors: Vec<String> = bake
                 .floors
                 .iter()
-                .map(|floor| {
-                    format!(
-                        "{}/{} {}",
-                        floor["count"],
-                        floor["min"],
-                        floor["metric"].as_str().unwrap_or("?")
-                    )
-                })
+                .map(|floor| format!("{}/{} {}", floor.count, floor.min, floor.metric))
                 .collect();
             line.push_str(&format!(
-                "\n{:<16} bake: {}s of {}{}",
+                "\n{:<16} bake: {} of {}{}",
                 "",
-                bake.elapsed_seconds.unwrap_or(0),
+                HumanDuration::from_secs(bake.elapsed_seconds.unwrap_or(0)),
                 bake.duration.as_deref().unwrap_or("?"),
                 if floors.is_empty() {
                     String::new()
@@ -461,9 +454,10 @@ mod tests {
 
     #[test]
     fn the_last_decision_sets_the_state_and_the_bake_shows_its_progress() {
-        let bake = json!({"elapsed_seconds": 600, "duration": "1h", "percent_complete": 16,
-            "floors": [{"metric": "Invocations", "count": 50, "min": 100}],
-            "sequential": {"verdict": "continue", "e_value": 1.2, "threshold": 625.0,
+        let bake = json!({"started_at": "2026-12-07T17:00:00Z", "elapsed_seconds": 600, "duration": "1h",
+            "max_duration": "2h", "percent_complete": 16, "alarm_episodes": [], "alarms_not_ok": [],
+            "floors": [{"metric": "Invocations", "namespace": "AWS/Lambda", "dimensions": {}, "count": 50, "min": 100}],
+            "sequential": {"verdict": "continue", "e_value": 1.2, "threshold": 625.0, "alpha": 0.0016, "looks": 10,
                 "canary": {"requests": 100, "errors": 1}, "baseline": {"requests": 1000, "errors": 10}}});
         let trail = [
             decision("alarm-blocker", "proceed", "2026-12-07T17:00:00Z", json!({})),
@@ -473,7 +467,7 @@ mod tests {
         assert_eq!(status.state, StageState::Baking);
         assert_eq!(status.bake.as_ref().unwrap().elapsed_seconds, Some(600));
         assert!(
-            status.line().contains("bake: 600s of 1h; 50/100 Invocations"),
+            status.line().contains("bake: 10m of 1h; 50/100 Invocations"),
             "{}",
             status.line()
         );

@@ -166,7 +166,7 @@ async fn all_clear_proceeds_in_one_call_and_is_audited() {
     let decision = decide(&setup, TEAM).await.unwrap();
     assert_eq!(decision.decision, Verdict::Proceed);
     assert_eq!(decision.reason(), "no watched alarm blocks (2 alarms read, all clear)");
-    assert_eq!(decision.evidence["alarms_ok"], 2);
+    assert_eq!(decision.evidence.to_json()["alarms_ok"], 2);
     assert_eq!(setup.describe_rule.num_calls(), 1);
     assert_eq!(setup.audits(), 1);
     let sent = setup.requests.lock().unwrap()[0].clone();
@@ -182,7 +182,7 @@ async fn a_firing_alarm_blocks_naming_its_state_reason_and_since() {
     let decision = decide(&setup, TEAM).await.unwrap();
     assert_eq!(decision.decision, Verdict::Wait);
     assert_eq!(decision.wait_until, Some("2026-11-24T18:05:00Z".parse().unwrap()));
-    let blocking = &decision.evidence["blocking"][0];
+    let blocking = &decision.evidence.to_json()["blocking"][0];
     assert_eq!(
         (blocking["alarm"].as_str(), blocking["state"].as_str()),
         (Some("orders-high-sev"), Some("ALARM"))
@@ -204,7 +204,7 @@ async fn insufficient_data_follows_the_policy() {
     ];
     let blocked = decide(&setup(world.clone()), TEAM).await.unwrap();
     assert_eq!(blocked.decision, Verdict::Wait);
-    assert_eq!(blocked.evidence["blocking"][0]["kind"], "insufficient_data");
+    assert_eq!(blocked.evidence.to_json()["blocking"][0]["kind"], "insufficient_data");
     let lenient = r#"{"watch": [{"names": ["orders-high-sev", "orders-latency-p99"]}], "insufficient_data": "proceed", "when_blocked": "fail"}"#;
     assert_eq!(decide(&setup(world), lenient).await.unwrap().decision, Verdict::Proceed);
 }
@@ -258,9 +258,9 @@ async fn two_hundred_fifty_names_take_three_calls() {
         .await
         .unwrap();
     assert_eq!(decision.decision, Verdict::Proceed);
-    assert_eq!(decision.evidence["alarms_read"], 250);
+    assert_eq!(decision.evidence.to_json()["alarms_read"], 250);
     assert_eq!(setup.describe_rule.num_calls(), 3);
-    assert_eq!(decision.evidence["describe_alarms_calls"], 3);
+    assert_eq!(decision.evidence.to_json()["describe_alarms_calls"], 3);
     let sizes: Vec<usize> = setup
         .requests
         .lock()
@@ -283,7 +283,7 @@ async fn prefixes_follow_next_token_to_the_last_page() {
         .unwrap();
     assert_eq!(setup.describe_rule.num_calls(), 3);
     assert_eq!(decision.decision, Verdict::Wait);
-    assert_eq!(decision.evidence["blocking"][0]["alarm"], "orders-229");
+    assert_eq!(decision.evidence.to_json()["blocking"][0]["alarm"], "orders-229");
     let tokens: Vec<Option<String>> = setup
         .requests
         .lock()

@@ -196,7 +196,7 @@ async fn waits_with_progress_and_reads_all_floors_in_one_call() {
     assert_eq!(decision.reason(), "baked 42m of 1h; 84/100 Invocations, 42/50 Count");
     assert_eq!(decision.progress, Some(70));
     assert_eq!(setup.metric_rule.num_calls(), 1, "both floors in one GetMetricData");
-    assert_eq!(decision.evidence["started_at"], START);
+    assert_eq!(decision.evidence.to_json()["started_at"], START);
     let audited = setup.store.audit_records();
     assert_eq!(audited.len(), 1, "each poll's decision is audited");
     assert_eq!(
@@ -257,7 +257,10 @@ async fn an_alarm_that_fired_and_recovered_between_polls_rolls_back() {
         decision.reason()
     );
     assert_eq!(setup.history_rule.num_calls(), 1);
-    assert_eq!(decision.evidence["alarm_episodes"][0]["alarm"], "orders-high-sev");
+    assert_eq!(
+        decision.evidence.to_json()["alarm_episodes"][0]["alarm"],
+        "orders-high-sev"
+    );
 }
 
 #[tokio::test]
@@ -320,7 +323,7 @@ async fn a_watched_alarm_that_does_not_exist_never_completes_the_bake() {
         "{}",
         decision.reason()
     );
-    assert_eq!(decision.evidence["alarms_not_ok"][0]["kind"], "not_found");
+    assert_eq!(decision.evidence.to_json()["alarms_not_ok"][0]["kind"], "not_found");
 }
 
 /// An alarm without data never showed the stage healthy: the bake waits for it past its time
@@ -373,8 +376,8 @@ async fn a_one_box_whose_errors_start_mid_bake_is_rolled_back_at_the_next_poll()
         .await
         .unwrap();
     assert_eq!(decision.decision, Verdict::Wait, "{}", decision.reason());
-    assert_eq!(decision.evidence["sequential"]["verdict"], "continue");
-    assert_eq!(decision.evidence["sequential"]["looks"], 20);
+    assert_eq!(decision.evidence.to_json()["sequential"]["verdict"], "continue");
+    assert_eq!(decision.evidence.to_json()["sequential"]["looks"], 20);
     assert_eq!(healthy.metric_rule.num_calls(), 1, "floors and one-box in one call");
 
     let failing = setup(World {
@@ -400,7 +403,7 @@ async fn a_one_box_whose_errors_start_mid_bake_is_rolled_back_at_the_next_poll()
         "{}",
         decision.reason()
     );
-    let judged = &decision.evidence["sequential"];
+    let judged = &decision.evidence.to_json()["sequential"];
     assert_eq!(
         (judged["verdict"].clone(), judged["looks"].clone()),
         (serde_json::json!("fail"), serde_json::json!(18))

@@ -169,11 +169,11 @@ async fn a_healthy_one_box_passes_from_one_get_metric_data_call() {
             ("Resource", "orders-api:live")
         ])
     );
-    let judgement = &decision.evidence["judgement"];
+    let judgement = &decision.evidence.to_json()["judgement"];
     assert_eq!(judgement["checks"][0]["counts"]["canary_requests"], 3_000);
     assert_eq!(judgement["checks"][2]["counts"]["expected_share"], 0.1);
-    assert_eq!(decision.evidence["target"]["canary_version"], "8");
-    assert_eq!(decision.evidence["get_metric_data_calls"], 1);
+    assert_eq!(decision.evidence.to_json()["target"]["canary_version"], "8");
+    assert_eq!(decision.evidence.to_json()["get_metric_data_calls"], 1);
 }
 
 #[tokio::test]
@@ -213,11 +213,11 @@ async fn missing_datapoints_count_as_zero() {
     let decision = decide(&setup, ALIAS_POLICY).await.unwrap();
     assert_eq!(decision.decision, Verdict::Inconclusive);
     assert_eq!(
-        decision.evidence["judgement"]["checks"][0]["counts"]["canary_requests"],
+        decision.evidence.to_json()["judgement"]["checks"][0]["counts"]["canary_requests"],
         400
     );
     assert_eq!(
-        decision.evidence["judgement"]["checks"][1]["counts"]["canary_periods"],
+        decision.evidence.to_json()["judgement"]["checks"][1]["counts"]["canary_periods"],
         4
     );
     assert_eq!(decision.wait_until, Some("2026-11-24T18:01:30Z".parse().unwrap()));
@@ -426,9 +426,9 @@ async fn partial_data_is_read_to_the_last_page() {
     let evaluator = CanaryEvaluator::new(CloudWatchMetrics::new(cloudwatch), LambdaAliases::new(lambda));
     let decision = evaluator.decide(&request(ALIAS_POLICY)).await.unwrap();
     assert_eq!((pages.num_calls(), last.num_calls()), (1, 1));
-    assert_eq!(decision.evidence["get_metric_data_calls"], 2);
+    assert_eq!(decision.evidence.to_json()["get_metric_data_calls"], 2);
     assert_eq!(decision.decision, Verdict::Fail, "{}", decision.reason());
-    let counts = &decision.evidence["judgement"]["checks"][0]["counts"];
+    let counts = &decision.evidence.to_json()["judgement"]["checks"][0]["counts"];
     assert_eq!(
         (counts["canary_requests"].clone(), counts["canary_errors"].clone()),
         (serde_json::json!(3000), serde_json::json!(150))
@@ -454,7 +454,11 @@ async fn a_series_with_no_datapoint_where_traffic_flowed_is_inconclusive_not_hea
             "{id}: {}",
             decision.reason()
         );
-        assert_eq!(decision.evidence["missing_series"].as_array().unwrap().len(), 1, "{id}");
+        assert_eq!(
+            decision.evidence.to_json()["missing_series"].as_array().unwrap().len(),
+            1,
+            "{id}"
+        );
         assert_eq!(decision.wait_until, Some("2026-11-24T18:01:30Z".parse().unwrap()));
     }
     // A check shown failing on series that are all there still fails: 5x the errors, no latency.
@@ -485,7 +489,7 @@ async fn an_errors_metric_that_publishes_no_zeros_may_count_missing_as_zero_when
     let setup = setup_with(quiet, Some(0.1));
     let lenient = decide(&setup, &pair(r#", "when_missing": "zero""#)).await.unwrap();
     assert_eq!(lenient.decision, Verdict::Pass, "{}", lenient.reason());
-    assert_eq!(lenient.evidence["missing_series"], serde_json::json!([]));
+    assert_eq!(lenient.evidence.to_json()["missing_series"], serde_json::json!([]));
 }
 
 /// Before, a canary compared with a fleet whose requests series found nothing passed: no test

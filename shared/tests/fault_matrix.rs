@@ -418,7 +418,9 @@ async fn the_rollback_trigger_never_reports_a_rollback_done_on_a_fault() {
         DynamoStore::new(aws_sdk_dynamodb::Client::new(&config), "handsoff"),
     );
     let policy = json!({"rollback": {"actions": [{"lambda_alias": {"function_name": "orders-api", "alias": "live"}}]}});
-    let done = |decision: &Decision| decision.decision == Verdict::Rollback && decision.evidence["performed"] == true;
+    let done = |decision: &Decision| {
+        decision.decision == Verdict::Rollback && decision.evidence.to_json()["performed"] == true
+    };
     let cases = matrix(
         &stack,
         &gate,
@@ -444,7 +446,7 @@ async fn the_rollback_trigger_never_reports_a_rollback_done_on_a_fault() {
                         .additional_version_weights()
                         .is_none_or(|weights| weights.is_empty())
                 })
-                && decision.evidence["progress_not_saved"]
+                && decision.evidence.to_json()["progress_not_saved"]
                     .as_array()
                     .is_some_and(|unsaved| unsaved.len() == 1)
         }),

@@ -192,7 +192,7 @@ async fn twenty_concurrent_calls_roll_back_once() {
     let mut performed = 0;
     for task in tasks {
         let decision = task.await.unwrap().unwrap();
-        if decision.evidence["performed"] == true {
+        if decision.evidence.to_json()["performed"] == true {
             performed += 1;
             assert_eq!(decision.decision, Verdict::Rollback);
             assert!(decision.reason().starts_with("rolled back: lambda_alias orders-api:live ok: alias live of orders-api is back on version 1 only (took away 2)"), "{}", decision.reason());
@@ -208,7 +208,7 @@ async fn twenty_concurrent_calls_roll_back_once() {
 
     // A later call returns the first result; the stage is blocked until a person clears it.
     let again = world.trigger.decide(&request(ALIAS)).await.unwrap();
-    assert_eq!(again.evidence["performed"], false);
+    assert_eq!(again.evidence.to_json()["performed"], false);
     assert!(
         again.reason().starts_with("already rolled back at "),
         "{}",
@@ -306,7 +306,7 @@ async fn a_run_that_died_half_way_is_taken_over_without_redoing_its_steps() {
         "the step the dead run did is reported from its saved progress: {}",
         taken.reason()
     );
-    assert_eq!(taken.evidence["performed"], true);
+    assert_eq!(taken.evidence.to_json()["performed"], true);
     assert!(world.store.block_marker("orders", "Prod").await.unwrap().is_some());
 }
 

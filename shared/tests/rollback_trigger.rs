@@ -98,14 +98,14 @@ async fn a_deployment_is_rolled_back_once_and_its_stage_left_blocked() {
     let first = trigger.decide(&request()).await.unwrap();
     assert_eq!(first.decision, Verdict::Rollback);
     assert!(first.reason().starts_with("rolled back: "), "{}", first.reason());
-    assert_eq!(first.evidence["performed"], true);
+    assert_eq!(first.evidence.to_json()["performed"], true);
     let again = trigger.decide(&request()).await.unwrap();
     assert!(
         again.reason().starts_with("already rolled back at "),
         "{}",
         again.reason()
     );
-    assert_eq!(again.evidence["performed"], false);
+    assert_eq!(again.evidence.to_json()["performed"], false);
     assert_eq!(control.calls(), 1, "the alias moved once");
     let marker = store
         .block_marker("orders", "Prod")

@@ -88,35 +88,100 @@ print(json.dumps({"checked": len(docs), "failed": failed, "unknown_refused": boo
     assert_eq!(result["unknown_refused"], true, "{result}");
 }
 
-/// A decision a gate made and the audit record of it pass their schemas in the real validator,
-/// so the published contract is what the code writes.
+/// Decisions the gates made and the audit record of one pass their schemas in the real
+/// validator, so the published contract is what the code writes; evidence of the wrong type for
+/// its gate is refused.
 #[test]
-fn a_real_decision_and_its_audit_record_pass_their_schemas() {
+fn real_decisions_and_an_audit_record_pass_their_schemas() {
     use handsoff::audit::AuditRecord;
+    use handsoff::canary::{JudgeConfig, JudgeInput, Sample, judge};
+    use handsoff::evidence::RollbackEvidence;
     use handsoff::policy::Policy;
     let policy =
         Policy::from_json(&std::fs::read_to_string(root().join("examples/team-policy.json")).unwrap()).unwrap();
+    let guarded = Policy::from_json(
+        r#"{"alarms": {"watch": [{"names": ["orders-high-sev"]}]}, "bake": {"duration": "10m",
+            "min_datapoints": [{"namespace": "AWS/Lambda", "metric": "Invocations", "min": 100}]}}"#,
+    )
+    .unwrap();
     let now: jiff::Timestamp = "2026-11-26T18:00:00Z".parse().unwrap();
-    let decision = handsoff::gates::time_window::decide(policy.windows().unwrap(), now, None);
-    let record = AuditRecord::of_decision(&decision, "orders", "Prod", now);
+    let window = handsoff::gates::time_window::decide(policy.windows().unwrap(), now, None);
+    let here = handsoff::gates::alarm_blocker::Stage {
+        pipeline: "orders",
+        stage: "Prod",
+    };
+    let alarms = handsoff::gates::alarm_blocker::decide(guarded.alarms().unwrap(), here, &[], &[], None, now, None);
+    let started = now - jiff::SignedDuration::from_mins(4);
+    let bake = handsoff::bake::decide(guarded.bake().unwrap(), started, now, &[40], &[], &[], None);
+    let sample = |requests, errors| Sample {
+        requests,
+        errors,
+        latency_ms: vec![20.0; 10],
+    };
+    let judgement = judge(&JudgeInput {
+        baseline: sample(10_000, 10),
+        canary: sample(1_000, 1),
+        expected_canary_share: None,
+        config: JudgeConfig::default(),
+    });
+    let canary = handsoff::decision::Decision::new("canary-evaluator", handsoff::decision::Verdict::Pass, "pass")
+        .with_evidence(handsoff::evidence::CanaryEvidence {
+            target: handsoff::evidence::CanaryTarget::Pair {
+                namespace: "Orders".into(),
+                canary: [("Host".to_string(), "one-box".to_string())].into(),
+                baseline: [("Host".to_string(), "fleet".to_string())].into(),
+            },
+            window: handsoff::evidence::MetricWindow {
+                start: started,
+                end: now,
+                period: "1m".parse().unwrap(),
+            },
+            get_metric_data_calls: 1,
+            judgement,
+            missing_series: Vec::new(),
+        });
+    let rollback = handsoff::decision::Decision::new("rollback-trigger", handsoff::decision::Verdict::Rollback, "done")
+        .with_evidence(RollbackEvidence {
+            performed: true,
+            execution_id: Some("e-1".into()),
+            ..RollbackEvidence::default()
+        });
+    let decisions = [&window, &alarms, &bake, &canary, &rollback];
+    let record = AuditRecord::of_decision(&bake, "orders", "Prod", now);
     let dir = handsoff_e2e::TempDir::new("schemas");
-    let decision_file = dir.join("decision.json");
+    let decision_file = dir.join("decisions.json");
     let record_file = dir.join("record.json");
-    std::fs::write(&decision_file, serde_json::to_string(&decision).unwrap()).unwrap();
+    std::fs::write(&decision_file, serde_json::to_string(&decisions).unwrap()).unwrap();
     std::fs::write(&record_file, serde_json::to_string(&record).unwrap()).unwrap();
     let check = r#"
 import json, sys
 from jsonschema import Draft202012Validator as V
-pairs = [("schemas/decision.schema.json", sys.argv[1]), ("schemas/audit.schema.json", sys.argv[2])]
-errors = [str(error.message) for schema, doc in pairs for error in V(json.load(open(schema))).iter_errors(json.load(open(doc)))]
-bad = json.load(open(sys.argv[1])); bad["decision"] = "maybe"
-refused = bool(list(V(json.load(open("schemas/decision.schema.json"))).iter_errors(bad)))
-print(json.dumps({"errors": errors, "refused": refused}))
+decision = V(json.load(open("schemas/decision.schema.json")))
+decisions = json.load(open(sys.argv[1]))
+errors = [d["gate"] + ": " + e.message for d in decisions for e in decision.iter_errors(d)]
+errors += [e.message for e in V(json.load(open("schemas/audit.schema.json"))).iter_errors(json.load(open(sys.argv[2])))]
+gates = [d["gate"] for d in decisions]
+bad_verdict = dict(decisions[0], decision="maybe")
+bad_evidence = dict(decisions[2], evidence=dict(decisions[2]["evidence"], percent_complete="most"))
+wrong_gate = dict(decisions[4], gate="bake-time-waiter")
+refused = [bool(list(decision.iter_errors(doc))) for doc in (bad_verdict, bad_evidence, wrong_gate)]
+print(json.dumps({"errors": errors, "gates": gates, "refused": refused}))
 "#;
     let result = python_check(check, &[&decision_file, &record_file]);
     assert_eq!(result["errors"], serde_json::json!([]), "{result}");
     assert_eq!(
-        result["refused"], true,
-        "a verdict outside the contract is refused: {result}"
+        result["gates"],
+        serde_json::json!([
+            "time-window-gate",
+            "alarm-blocker",
+            "bake-time-waiter",
+            "canary-evaluator",
+            "rollback-trigger"
+        ])
+    );
+    assert_eq!(
+        result["refused"],
+        serde_json::json!([true, true, true]),
+        "a verdict outside the contract, a mistyped field and another gate's evidence are refused: {result}"
     );
 }

@@ -1,7 +1,7 @@
 //! From what CloudWatch says to the list of things that block.
 
 use jiff::Timestamp;
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 
 use super::policy::{AlarmPolicy, AlarmSelection, InsufficientData};
 
@@ -48,7 +48,7 @@ pub struct AlarmReading {
     pub selection: usize,
 }
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, schemars::JsonSchema)]
 #[serde(rename_all = "snake_case")]
 pub enum BlockerKind {
     Alarm,
@@ -61,7 +61,7 @@ pub enum BlockerKind {
 }
 
 /// Something that stops the deployment, with what a person needs to act on it.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, schemars::JsonSchema)]
 pub struct Blocker {
     /// The alarm name (or the prefix, for `PrefixMatchesNothing`).
     pub alarm: String,

@@ -6,7 +6,7 @@ use serde::{Deserialize, Serialize};
 
 use super::assess::Blocker;
 
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, schemars::JsonSchema)]
 pub struct Override {
     pub id: String,
     pub pipeline: String,
@@ -73,7 +73,7 @@ pub fn covering<'a>(
 }
 
 /// "Blocked after rollback": written by the rollback trigger, cleared only by a person.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, schemars::JsonSchema)]
 pub struct BlockMarker {
     pub pipeline: String,
     pub stage: String,

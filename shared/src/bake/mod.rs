@@ -1,9 +1,9 @@
 //! Bake time (pure): wait after a stage deploys until enough time has passed AND enough real
 //! traffic has exercised the new code, rolling back if a watched alarm fires meanwhile.
 
+use crate::evidence::{BakeEvidence, FloorCount, SequentialLook};
 use jiff::{SignedDuration, Timestamp};
 use serde::{Deserialize, Serialize};
-use serde_json::json;
 
 use crate::alarms::{AlarmSelection, Blocker};
 use crate::canary::sequential::{SequentialEvidence, SequentialVerdict};
@@ -96,7 +96,7 @@ impl BakePolicy {
 }
 
 /// An alarm that went to ALARM during the bake (from its history, or its state now).
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, schemars::JsonSchema)]
 pub struct AlarmEpisode {
     pub alarm: String,
     pub at: Option<Timestamp>,
@@ -127,11 +127,17 @@ pub fn decide(
 ) -> Decision {
     let elapsed = now.duration_since(started_at);
     let duration = SignedDuration::from_secs(policy.duration.as_secs_i64());
-    let floors: Vec<serde_json::Value> = policy
+    let floors: Vec<FloorCount> = policy
         .min_datapoints
         .iter()
         .zip(counts)
-        .map(|(floor, count)| json!({"metric": floor.metric, "namespace": floor.namespace, "dimensions": floor.dimensions, "count": count, "min": floor.min}))
+        .map(|(floor, count)| FloorCount {
+            metric: floor.metric.clone(),
+            namespace: floor.namespace.clone(),
+            dimensions: floor.dimensions.clone(),
+            count: *count,
+            min: floor.min,
+        })
         .collect();
     let time_fraction = (elapsed.as_secs_f64() / duration.as_secs_f64()).clamp(0.0, 1.0);
     let floor_fraction = policy
@@ -169,12 +175,23 @@ pub fn decide(
             format!("{value:.2e}")
         }
     };
-    let evidence = json!({
-        "started_at": started_at, "elapsed_seconds": elapsed.as_secs(), "duration": policy.duration,
-        "max_duration": policy.max_duration(), "floors": floors, "alarm_episodes": episodes, "percent_complete": percent,
-        "alarms_not_ok": unproven,
-        "sequential": sequential,
-    });
+    let evidence = BakeEvidence {
+        started_at,
+        elapsed_seconds: elapsed.as_secs(),
+        duration: policy.duration,
+        max_duration: policy.max_duration(),
+        floors,
+        alarm_episodes: episodes.to_vec(),
+        percent_complete: percent,
+        alarms_not_ok: unproven.to_vec(),
+        sequential: sequential.map(|judged| SequentialLook {
+            judged: judged.clone(),
+            target: None,
+        }),
+        get_metric_data_calls: 0,
+        execution_id: None,
+        alarm_calls: 0,
+    };
     let worse = sequential
         .filter(|judged| judged.verdict == SequentialVerdict::Fail)
         .map(|judged| {

@@ -92,7 +92,7 @@ pub struct JudgeInput {
     pub config: JudgeConfig,
 }
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, schemars::JsonSchema)]
 #[serde(rename_all = "lowercase")]
 pub enum CanaryVerdict {
     Pass,
@@ -102,7 +102,7 @@ pub enum CanaryVerdict {
     Skipped,
 }
 
-#[derive(Debug, Clone, PartialEq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, schemars::JsonSchema)]
 pub struct Check {
     pub name: &'static str,
     pub verdict: CanaryVerdict,
@@ -115,11 +115,38 @@ pub struct Check {
     /// traffic: observed share / expected share.
     pub effect: Option<f64>,
     pub threshold: Option<f64>,
-    pub counts: serde_json::Value,
+    pub counts: CheckCounts,
     pub reason: String,
 }
 
-#[derive(Debug, Clone, PartialEq, Serialize)]
+/// The numbers a check was run on, by check.
+#[derive(Debug, Clone, PartialEq, Serialize, schemars::JsonSchema)]
+#[serde(untagged)]
+pub enum CheckCounts {
+    Errors {
+        baseline_requests: u64,
+        baseline_errors: u64,
+        canary_requests: u64,
+        canary_errors: u64,
+        baseline_error_rate: f64,
+        canary_error_rate: f64,
+    },
+    Latency {
+        baseline_periods: usize,
+        canary_periods: usize,
+        baseline_median_ms: Option<f64>,
+        canary_median_ms: Option<f64>,
+        z: Option<f64>,
+    },
+    Traffic {
+        baseline_requests: u64,
+        canary_requests: u64,
+        observed_share: Option<f64>,
+        expected_share: Option<f64>,
+    },
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, schemars::JsonSchema)]
 pub struct Judgement {
     pub verdict: CanaryVerdict,
     pub checks: Vec<Check>,
@@ -302,11 +329,14 @@ pub fn judge(input: &JudgeInput) -> Judgement {
         statistic: Some(canary.errors as f64),
         effect: error_ratio.filter(|ratio| ratio.is_finite()),
         threshold: Some(config.max_error_ratio),
-        counts: serde_json::json!({
-            "baseline_requests": baseline.requests, "baseline_errors": baseline.errors,
-            "canary_requests": canary.requests, "canary_errors": canary.errors,
-            "baseline_error_rate": rate(baseline), "canary_error_rate": rate(canary),
-        }),
+        counts: CheckCounts::Errors {
+            baseline_requests: baseline.requests,
+            baseline_errors: baseline.errors,
+            canary_requests: canary.requests,
+            canary_errors: canary.errors,
+            baseline_error_rate: rate(baseline),
+            canary_error_rate: rate(canary),
+        },
         reason: if !enough_requests {
             format!(
                 "{} canary requests, fewer than min_requests ({})",
@@ -342,11 +372,13 @@ pub fn judge(input: &JudgeInput) -> Judgement {
         statistic: latency_test.map(|test| test.u),
         effect: latency_increase.filter(|increase| increase.is_finite()),
         threshold: Some(config.max_latency_increase),
-        counts: serde_json::json!({
-            "baseline_periods": periods.0, "canary_periods": periods.1,
-            "baseline_median_ms": medians.0, "canary_median_ms": medians.1,
-            "z": latency_test.map(|test| test.z),
-        }),
+        counts: CheckCounts::Latency {
+            baseline_periods: periods.0,
+            canary_periods: periods.1,
+            baseline_median_ms: medians.0,
+            canary_median_ms: medians.1,
+            z: latency_test.map(|test| test.z),
+        },
         reason: if !has_latency {
             "no latency values given".to_string()
         } else if !enough_periods {
@@ -390,10 +422,12 @@ pub fn judge(input: &JudgeInput) -> Judgement {
         statistic: observed_share,
         effect: share_effect,
         threshold: input.expected_canary_share.map(|_| 0.5),
-        counts: serde_json::json!({
-            "baseline_requests": baseline.requests, "canary_requests": canary.requests,
-            "observed_share": observed_share, "expected_share": input.expected_canary_share,
-        }),
+        counts: CheckCounts::Traffic {
+            baseline_requests: baseline.requests,
+            canary_requests: canary.requests,
+            observed_share,
+            expected_share: input.expected_canary_share,
+        },
         reason: if no_traffic {
             format!(
                 "the canary served no requests while the baseline served {}",

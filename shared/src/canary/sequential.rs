@@ -115,7 +115,7 @@ impl SequentialConfig {
 }
 
 /// Requests and errors of one side.
-#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Deserialize, Serialize)]
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Deserialize, Serialize, schemars::JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct Counts {
     pub requests: u64,
@@ -141,7 +141,7 @@ pub struct ShrinkingCounts {
     pub now: u64,
 }
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, schemars::JsonSchema)]
 #[serde(rename_all = "lowercase")]
 pub enum SequentialVerdict {
     Continue,
@@ -282,7 +282,7 @@ impl SequentialTest {
 }
 
 /// The sequential test's state as a decision reports it.
-#[derive(Debug, Clone, PartialEq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, schemars::JsonSchema)]
 pub struct SequentialEvidence {
     pub verdict: SequentialVerdict,
     pub e_value: f64,

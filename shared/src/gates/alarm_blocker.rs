@@ -2,8 +2,8 @@
 //! person has overridden it, with a reason, for a while; and never while the stage is blocked
 //! after a rollback.
 
+use crate::evidence::{AlarmEvidence, AlarmsRead, GateEvidence};
 use jiff::{SignedDuration, Timestamp};
-use serde_json::json;
 
 use super::{Gate, GateRequest};
 use crate::alarms::overrides::{covering, too_long};
@@ -84,7 +84,9 @@ impl<A: AlarmSource, S: StateStore> Gate for AlarmBlocker<A, S> {
             request.now,
             request.waiting_since,
         );
-        decision.evidence["describe_alarms_calls"] = json!(calls);
+        if let GateEvidence::Alarms(evidence) = &mut decision.evidence.of {
+            evidence.describe_alarms_calls = calls;
+        }
         let decision = decision.citing(request.policy_source.as_ref());
         // A decision that cannot be audited is not taken.
         self.store
@@ -111,35 +113,46 @@ pub fn decide(
             "stage {stage} of {pipeline} is blocked after a rollback at {}: {}; once it is safe, run `handsoff unblock --pipeline {pipeline} --stage {stage} --reason ...`",
             marker.created_at, marker.reason
         );
-        return Decision::new(NAME, Verdict::Block, reason).with_evidence(json!({"blocked_after_rollback": marker}));
+        return Decision::new(NAME, Verdict::Block, reason).with_evidence(AlarmEvidence {
+            blocked_after_rollback: Some(marker.clone()),
+            read: None,
+            describe_alarms_calls: 0,
+        });
     }
     let found = blockers(policy, readings);
     let ok = readings
         .iter()
         .filter(|reading| reading.state == crate::alarms::AlarmState::Ok)
         .count();
-    let mut evidence = json!({
-        "alarms_read": readings.len(),
-        "alarms_ok": ok,
-        "blocking": found,
-        "insufficient_data": policy.insufficient_data,
-    });
+    let mut read = AlarmsRead {
+        alarms_read: readings.len(),
+        alarms_ok: ok,
+        blocking: found.clone(),
+        insufficient_data: policy.insufficient_data,
+        overrides_ignored: None,
+        overridden_by: None,
+    };
+    let evidence = |read: AlarmsRead| AlarmEvidence {
+        blocked_after_rollback: None,
+        read: Some(read),
+        describe_alarms_calls: 0,
+    };
     if found.is_empty() {
         return Decision::new(
             NAME,
             Verdict::Proceed,
             format!("no watched alarm blocks ({} alarms read, all clear)", readings.len()),
         )
-        .with_evidence(evidence);
+        .with_evidence(evidence(read));
     }
     let mut what = found.iter().map(|blocker| blocker.describe()).collect::<Vec<_>>();
     let max_ttl = policy.max_override_ttl.as_secs_i64();
     let ignored = too_long(overrides, now, max_ttl);
     if !ignored.is_empty() {
-        evidence["overrides_ignored"] = json!(ignored);
+        read.overrides_ignored = Some(ignored.iter().copied().cloned().collect());
     }
     if let Some(covers) = covering(&found, overrides, now, max_ttl) {
-        evidence["overridden_by"] = json!(covers);
+        read.overridden_by = Some(covers.iter().copied().cloned().collect());
         let ids = covers
             .iter()
             .map(|cover| cover.id.as_str())
@@ -157,7 +170,7 @@ pub fn decide(
             .join(", ");
         let reason = format!("overridden by {ids} ({who}: {reasons}) despite: {}", what.join("; "));
         return Decision::new(NAME, Verdict::Proceed, reason)
-            .with_evidence(evidence)
+            .with_evidence(evidence(read))
             .with_output("override_id", ids)
             .with_output("override_reason", reasons);
     }
@@ -196,7 +209,7 @@ pub fn decide(
         }
     };
     decision.reasons.extend(what);
-    decision.with_evidence(evidence).with_output(
+    decision.with_evidence(evidence(read)).with_output(
         "override_hint",
         format!("handsoff override create --pipeline {pipeline} --stage {stage} --reason TEXT --ttl 1h"),
     )
@@ -263,7 +276,7 @@ mod tests {
         assert_eq!(decision.decision, Verdict::Proceed);
         assert_eq!(decision.outputs["override_id"], "ov-1");
         assert_eq!(decision.outputs["override_reason"], "shipping the fix for INC-42");
-        assert_eq!(decision.evidence["overridden_by"][0]["id"], "ov-1");
+        assert_eq!(decision.evidence.to_json()["overridden_by"][0]["id"], "ov-1");
     }
 
     /// Before, the blocker honoured any live override, however long it was made to live: one
@@ -283,7 +296,7 @@ mod tests {
             "{:?}",
             decision.reasons
         );
-        assert_eq!(decision.evidence["overrides_ignored"][0]["id"], "ov-1");
+        assert_eq!(decision.evidence.to_json()["overrides_ignored"][0]["id"], "ov-1");
         let within = [override_for(&[], "2026-11-24T21:00:00Z")];
         assert_eq!(
             decide(&policy(""), HERE, &readings, &within, None, at(NOW), None).decision,

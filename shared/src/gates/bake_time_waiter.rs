@@ -4,8 +4,8 @@
 //! moment the sequential test finds the one-box's error rate higher than the fleet's (when the
 //! policy has a `canary` section).
 
+use crate::evidence::GateEvidence;
 use jiff::Timestamp;
-use serde_json::json;
 
 use super::{Gate, GateRequest};
 use crate::alarms::{Blocker, BlockerKind, InsufficientData, blockers_of};
@@ -78,11 +78,11 @@ impl<A: AlarmSource + AlarmHistory, M: MetricsSource, S: StateStore, L: AliasRea
         let floors = queries.len();
         let canary = request.policy.canary.as_ref();
         let sequential = canary.and_then(CanaryPolicy::sequential_config);
-        let mut target = serde_json::Value::Null;
+        let mut target = None;
         if let (Some(canary), Some(_)) = (canary, &sequential) {
             let (one_box, _, about) = target_queries(&self.aliases, canary).await?;
             queries.extend(count_queries(one_box));
-            target = about;
+            target = Some(about);
         }
         let mut metric_calls = 0;
         let mut counts = vec![0u64; floors];
@@ -149,13 +149,15 @@ impl<A: AlarmSource + AlarmHistory, M: MetricsSource, S: StateStore, L: AliasRea
             test.evidence(&config)
         });
         let mut decision = decide(policy, started_at, now, &counts, &episodes, &unproven, judged.as_ref());
-        if judged.is_some() {
-            decision.evidence["sequential"]["target"] = target;
+        if let GateEvidence::Bake(evidence) = &mut decision.evidence.of {
+            if let Some(look) = &mut evidence.sequential {
+                look.target = target;
+            }
+            evidence.get_metric_data_calls = metric_calls;
+            // Which deployment this bake belongs to (the delivery report groups by it).
+            evidence.execution_id = Some(execution.to_string());
+            evidence.alarm_calls = alarm_calls;
         }
-        decision.evidence["get_metric_data_calls"] = json!(metric_calls);
-        // Which deployment this bake belongs to (the delivery report groups by it).
-        decision.evidence["execution_id"] = json!(execution);
-        decision.evidence["alarm_calls"] = json!(alarm_calls);
         let decision = decision.citing(request.policy_source.as_ref());
         self.store
             .audit(&AuditRecord::of_decision(&decision, pipeline, stage, now))

@@ -11,8 +11,8 @@ use crate::audit::AuditRecord;
 use crate::ports::store::{StateStore, StoreError};
 use std::collections::BTreeMap;
 
+use crate::evidence::{CanaryEvidence, CanaryTarget, MetricWindow};
 use jiff::{SignedDuration, Timestamp};
-use serde_json::json;
 
 use super::{Gate, GateRequest};
 use crate::canary::policy::WhenMissing;
@@ -153,7 +153,7 @@ pub struct Samples {
 }
 
 /// A series the judgement needs that found no datapoint, and the check it leaves unproven.
-#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, schemars::JsonSchema)]
 pub struct MissingSeries {
     /// `errors` or `latency`.
     pub check: &'static str,
@@ -301,7 +301,7 @@ pub fn decision_of(
     missing: &[MissingSeries],
     now: Timestamp,
     period_secs: i64,
-    evidence: serde_json::Value,
+    evidence: CanaryEvidence,
 ) -> Decision {
     // A check that fails on series that are all there stands; any other verdict with a series
     // missing rests on a zero nobody measured, so it is unproven.
@@ -392,17 +392,20 @@ fn routing_canary(target: &LambdaAliasTarget, routing: &AliasRouting) -> Result<
 pub async fn target_queries<L: AliasReader>(
     aliases: &L,
     policy: &CanaryPolicy,
-) -> Result<(Vec<MetricQuery>, Option<f64>, serde_json::Value), GateError> {
+) -> Result<(Vec<MetricQuery>, Option<f64>, CanaryTarget), GateError> {
     if let Some(target) = &policy.lambda_alias {
         let routing = aliases
             .routing(&target.function_name, &target.alias)
             .await
             .map_err(GateError::DependencyUnavailable)?;
         let (canary_version, weight) = routing_canary(target, &routing)?;
-        let target_evidence = json!({
-            "function_name": target.function_name, "alias": target.alias,
-            "baseline_version": routing.primary_version, "canary_version": canary_version, "canary_weight": weight,
-        });
+        let target_evidence = CanaryTarget::LambdaAlias {
+            function_name: target.function_name.clone(),
+            alias: target.alias.clone(),
+            baseline_version: routing.primary_version.clone(),
+            canary_version: canary_version.clone(),
+            canary_weight: weight,
+        };
         return Ok((
             alias_queries(target, &routing.primary_version, &canary_version),
             Some(weight),
@@ -416,7 +419,11 @@ pub async fn target_queries<L: AliasReader>(
     Ok((
         pair_queries(pair),
         policy.expected_canary_share,
-        json!({"namespace": pair.namespace, "canary": pair.canary, "baseline": pair.baseline}),
+        CanaryTarget::Pair {
+            namespace: pair.namespace.clone(),
+            canary: pair.canary.clone(),
+            baseline: pair.baseline.clone(),
+        },
     ))
 }
 
@@ -458,13 +465,17 @@ impl<M: MetricsSource, L: AliasReader, S: AuditTrail> Gate for CanaryEvaluator<M
             config: policy.final_judge_config(),
         };
         let judgement = judge(&input);
-        let evidence = json!({
-            "target": target,
-            "window": {"start": start, "end": end, "period": policy.period},
-            "get_metric_data_calls": data.calls,
-            "judgement": judgement,
-            "missing_series": missing,
-        });
+        let evidence = CanaryEvidence {
+            target,
+            window: MetricWindow {
+                start,
+                end,
+                period: policy.period,
+            },
+            get_metric_data_calls: data.calls,
+            judgement: judgement.clone(),
+            missing_series: missing.clone(),
+        };
         let decision = decision_of(&judgement, &input.canary, &missing, request.now, period, evidence)
             .citing(request.policy_source.as_ref());
         // A verdict that cannot be recorded is no verdict: the gate fails closed.

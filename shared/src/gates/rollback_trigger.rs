@@ -3,8 +3,8 @@
 //! succeeded, and a later call retries only the rest. The stage is then blocked until a person
 //! clears it.
 
+use crate::evidence::RollbackEvidence;
 use jiff::{SignedDuration, Timestamp};
-use serde_json::json;
 
 use super::{Gate, GateRequest};
 use crate::alarms::BlockMarker;
@@ -73,7 +73,7 @@ impl<D: DeploymentControl, S: StateStore> RollbackTrigger<D, S> {
 }
 
 /// Not rolled back yet by this invocation, nor known to be done: ask again in 30 seconds.
-fn in_progress(now: Timestamp, reason: String, evidence: serde_json::Value) -> Decision {
+fn in_progress(now: Timestamp, reason: String, evidence: RollbackEvidence) -> Decision {
     let next = now.checked_add(SignedDuration::from_secs(30)).ok();
     Decision::new(NAME, Verdict::Wait, reason)
         .waiting_until(next)
@@ -120,13 +120,19 @@ impl<D: DeploymentControl, S: StateStore> Gate for RollbackTrigger<D, S> {
                     Verdict::Rollback,
                     format!("already rolled back at {}: {}", record.finished_at, record.summary()),
                 )
-                .with_evidence(json!({"performed": false, "first_result": record})));
+                .with_evidence(RollbackEvidence {
+                    first_result: Some(record),
+                    ..RollbackEvidence::default()
+                }));
             }
             RollbackClaim::InProgress { since } => {
                 return Ok(in_progress(
                     now,
                     format!("another invocation has been rolling back this deployment since {since}"),
-                    json!({"performed": false, "in_progress_since": since}),
+                    RollbackEvidence {
+                        in_progress_since: Some(since),
+                        ..RollbackEvidence::default()
+                    },
                 ));
             }
             RollbackClaim::Claimed { previous } => previous,
@@ -144,7 +150,12 @@ impl<D: DeploymentControl, S: StateStore> Gate for RollbackTrigger<D, S> {
             match self.store.save_rollback_progress(key, &progress).await {
                 Ok(()) => {}
                 Err(StoreError::Conflict(lost)) => {
-                    return Ok(in_progress(now, lost, json!({"performed": true, "steps": ran})));
+                    let evidence = RollbackEvidence {
+                        performed: true,
+                        steps: Some(ran),
+                        ..RollbackEvidence::default()
+                    };
+                    return Ok(in_progress(now, lost, evidence));
                 }
                 Err(error) => {
                     tracing::warn!(error = %error, "could not save the rollback's progress; going on");
@@ -163,9 +174,14 @@ impl<D: DeploymentControl, S: StateStore> Gate for RollbackTrigger<D, S> {
             by: NAME.to_string(),
         };
         let mut decision = Decision::new(NAME, Verdict::Rollback, format!("rolled back: {}", record.summary()))
-            .with_evidence(
-                json!({"performed": true, "record": record, "reason": reason, "progress_not_saved": unsaved, "execution_id": execution}),
-            );
+            .with_evidence(RollbackEvidence {
+                performed: true,
+                record: Some(record.clone()),
+                reason: Some(reason.clone()),
+                progress_not_saved: Some(unsaved.clone()),
+                execution_id: Some(execution.to_string()),
+                ..RollbackEvidence::default()
+            });
         decision.reasons.extend(
             unsaved
                 .iter()
@@ -180,7 +196,12 @@ impl<D: DeploymentControl, S: StateStore> Gate for RollbackTrigger<D, S> {
         {
             Ok(()) => {}
             Err(StoreError::Conflict(lost)) => {
-                return Ok(in_progress(now, lost, json!({"performed": true, "record": record})));
+                let evidence = RollbackEvidence {
+                    performed: true,
+                    record: Some(record),
+                    ..RollbackEvidence::default()
+                };
+                return Ok(in_progress(now, lost, evidence));
             }
             Err(error) => return Err(GateError::from_store(error)),
         }

@@ -2,8 +2,8 @@
 //!
 //! Over 400 lines because of its tests; the gate itself is about 200.
 
+use crate::evidence::{CalendarEvidence, CalendarStateName, FreezeEvidence, WindowEvidence};
 use jiff::Timestamp;
-use serde_json::json;
 
 use super::{Gate, GateRequest};
 use crate::decision::{Decision, Verdict};
@@ -110,18 +110,20 @@ pub fn decide_with(
     waiting_since: Option<Timestamp>,
 ) -> Decision {
     let status = evaluate(policy, now);
-    let mut evidence = json!({
-        "open": status.open,
-        "opens_at": status.opens_at,
-        "closes_at": status.closes_at,
-        "timezone": status.timezone,
-        "local_time": status.local_time,
-        "window": status.window,
-        "closed_by": status.closed_by,
-        "min_time_left": policy.min_time_left,
-        "when_closed": policy.when_closed,
-        "max_wait": policy.max_wait,
-    });
+    let mut evidence = WindowEvidence {
+        open: status.open,
+        opens_at: status.opens_at,
+        closes_at: status.closes_at,
+        timezone: status.timezone.clone(),
+        local_time: status.local_time.clone(),
+        window: status.window.clone(),
+        closed_by: status.closed_by.clone(),
+        min_time_left: policy.min_time_left,
+        when_closed: policy.when_closed,
+        max_wait: policy.max_wait,
+        freeze: None,
+        calendars: None,
+    };
     let calendars = policy.calendars.join(", ");
     let closed: Option<(String, Option<Timestamp>)> = if !status.open {
         Some((status.sentence(), status.opens_at))
@@ -153,16 +155,25 @@ pub fn decide_with(
         }
     };
     if let Frozen::Yes { by, until } | Frozen::CannotTell(by @ Freeze { to: until, .. }) = &closures.frozen {
-        evidence["freeze"] = json!({
-            "id": by.id, "from": by.from, "to": by.to, "reason": by.reason, "by": by.created_by,
-            "pipelines": by.pipelines, "until": until,
+        evidence.freeze = Some(FreezeEvidence {
+            id: by.id.clone(),
+            from: by.from,
+            to: by.to,
+            reason: by.reason.clone(),
+            by: by.created_by.clone(),
+            pipelines: by.pipelines.clone(),
+            until: *until,
         });
     }
     if let Some(state) = &closures.calendar {
-        evidence["calendars"] = json!({
-            "names": policy.calendars,
-            "state": if state.open { "OPEN" } else { "CLOSED" },
-            "next_transition": state.next_transition,
+        evidence.calendars = Some(CalendarEvidence {
+            names: policy.calendars.clone(),
+            state: if state.open {
+                CalendarStateName::Open
+            } else {
+                CalendarStateName::Closed
+            },
+            next_transition: state.next_transition,
         });
     }
     let (mut decision, opens_at) = match closed {
@@ -172,9 +183,9 @@ pub fn decide_with(
             opens_at,
         ),
     };
-    evidence["open"] = json!(opens_at.is_none() && decision.decision == Verdict::Proceed);
+    evidence.open = opens_at.is_none() && decision.decision == Verdict::Proceed;
     if let Some(opens_at) = opens_at {
-        evidence["opens_at"] = json!(opens_at);
+        evidence.opens_at = Some(opens_at);
         decision = decision.with_output("opens_at", opens_at.to_string());
     }
     if let (Verdict::Proceed, Some(closes_at)) = (decision.decision, status.closes_at) {
@@ -232,8 +243,8 @@ mod tests {
             decision.outputs.get("closes_at").map(String::as_str),
             Some("2026-11-25T00:00:00Z")
         );
-        assert_eq!(decision.evidence["open"], true);
-        assert_eq!(decision.evidence["window"], "allow[0] Mon-Thu 09:00-16:00");
+        assert_eq!(decision.evidence.to_json()["open"], true);
+        assert_eq!(decision.evidence.to_json()["window"], "allow[0] Mon-Thu 09:00-16:00");
         assert_eq!(decision.output_variables()["decision"], "proceed");
     }
 
@@ -246,8 +257,8 @@ mod tests {
             decision.reason(),
             "closed: Thanksgiving (deny 2026-11-26); opens Mon 09:00 PST"
         );
-        assert_eq!(decision.evidence["closed_by"]["kind"], "denied");
-        assert_eq!(decision.evidence["opens_at"], "2026-11-30T17:00:00Z");
+        assert_eq!(decision.evidence.to_json()["closed_by"]["kind"], "denied");
+        assert_eq!(decision.evidence.to_json()["opens_at"], "2026-11-30T17:00:00Z");
     }
 
     #[test]
@@ -362,8 +373,8 @@ mod tests {
                 decision.reason()
             );
             assert!(decision.reason().contains("assumed-role/release/alice: peak week"));
-            assert_eq!(decision.evidence["freeze"]["id"], "frz-7");
-            assert_eq!(decision.evidence["open"], false);
+            assert_eq!(decision.evidence.to_json()["freeze"]["id"], "frz-7");
+            assert_eq!(decision.evidence.to_json()["open"], false);
             let other = gate.decide(&request("", Some("search"))).await.unwrap();
             assert_eq!(other.decision, Verdict::Proceed, "{}", other.reason());
             let unnamed = gate.decide(&request("", None)).await.unwrap();
@@ -411,7 +422,7 @@ mod tests {
                 decision.reason(),
                 "closed: Change Calendar holidays is CLOSED; it reopens 2026-11-25T08:00:00Z"
             );
-            assert_eq!(decision.evidence["calendars"]["state"], "CLOSED");
+            assert_eq!(decision.evidence.to_json()["calendars"]["state"], "CLOSED");
             assert_eq!(closed.calls.load(std::sync::atomic::Ordering::SeqCst), 1);
 
             let closed_for_good = ScriptedCalendar {
@@ -439,7 +450,7 @@ mod tests {
                 .await
                 .unwrap();
             assert_eq!(decision.decision, Verdict::Proceed);
-            assert_eq!(decision.evidence["calendars"]["state"], "OPEN");
+            assert_eq!(decision.evidence.to_json()["calendars"]["state"], "OPEN");
 
             let unreadable = ScriptedCalendar {
                 answer: Some(Err(PortError {

@@ -190,14 +190,14 @@ pub struct StoredLayer {
 }
 
 /// Which stored versions a decision's policy was merged from; recorded in its evidence.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, schemars::JsonSchema)]
 pub struct PolicySource {
     pub pipeline: String,
     pub stage: String,
     pub layers: Vec<LayerVersion>,
 }
 
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, schemars::JsonSchema)]
 pub struct LayerVersion {
     pub layer: String,
     pub version: i64,

@@ -28,7 +28,7 @@ pub struct WindowStatus {
     evaluated_at: Timestamp,
 }
 
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, schemars::JsonSchema)]
 #[serde(tag = "kind", rename_all = "snake_case")]
 pub enum ClosedBy {
     /// The local date is denied.
