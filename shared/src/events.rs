@@ -12,10 +12,10 @@ use jiff::Timestamp;
 use serde::Serialize;
 use serde_json::{Value, json};
 
+use crate::context::InvocationContext;
 use crate::decision::{Decision, Verdict};
 use crate::error::GateError;
 use crate::gates::Mode;
-use crate::invoke::event::InvocationContext;
 
 /// The `source` of every handsoff event.
 pub const SOURCE: &str = "handsoff";

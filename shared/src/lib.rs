@@ -11,6 +11,7 @@ pub mod audit;
 pub mod aws;
 pub mod bake;
 pub mod canary;
+pub mod context;
 pub mod decision;
 pub mod duration;
 pub mod error;

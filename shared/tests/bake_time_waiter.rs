@@ -10,12 +10,12 @@ use aws_sdk_cloudwatch::types::{
     AlarmHistoryItem, HistoryItemType, MetricAlarm, MetricDataResult, StateValue, StatusCode,
 };
 use aws_smithy_mocks::{Rule, RuleMode, mock, mock_client};
+use handsoff::context::InvocationContext;
 use handsoff::decision::{Decision, Verdict};
 use handsoff::error::GateError;
 use handsoff::gates::bake_time_waiter::BakeTimeWaiter;
 use handsoff::gates::{Gate, GateRequest, Mode};
 use handsoff::invoke::codepipeline::answer_for;
-use handsoff::invoke::event::InvocationContext;
 use handsoff::policy::Policy;
 use handsoff::ports::alarms::CloudWatchAlarms;
 use handsoff::ports::lambda_alias::LambdaAliases;

@@ -6,10 +6,10 @@ use std::sync::Arc;
 
 use aws_sdk_lambda::primitives::Blob;
 use aws_sdk_lambda::types::{AliasRoutingConfiguration, FunctionCode, Runtime};
+use handsoff::context::InvocationContext;
 use handsoff::decision::Verdict;
 use handsoff::gates::rollback_trigger::RollbackTrigger;
 use handsoff::gates::{Gate, GateRequest, Mode};
-use handsoff::invoke::event::InvocationContext;
 use handsoff::policy::Policy;
 use handsoff::ports::PortError;
 use handsoff::ports::deployments::{AwsDeploymentControl, DeploymentControl};

@@ -5,10 +5,10 @@
 
 use std::sync::Mutex;
 
+use handsoff::context::InvocationContext;
 use handsoff::decision::Verdict;
 use handsoff::gates::rollback_trigger::RollbackTrigger;
 use handsoff::gates::{Gate, GateRequest, Mode};
-use handsoff::invoke::event::InvocationContext;
 use handsoff::policy::Policy;
 use handsoff::ports::deployments::DeploymentControl;
 use handsoff::ports::store::memory::InMemoryStore;

@@ -5,18 +5,14 @@
 #![recursion_limit = "256"]
 
 use handsoff::aws::on_first_use;
-use std::sync::Arc;
 
-use handsoff::error::GateError;
-use handsoff::invoke::validation::{ValidationHandler, deadlines_from};
-use handsoff::json::Payload;
+use handsoff::invoke::validation::ValidationHandler;
 use handsoff::ports::http_client::SdkHttpSender;
 use handsoff::ports::lambda_invoke::LambdaInvoker;
 use handsoff::ports::pipeline_jobs::CodePipelineJobs;
 use handsoff::ports::store::DynamoStore;
 use handsoff::suite::Runner;
 use handsoff::suite::egress::Egress;
-use lambda_runtime::{Diagnostic, LambdaEvent, service_fn};
 
 #[tokio::main(flavor = "current_thread")]
 async fn main() -> Result<(), lambda_runtime::Error> {
@@ -32,18 +28,5 @@ async fn main() -> Result<(), lambda_runtime::Error> {
     );
     let store = DynamoStore::new(aws_sdk_dynamodb::Client::new(&config), table);
     let jobs = CodePipelineJobs::new(on_first_use(&config, aws_sdk_codepipeline::Client::new));
-    let handler = Arc::new(ValidationHandler::new(runner, store, jobs));
-    lambda_runtime::run(service_fn(move |event: LambdaEvent<Payload>| {
-        let handler = Arc::clone(&handler);
-        let context = event.context.clone();
-        handsoff::telemetry::in_invocation(&context, async move {
-            let deadlines = deadlines_from(event.context.deadline);
-            let payload = event
-                .payload
-                .into_value()
-                .map_err(|message| Diagnostic::from(GateError::InvalidInput(message.to_string())))?;
-            handler.handle(payload, deadlines).await.map_err(Diagnostic::from)
-        })
-    }))
-    .await
+    handsoff::invoke::serve(ValidationHandler::new(runner, store, jobs)).await
 }

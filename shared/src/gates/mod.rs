@@ -6,9 +6,9 @@ use std::future::Future;
 
 use jiff::Timestamp;
 
+use crate::context::InvocationContext;
 use crate::decision::Decision;
 use crate::error::GateError;
-use crate::invoke::event::InvocationContext;
 use crate::policy::Policy;
 
 pub mod alarm_blocker;

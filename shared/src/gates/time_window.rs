@@ -306,9 +306,9 @@ mod tests {
 
     mod closures {
         use super::*;
+        use crate::context::InvocationContext;
         use crate::freeze::Freeze;
         use crate::gates::Mode;
-        use crate::invoke::event::InvocationContext;
         use crate::ports::policies::InMemoryPolicies;
         use crate::ports::{PortError, PortErrorKind};
 

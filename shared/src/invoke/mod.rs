@@ -5,16 +5,12 @@
 //! Over 400 lines with its tests: the one handler flow both contracts share; the deadlines
 //! (`deadline.rs`) and which policy to use (`policy.rs`) live beside it.
 
-use std::sync::Arc;
-
 use jiff::Timestamp;
-use lambda_runtime::{Diagnostic, LambdaEvent, service_fn};
 use serde_json::{Value, json};
 
 use crate::decision::Decision;
 use crate::error::GateError;
 use crate::gates::{Gate, GateRequest, Mode};
-use crate::json::Payload;
 use crate::ports::events::{EventSink, NoEvents};
 use crate::ports::pipeline_jobs::{JobAnswer, PipelineJobs};
 use crate::ports::{PortError, PortErrorKind};
@@ -24,13 +20,16 @@ pub mod codepipeline;
 mod deadline;
 pub mod event;
 pub mod policy;
+mod serve;
 pub mod validation;
 
+use crate::context::InvocationContext;
 use codepipeline::{Continuation, answer_for};
 use deadline::DeadlineGate;
 pub use deadline::{ANSWER_MARGIN, Deadlines, LAST_WORD, answer_job, call_by, instant_before};
-use event::{DirectRequest, Invocation, InvocationContext, PipelineJob};
+use event::{DirectRequest, Invocation, PipelineJob};
 use policy::{NoStoredPolicies, PolicyAsk, direct_ask, job_ask, resolve};
+pub use serve::{EventHandler, serve};
 
 use crate::ports::policies::PolicyStore;
 
@@ -361,6 +360,20 @@ fn waiting_since(context: &InvocationContext, now: Timestamp) -> Result<Option<T
     }
 }
 
+impl<G: Gate, J: PipelineJobs, M: MetricSink, E: EventSink, P: PolicyStore> EventHandler for Handler<G, J, M, E, P> {
+    fn answer_margin(&self) -> std::time::Duration {
+        ANSWER_MARGIN
+    }
+
+    async fn handle_event(&self, event: Value, deadlines: Deadlines) -> Result<Value, GateError> {
+        self.handle_until(event, Timestamp::now(), Some(deadlines)).await
+    }
+
+    fn refused(&self, error: &GateError) {
+        record_error(self.gate.name(), error, Mode::Direct, &self.metrics, Timestamp::now());
+    }
+}
+
 /// Runs a gate on the Lambda runtime until the process ends, announcing what it decides to
 /// `events` and reading stored policies from `policies`.
 pub async fn run<G, J, E, P>(gate: G, jobs: J, events: E, policies: P) -> Result<(), lambda_runtime::Error>
@@ -370,33 +383,11 @@ where
     E: EventSink + 'static,
     P: PolicyStore + 'static,
 {
-    let handler = Arc::new(
+    serve(
         Handler::new(gate, jobs, StdoutMetrics)
             .with_events(events)
             .with_policies(policies),
-    );
-    lambda_runtime::run(service_fn(move |event: LambdaEvent<Payload>| {
-        let handler = Arc::clone(&handler);
-        let context = event.context.clone();
-        crate::telemetry::in_invocation(&context, async move {
-            let deadlines = Deadlines::before_lambda(event.context.deadline, ANSWER_MARGIN);
-            let payload = event.payload.into_value().map_err(|message| {
-                let error = GateError::InvalidInput(message.to_string());
-                record_error(
-                    handler.gate.name(),
-                    &error,
-                    Mode::Direct,
-                    handler.metrics(),
-                    Timestamp::now(),
-                );
-                Diagnostic::from(error)
-            })?;
-            handler
-                .handle_until(payload, Timestamp::now(), Some(deadlines))
-                .await
-                .map_err(Diagnostic::from)
-        })
-    }))
+    )
     .await
 }
 
@@ -405,7 +396,7 @@ mod tests {
 
     #[test]
     fn a_stage_name_that_could_split_a_key_or_run_in_a_shell_is_refused() {
-        let context = |stage: &str| event::InvocationContext {
+        let context = |stage: &str| crate::context::InvocationContext {
             pipeline: Some("orders".into()),
             stage: Some(stage.into()),
             ..Default::default()

@@ -3,7 +3,8 @@
 
 use jiff::Timestamp;
 
-use super::event::{DirectRequest, InvocationContext, PolicyRef};
+use super::event::{DirectRequest, PolicyRef};
+use crate::context::InvocationContext;
 use crate::error::GateError;
 use crate::layers::{LayerDoc, PolicySource, Scope, StoredLayer, effective};
 use crate::policy::{Policy, PolicyError};

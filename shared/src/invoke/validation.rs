@@ -273,7 +273,14 @@ impl<H: HttpSender, L: FunctionInvoker, S: SuiteStore, J: PipelineJobs> Validati
     }
 }
 
-/// The deadlines of an invocation whose Lambda deadline is `deadline_ms` (epoch milliseconds).
-pub fn deadlines_from(deadline_ms: u64) -> Deadlines {
-    Deadlines::before_lambda(deadline_ms, ANSWER_MARGIN)
+impl<H: HttpSender, L: FunctionInvoker, S: SuiteStore, J: PipelineJobs> super::EventHandler
+    for ValidationHandler<H, L, S, J>
+{
+    fn answer_margin(&self) -> Duration {
+        ANSWER_MARGIN
+    }
+
+    async fn handle_event(&self, event: Value, deadlines: Deadlines) -> Result<Value, GateError> {
+        self.handle(event, deadlines).await
+    }
 }

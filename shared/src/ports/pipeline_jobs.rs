@@ -8,7 +8,7 @@ use aws_sdk_codepipeline::types::{ExecutionDetails, FailureDetails, FailureType}
 
 use super::{PortError, PortErrorKind};
 use crate::aws::OnFirstUse;
-use crate::invoke::event::InvocationContext;
+use crate::context::InvocationContext;
 
 /// CodePipeline's limits on what an answer may carry.
 pub const MAX_FAILURE_MESSAGE: usize = 5_000;
