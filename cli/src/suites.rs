@@ -8,7 +8,7 @@ use handsoff::ports::http_client::SdkHttpSender;
 use handsoff::ports::lambda_invoke::LambdaInvoker;
 use handsoff::ports::suites::SuiteStore;
 use handsoff::suite::model::ShortDuration;
-use handsoff::suite::{Runner, Suite};
+use handsoff::suite::{Progress, Runner, Suite};
 use jiff::Timestamp;
 
 use crate::aws::{AwsArgs, TableArgs, caller, config, store};
@@ -48,6 +48,28 @@ pub struct RunArgs {
     /// The full results as JSON instead of text.
     #[arg(long)]
     json: bool,
+    /// A line on stderr as each test finishes: auto (when stderr is a terminal), always or never.
+    #[arg(long, value_enum, default_value_t = ShowProgress::Auto)]
+    progress: ShowProgress,
+}
+
+/// When a long command shows its progress on stderr (stdout keeps only the result).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+pub enum ShowProgress {
+    Auto,
+    Always,
+    Never,
+}
+
+impl ShowProgress {
+    fn shown(self) -> bool {
+        use std::io::IsTerminal;
+        match self {
+            ShowProgress::Auto => std::io::stderr().is_terminal(),
+            ShowProgress::Always => true,
+            ShowProgress::Never => false,
+        }
+    }
 }
 
 #[derive(Debug, Args)]
@@ -147,8 +169,14 @@ pub async fn run(args: &RunArgs, aws: &AwsArgs) -> Result<(String, bool), crate:
         LambdaInvoker::new(aws_sdk_lambda::Client::new(&config)),
     );
     let deadline = tokio::time::Instant::now() + Duration::max(timeout.0, Duration::from_millis(1));
+    let shown = args.progress.shown();
+    let progress = |progress: Progress<'_>| {
+        if shown {
+            eprintln!("{}", progress.line());
+        }
+    };
     let summary = runner
-        .run(&suite, &vars, deadline, uuid::Uuid::new_v4().to_string())
+        .run_reporting(&suite, &vars, deadline, uuid::Uuid::new_v4().to_string(), &progress)
         .await
         .map_err(|error| format!("{}: {error}", args.file))?;
     let text = if args.json {

@@ -93,6 +93,42 @@ fn run_shows_what_was_sent_what_came_back_and_what_failed() {
         "the secret was printed"
     );
     assert_eq!(target.requests("/good").len(), 1);
+    assert!(
+        !stderr.contains("[1/2]"),
+        "no progress unless stderr is a terminal or it is asked for: {stderr}"
+    );
+
+    // Asked for, each test's line comes on stderr as it finishes; stdout keeps the JSON alone.
+    let (code, stdout, stderr) = handsoff(
+        &[
+            "suite",
+            "run",
+            &file,
+            "--var",
+            &base,
+            "--var",
+            "token=sekret-77aa",
+            "--progress",
+            "always",
+            "--json",
+        ],
+        None,
+    );
+    assert_eq!(code, 3, "{stderr}");
+    let lines: Vec<&str> = stderr.lines().filter(|line| line.starts_with('[')).collect();
+    assert_eq!(lines.len(), 2, "{stderr}");
+    assert!(
+        lines[0].starts_with("[1/2] ") && lines[1].starts_with("[2/2] "),
+        "{stderr}"
+    );
+    assert!(lines.iter().any(|line| line.contains("ok   health (")), "{stderr}");
+    assert!(
+        lines.iter().any(|line| line.contains("FAIL dependency up (")),
+        "{stderr}"
+    );
+    assert!(!stderr.contains("sekret-77aa"), "the secret was printed: {stderr}");
+    let summary: serde_json::Value = serde_json::from_str(&stdout).expect("stdout is the JSON alone");
+    assert_eq!(summary["ok"], false);
 
     let (code, _, stderr) = handsoff(&["suite", "run", &file, "--var", &base], None);
     assert_eq!(code, 1);

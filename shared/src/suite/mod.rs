@@ -13,4 +13,4 @@ pub mod vars;
 
 pub use model::{Suite, SuiteError};
 pub use report::{Outcome, RunSummary, TestResult};
-pub use run::Runner;
+pub use run::{Progress, Runner};

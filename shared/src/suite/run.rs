@@ -58,6 +58,29 @@ struct Prepared {
     case: TestCase,
 }
 
+/// One test finished: how many of how many, and its result.
+#[derive(Debug, Clone, Copy)]
+pub struct Progress<'a> {
+    pub done: usize,
+    pub total: usize,
+    pub result: &'a TestResult,
+}
+
+impl Progress<'_> {
+    /// One line for a person: `[2/5] FAIL dependency up (8 ms)`.
+    pub fn line(&self) -> String {
+        let outcome = match self.result.outcome {
+            Outcome::Passed => "ok  ",
+            Outcome::Failed => "FAIL",
+            Outcome::NotRun => "skip",
+        };
+        format!(
+            "[{}/{}] {outcome} {} ({} ms)",
+            self.done, self.total, self.result.name, self.result.duration_ms
+        )
+    }
+}
+
 enum Action {
     Http(OutgoingRequest),
     Lambda { function: String, payload: Vec<u8> },
@@ -76,6 +99,19 @@ impl<H: HttpSender, L: FunctionInvoker> Runner<H, L> {
         stage_vars: &BTreeMap<String, String>,
         deadline: Instant,
         run_id: String,
+    ) -> Result<RunSummary, SuiteError> {
+        self.run_reporting(suite, stage_vars, deadline, run_id, &|_| {}).await
+    }
+
+    /// As [`Runner::run`], telling `progress` of each test as it finishes (for a person
+    /// watching a long run).
+    pub async fn run_reporting(
+        &self,
+        suite: &Suite,
+        stage_vars: &BTreeMap<String, String>,
+        deadline: Instant,
+        run_id: String,
+        progress: &(dyn Fn(Progress<'_>) + Sync),
     ) -> Result<RunSummary, SuiteError> {
         let started_at = Timestamp::now();
         let started = Instant::now();
@@ -98,7 +134,14 @@ impl<H: HttpSender, L: FunctionInvoker> Runner<H, L> {
         futures_util::pin_mut!(stream);
         // Each test stops itself at the deadline; the margin only guards against one that does not.
         let hard_stop = deadline + Duration::from_millis(200);
+        let mut done = 0;
         while let Ok(Some((index, result))) = timeout_at(hard_stop, stream.next()).await {
+            done += 1;
+            progress(Progress {
+                done,
+                total: count,
+                result: &result,
+            });
             results[index] = Some(result);
         }
         let results = results
