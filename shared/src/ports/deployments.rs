@@ -112,15 +112,7 @@ impl DeploymentControl for AwsDeploymentControl {
         alias: &str,
         to_version: Option<&str>,
     ) -> Result<String, PortError> {
-        let current = self
-            .lambda
-            .get()
-            .get_alias()
-            .function_name(function_name)
-            .name(alias)
-            .send()
-            .await
-            .map_err(|error| PortError::from_sdk("lambda:GetAlias", &error))?;
+        let current = super::lambda_alias::get_alias(self.lambda.get(), function_name, alias).await?;
         let primary = super::lambda_alias::primary_version(&current, function_name, alias)?;
         let weights = current
             .routing_config()

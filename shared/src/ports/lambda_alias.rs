@@ -32,17 +32,24 @@ impl LambdaAliases {
     }
 }
 
+/// The alias as Lambda has it now (the reader and the rollback both start here).
+pub(crate) async fn get_alias(
+    client: &Client,
+    function_name: &str,
+    alias: &str,
+) -> Result<aws_sdk_lambda::operation::get_alias::GetAliasOutput, PortError> {
+    client
+        .get_alias()
+        .function_name(function_name)
+        .name(alias)
+        .send()
+        .await
+        .map_err(|error| PortError::from_sdk("lambda:GetAlias", &error))
+}
+
 impl AliasReader for LambdaAliases {
     async fn routing(&self, function_name: &str, alias: &str) -> Result<AliasRouting, PortError> {
-        let output = self
-            .client
-            .get()
-            .get_alias()
-            .function_name(function_name)
-            .name(alias)
-            .send()
-            .await
-            .map_err(|error| PortError::from_sdk("lambda:GetAlias", &error))?;
+        let output = get_alias(self.client.get(), function_name, alias).await?;
         let canary = output
             .routing_config()
             .and_then(|routing| routing.additional_version_weights())

@@ -16,7 +16,7 @@ mod memory;
 use serde::{Deserialize, Serialize};
 
 use super::store::codec::{self, JsonText};
-use super::store::{DynamoStore, Item, StoreError, built, conditional, days_after, malformed, n, s};
+use super::store::{DynamoStore, Item, SortKey, StoreError, built, conditional, days_after, malformed, n, s};
 use crate::freeze::{Freeze, Lift};
 use crate::layers::{LayerDoc, Scope, StoredLayer};
 
@@ -236,21 +236,9 @@ impl PolicyStore for DynamoStore {
 impl FreezeStore for DynamoStore {
     async fn freezes(&self, now: Timestamp) -> Result<Vec<Freeze>, StoreError> {
         let call = "dynamodb:Query";
-        let items: Vec<Item> = self
-            .client()
-            .query()
-            .table_name(self.table())
-            .key_condition_expression("pk = :pk AND sk > :now")
-            .expression_attribute_values(":pk", s(FREEZES))
-            // Past every `<end>#<id>` that ends at `now` exactly: `to` is when it no longer holds.
-            .expression_attribute_values(":now", s(format!("{}#~", ends_key(now))))
-            .consistent_read(true)
-            .into_paginator()
-            .items()
-            .send()
-            .try_collect()
-            .await
-            .map_err(|error| StoreError::Port(super::PortError::from_sdk(call, &error)))?;
+        // Past every `<end>#<id>` that ends at `now` exactly: `to` is when it no longer holds.
+        let after = format!("{}#~", ends_key(now));
+        let items = self.query_where(FREEZES.to_string(), SortKey::After(&after)).await?;
         items.iter().map(|item| freeze_from(item, call)).collect()
     }
 }

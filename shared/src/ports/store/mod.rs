@@ -50,6 +50,14 @@ pub trait StateStore: OverrideStore + BlockStore + AuditStore + RollbackStore + 
 
 impl<T: OverrideStore + BlockStore + AuditStore + RollbackStore + BakeStore> StateStore for T {}
 
+/// Which sort keys under a partition a query reads.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum SortKey<'a> {
+    Any,
+    BeginsWith(&'a str),
+    After(&'a str),
+}
+
 /// The real adapter, on aws-sdk-dynamodb.
 #[derive(Debug, Clone)]
 pub struct DynamoStore {
@@ -214,14 +222,26 @@ impl DynamoStore {
 
     /// Every item under `pk` (whose sort key starts with `prefix`, if given), all pages.
     pub(super) async fn query_all(&self, pk: String, prefix: Option<&str>) -> Result<Vec<Item>, StoreError> {
+        match prefix {
+            Some(prefix) => self.query_where(pk, SortKey::BeginsWith(prefix)).await,
+            None => self.query_where(pk, SortKey::Any).await,
+        }
+    }
+
+    /// Every item under `pk` whose sort key is as `sort_key` says, all pages, read consistently.
+    pub(crate) async fn query_where(&self, pk: String, sort_key: SortKey<'_>) -> Result<Vec<Item>, StoreError> {
         let call = "dynamodb:Query";
         let mut values = Item::from([(":pk".to_string(), s(pk))]);
-        if let Some(prefix) = prefix {
-            values.insert(":prefix".to_string(), s(prefix));
-        }
-        let condition = match prefix {
-            Some(_) => "pk = :pk AND begins_with(sk, :prefix)",
-            None => "pk = :pk",
+        let condition = match sort_key {
+            SortKey::Any => "pk = :pk",
+            SortKey::BeginsWith(prefix) => {
+                values.insert(":sk".to_string(), s(prefix));
+                "pk = :pk AND begins_with(sk, :sk)"
+            }
+            SortKey::After(after) => {
+                values.insert(":sk".to_string(), s(after));
+                "pk = :pk AND sk > :sk"
+            }
         };
         self.client
             .query()
