@@ -1,7 +1,6 @@
 //! Bake time (pure): wait after a stage deploys until enough time has passed AND enough real
 //! traffic has exercised the new code, rolling back if a watched alarm fires meanwhile.
 
-use crate::evidence::{BakeEvidence, FloorCount, SequentialLook};
 use jiff::{SignedDuration, Timestamp};
 use serde::{Deserialize, Serialize};
 
@@ -9,6 +8,7 @@ use crate::alarms::{AlarmSelection, Blocker};
 use crate::canary::sequential::{SequentialEvidence, SequentialVerdict};
 use crate::decision::{Decision, Verdict};
 use crate::duration::HumanDuration;
+use crate::evidence::{BakeEvidence, FloorCount, SequentialLook};
 use crate::policy::PolicyError;
 
 pub const NAME: &str = "bake-time-waiter";

@@ -1,5 +1,6 @@
 //! The sequential canary test (pure): "is the one-box's error rate higher than the fleet's?",
 //! asked at every bake poll without inflating false rollbacks, however often it is asked.
+//! Over 400 lines: the derivation below and its tests read together with the code.
 //!
 //! # The test
 //!

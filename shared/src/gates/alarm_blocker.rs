@@ -1,8 +1,9 @@
 //! The alarm blocker: no deployment starts into a stage while a watched alarm fires, unless a
 //! person has overridden it, with a reason, for a while; and never while the stage is blocked
 //! after a rollback.
+//!
+//! Over 400 lines only with its tests (the decision's every branch, next to it).
 
-use crate::evidence::{AlarmEvidence, AlarmsRead, GateEvidence};
 use jiff::{SignedDuration, Timestamp};
 
 use super::{Gate, GateRequest};
@@ -11,6 +12,7 @@ use crate::alarms::{AlarmPolicy, AlarmReading, BlockMarker, Override, WhenBlocke
 use crate::audit::AuditRecord;
 use crate::decision::{Decision, Verdict};
 use crate::error::GateError;
+use crate::evidence::{AlarmEvidence, AlarmsRead, GateEvidence};
 use crate::ports::alarms::AlarmSource;
 use crate::ports::store::StateStore;
 

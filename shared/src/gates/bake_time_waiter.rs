@@ -4,7 +4,6 @@
 //! moment the sequential test finds the one-box's error rate higher than the fleet's (when the
 //! policy has a `canary` section).
 
-use crate::evidence::GateEvidence;
 use jiff::Timestamp;
 
 use super::{Gate, GateRequest};
@@ -15,6 +14,7 @@ use crate::canary::CanaryPolicy;
 use crate::canary::sequential::SequentialTest;
 use crate::decision::Decision;
 use crate::error::GateError;
+use crate::evidence::GateEvidence;
 use crate::gates::canary_evaluator::{count_queries, looks as canary_looks, target_queries};
 use crate::ports::alarms::{AlarmHistory, AlarmSource};
 use crate::ports::lambda_alias::AliasReader;

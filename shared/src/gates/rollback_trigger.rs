@@ -3,7 +3,6 @@
 //! succeeded, and a later call retries only the rest. The stage is then blocked until a person
 //! clears it.
 
-use crate::evidence::RollbackEvidence;
 use jiff::{SignedDuration, Timestamp};
 
 use super::{Gate, GateRequest};
@@ -11,6 +10,7 @@ use crate::alarms::BlockMarker;
 use crate::audit::AuditRecord;
 use crate::decision::{Decision, Verdict};
 use crate::error::GateError;
+use crate::evidence::RollbackEvidence;
 use crate::ports::deployments::DeploymentControl;
 use crate::ports::store::{RollbackClaim, RollbackKey, StateStore, StoreError};
 use crate::rollback::{NAME, PipelineMode, RollbackAction, StepResult, record_of};

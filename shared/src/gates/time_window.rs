@@ -2,12 +2,12 @@
 //!
 //! Over 400 lines because of its tests; the gate itself is about 200.
 
-use crate::evidence::{CalendarEvidence, CalendarStateName, FreezeEvidence, WindowEvidence};
 use jiff::Timestamp;
 
 use super::{Gate, GateRequest};
 use crate::decision::{Decision, Verdict};
 use crate::error::GateError;
+use crate::evidence::{CalendarEvidence, CalendarStateName, FreezeEvidence, WindowEvidence};
 use crate::freeze::{Freeze, Frozen, frozen};
 use crate::ports::calendars::{CalendarState, Calendars, NoCalendars};
 use crate::ports::policies::FreezeStore;
