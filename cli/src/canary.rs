@@ -6,7 +6,7 @@ use std::path::PathBuf;
 
 use clap::{Args, Subcommand};
 use handsoff::canary::sequential::{Look, SequentialConfig, SequentialVerdict, watch};
-use handsoff::canary::{CanaryVerdict, JudgeInput, judge};
+use handsoff::canary::{JudgeInput, judge};
 use serde::Deserialize;
 
 #[derive(Debug, Subcommand)]
@@ -96,15 +96,6 @@ pub struct JudgeArgs {
     json: bool,
 }
 
-fn verdict_name(verdict: CanaryVerdict) -> &'static str {
-    match verdict {
-        CanaryVerdict::Pass => "pass",
-        CanaryVerdict::Fail => "fail",
-        CanaryVerdict::Inconclusive => "inconclusive",
-        CanaryVerdict::Skipped => "skipped",
-    }
-}
-
 fn number(value: Option<f64>, format: impl Fn(f64) -> String) -> String {
     value.map_or("-".to_string(), format)
 }
@@ -127,14 +118,14 @@ pub fn judge_command(args: &JudgeArgs) -> Result<String, crate::error::CliError>
         return serde_json::to_string(&judgement).map_err(|error| crate::error::CliError::from(error.to_string()));
     }
     let mut lines = vec![
-        format!("verdict: {}", verdict_name(judgement.verdict)),
+        format!("verdict: {}", judgement.verdict),
         format!(
             "{:<8} {:<13} {:>10} {:>9} {:>10}  detail",
             "check", "verdict", "p-value", "effect", "threshold"
         ),
     ];
     for check in &judgement.checks {
-        let (effect, threshold) = match check.name {
+        let (effect, threshold) = match check.name.as_ref() {
             "errors" => (
                 number(check.effect, |x| format!("{x:.2}x")),
                 number(check.threshold, |x| format!("{x:.2}x")),
@@ -151,11 +142,7 @@ pub fn judge_command(args: &JudgeArgs) -> Result<String, crate::error::CliError>
         lines.push(format!(
             "{:<8} {:<13} {:>10} {:>9} {:>10}  {}",
             check.name,
-            format!(
-                "{}{}",
-                verdict_name(check.verdict),
-                if check.significant { "*" } else { "" }
-            ),
+            format!("{}{}", check.verdict, if check.significant { "*" } else { "" }),
             number(check.p_value, |p| format!("{p:.2e}")),
             effect,
             threshold,

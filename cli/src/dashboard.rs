@@ -153,11 +153,9 @@ pub fn page(views: &[StageView], now: Timestamp) -> String {
                 .map(|check| {
                     format!(
                         "{} {} (p = {})",
-                        check["name"].as_str().unwrap_or("?"),
-                        check["verdict"].as_str().unwrap_or("?"),
-                        check["p_value"]
-                            .as_f64()
-                            .map_or("n/a".to_string(), |p| format!("{p:.3e}"))
+                        check.name,
+                        check.verdict,
+                        check.p_value.map_or("n/a".to_string(), |p| format!("{p:.3e}"))
                     )
                 })
                 .collect();

@@ -222,6 +222,13 @@ impl BakeEvidence {
     }
 }
 
+impl CanaryEvidence {
+    /// The canary evaluator's evidence, read back from its audit record (as [`BakeEvidence::recorded`]).
+    pub fn recorded(record: &AuditRecord) -> Option<CanaryEvidence> {
+        recorded(record, crate::gates::canary_evaluator::NAME)
+    }
+}
+
 impl RollbackEvidence {
     /// The rollback trigger's evidence, read back from its audit record (as [`BakeEvidence::recorded`]).
     pub fn recorded(record: &AuditRecord) -> Option<RollbackEvidence> {
@@ -276,7 +283,7 @@ pub enum CanaryTarget {
 }
 
 /// The canary evaluator's: what it compared, over which window, and the judgement.
-#[derive(Debug, Clone, PartialEq, Serialize, JsonSchema)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
 pub struct CanaryEvidence {
     pub target: CanaryTarget,
     pub window: MetricWindow,
@@ -287,7 +294,7 @@ pub struct CanaryEvidence {
 }
 
 /// The whole periods read.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, JsonSchema)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
 pub struct MetricWindow {
     pub start: Timestamp,
     pub end: Timestamp,

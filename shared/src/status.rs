@@ -12,13 +12,13 @@
 
 use jiff::Timestamp;
 use serde::Serialize;
-use serde_json::Value;
 
 use crate::alarms::{BlockMarker, Override};
 use crate::audit::AuditRecord;
+use crate::canary::CanaryVerdict;
 use crate::canary::sequential::{Counts, SequentialEvidence};
 use crate::duration::HumanDuration;
-use crate::evidence::{BakeEvidence, FloorCount, RollbackEvidence};
+use crate::evidence::{BakeEvidence, CanaryEvidence, FloorCount, RollbackEvidence};
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
 #[serde(rename_all = "snake_case")]
@@ -96,7 +96,15 @@ pub struct CanaryView {
     pub decision: String,
     pub reason: String,
     /// Each check (errors, latency, traffic): its verdict and p-value (null where none).
-    pub checks: Vec<Value>,
+    pub checks: Vec<CheckSummary>,
+}
+
+/// One check of the canary's last judgement, in brief.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct CheckSummary {
+    pub name: String,
+    pub verdict: CanaryVerdict,
+    pub p_value: Option<f64>,
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize)]
@@ -222,12 +230,17 @@ pub fn stage_status(
             at: record.at,
             decision: record.decision.clone().unwrap_or_default(),
             reason: record.reason.clone(),
-            checks: record.detail["judgement"]["checks"]
-                .as_array()
-                .map(|checks| {
-                    checks
-                        .iter()
-                        .map(|check| serde_json::json!({"name": check["name"], "verdict": check["verdict"], "p_value": check["p_value"]}))
+            checks: CanaryEvidence::recorded(record)
+                .map(|evidence| {
+                    evidence
+                        .judgement
+                        .checks
+                        .into_iter()
+                        .map(|check| CheckSummary {
+                            name: check.name.into_owned(),
+                            verdict: check.verdict,
+                            p_value: check.p_value,
+                        })
                         .collect()
                 })
                 .unwrap_or_default(),
@@ -340,13 +353,7 @@ impl StageStatus {
             let p_values: Vec<String> = canary
                 .checks
                 .iter()
-                .filter_map(|check| {
-                    Some(format!(
-                        "{} p = {:.3e}",
-                        check["name"].as_str()?,
-                        check["p_value"].as_f64()?
-                    ))
-                })
+                .filter_map(|check| Some(format!("{} p = {:.3e}", check.name, check.p_value?)))
                 .collect();
             line.push_str(&format!(
                 "\n{:<16} canary: {} at {}{}",
@@ -393,7 +400,7 @@ pub fn state_name(state: StageState) -> &'static str {
 
 #[cfg(test)]
 mod tests {
-    use serde_json::json;
+    use serde_json::{Value, json};
 
     use super::*;
 
@@ -513,17 +520,46 @@ mod tests {
 
     #[test]
     fn the_last_canary_verdict_shows_its_p_values() {
-        let judged = json!({"judgement": {"checks": [
-            {"name": "errors", "verdict": "fail", "p_value": 1.5e-9},
-            {"name": "latency", "verdict": "pass", "p_value": 0.52}]}});
+        use crate::canary::{JudgeConfig, JudgeInput, Sample, judge};
+        use crate::evidence::{CanaryEvidence, CanaryTarget, MetricWindow};
+        let sample = |requests, errors| Sample {
+            requests,
+            errors,
+            latency_ms: vec![120.0; 10],
+        };
+        let judgement = judge(&JudgeInput {
+            baseline: sample(20_000, 200),
+            canary: sample(2_000, 100),
+            expected_canary_share: None,
+            config: JudgeConfig::default(),
+        });
+        let errors_p = judgement.checks[0].p_value.unwrap();
+        let evidence = CanaryEvidence {
+            target: CanaryTarget::Pair {
+                namespace: "Orders".into(),
+                canary: Default::default(),
+                baseline: Default::default(),
+            },
+            window: MetricWindow {
+                start: at("2026-12-07T16:50:00Z"),
+                end: at("2026-12-07T17:00:00Z"),
+                period: "1m".parse().unwrap(),
+            },
+            get_metric_data_calls: 1,
+            judgement,
+            missing_series: Vec::new(),
+        };
+        let judged = serde_json::to_value(&evidence).unwrap();
         let trail = [decision("canary-evaluator", "fail", "2026-12-07T17:00:00Z", judged)];
         let status = stage_status("orders", "Prod-1", None, &[], &trail, at("2026-12-07T17:01:00Z"));
         let canary = status.canary.as_ref().unwrap();
-        assert_eq!((canary.decision.as_str(), canary.checks.len()), ("fail", 2));
+        let names: Vec<&str> = canary.checks.iter().map(|check| check.name.as_str()).collect();
+        assert_eq!(names, ["errors", "latency", "traffic"]);
+        assert_eq!(canary.checks[0].verdict, CanaryVerdict::Fail);
         assert!(
-            status
-                .line()
-                .contains("canary: fail at 2026-12-07T17:00:00Z (errors p = 1.500e-9, latency p = 5.200e-1)"),
+            status.line().contains(&format!(
+                "canary: fail at 2026-12-07T17:00:00Z (errors p = {errors_p:.3e}, latency p = "
+            )),
             "{}",
             status.line()
         );

@@ -6,6 +6,8 @@
 //! Over 400 lines: one statistical procedure read top to bottom (counts, tests, Holm, verdict), in
 //! the order docs/canary.md derives it; split, the derivation would scatter.
 
+use std::borrow::Cow;
+
 use serde::{Deserialize, Serialize};
 
 use super::stats::{
@@ -92,7 +94,7 @@ pub struct JudgeInput {
     pub config: JudgeConfig,
 }
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, schemars::JsonSchema)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, schemars::JsonSchema)]
 #[serde(rename_all = "lowercase")]
 pub enum CanaryVerdict {
     Pass,
@@ -102,11 +104,23 @@ pub enum CanaryVerdict {
     Skipped,
 }
 
-#[derive(Debug, Clone, PartialEq, Serialize, schemars::JsonSchema)]
+impl std::fmt::Display for CanaryVerdict {
+    fn fmt(&self, formatter: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        formatter.write_str(match self {
+            CanaryVerdict::Pass => "pass",
+            CanaryVerdict::Fail => "fail",
+            CanaryVerdict::Inconclusive => "inconclusive",
+            CanaryVerdict::Skipped => "skipped",
+        })
+    }
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, schemars::JsonSchema)]
 pub struct Check {
-    pub name: &'static str,
+    /// `errors`, `latency` or `traffic`.
+    pub name: Cow<'static, str>,
     pub verdict: CanaryVerdict,
-    pub method: &'static str,
+    pub method: Cow<'static, str>,
     pub p_value: Option<f64>,
     /// Significant after Holm-Bonferroni across the checks.
     pub significant: bool,
@@ -120,7 +134,7 @@ pub struct Check {
 }
 
 /// The numbers a check was run on, by check.
-#[derive(Debug, Clone, PartialEq, Serialize, schemars::JsonSchema)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, schemars::JsonSchema)]
 #[serde(untagged)]
 pub enum CheckCounts {
     Errors {
@@ -146,7 +160,7 @@ pub enum CheckCounts {
     },
 }
 
-#[derive(Debug, Clone, PartialEq, Serialize, schemars::JsonSchema)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, schemars::JsonSchema)]
 pub struct Judgement {
     pub verdict: CanaryVerdict,
     pub checks: Vec<Check>,
@@ -315,7 +329,7 @@ pub fn judge(input: &JudgeInput) -> Judgement {
 
     let errors_fail = significant[0] && error_ratio.is_some_and(|ratio| ratio >= config.max_error_ratio);
     let errors = Check {
-        name: "errors",
+        name: "errors".into(),
         verdict: if errors_fail && enough_requests {
             CanaryVerdict::Fail
         } else if !enough_requests {
@@ -323,7 +337,7 @@ pub fn judge(input: &JudgeInput) -> Judgement {
         } else {
             CanaryVerdict::Pass
         },
-        method: "exact conditional binomial test (canary worse)",
+        method: "exact conditional binomial test (canary worse)".into(),
         p_value: errors_p,
         significant: significant[0],
         statistic: Some(canary.errors as f64),
@@ -356,7 +370,7 @@ pub fn judge(input: &JudgeInput) -> Judgement {
     let latency_fail =
         significant[1] && latency_increase.is_some_and(|increase| increase > config.max_latency_increase);
     let latency = Check {
-        name: "latency",
+        name: "latency".into(),
         verdict: if !has_latency {
             CanaryVerdict::Skipped
         } else if !enough_periods || !enough_requests {
@@ -366,7 +380,8 @@ pub fn judge(input: &JudgeInput) -> Judgement {
         } else {
             CanaryVerdict::Pass
         },
-        method: "one-sided Mann-Whitney U (canary greater), normal approximation, tie and continuity corrections",
+        method: "one-sided Mann-Whitney U (canary greater), normal approximation, tie and continuity corrections"
+            .into(),
         p_value: latency_test.map(|test| test.p_value),
         significant: significant[1],
         statistic: latency_test.map(|test| test.u),
@@ -404,7 +419,7 @@ pub fn judge(input: &JudgeInput) -> Judgement {
     };
     let traffic_fail = no_traffic || (significant[2] && share_effect.is_some_and(|effect| effect < 0.5));
     let traffic = Check {
-        name: "traffic",
+        name: "traffic".into(),
         verdict: if traffic_fail {
             CanaryVerdict::Fail
         } else if total_requests == 0 {
@@ -416,7 +431,8 @@ pub fn judge(input: &JudgeInput) -> Judgement {
             "exact binomial test of the canary's share (lower), plus the zero-traffic rule"
         } else {
             "zero-traffic rule (no expected share given)"
-        },
+        }
+        .into(),
         p_value: traffic_p,
         significant: significant[2],
         statistic: observed_share,

@@ -153,10 +153,10 @@ pub struct Samples {
 }
 
 /// A series the judgement needs that found no datapoint, and the check it leaves unproven.
-#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, schemars::JsonSchema)]
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize, schemars::JsonSchema)]
 pub struct MissingSeries {
-    /// `errors` or `latency`.
-    pub check: &'static str,
+    /// `errors`, `latency` or `baseline`.
+    pub check: std::borrow::Cow<'static, str>,
     pub reason: String,
 }
 
@@ -190,7 +190,7 @@ pub fn samples(data: &MetricData, queries: &[MetricQuery], rules: SeriesRules) -
             ] {
                 if let (true, Some(query)) = (absent, asked(id)) {
                     missing.push(MissingSeries {
-                        check,
+                        check: check.into(),
                         reason: format!(
                             "{name} {}/{} ({}) has {requests} requests but no {} datapoint in the window",
                             query.namespace,
@@ -229,7 +229,7 @@ pub fn samples(data: &MetricData, queries: &[MetricQuery], rules: SeriesRules) -
             format!("{}/{} ({})", query.namespace, query.metric, dimensions_of(query))
         });
         missing.push(MissingSeries {
-            check: "baseline",
+            check: "baseline".into(),
             reason: format!("baseline {what} has no requests in the window: nothing to compare the canary with"),
         });
     }
