@@ -219,9 +219,11 @@ impl SequentialTest {
         Ok(())
     }
 
-    /// The e-value so far: the prior-weighted mixture of the likelihood ratios.
+    /// The e-value so far: the prior-weighted mixture of the likelihood ratios. Held at the
+    /// largest finite number: past e^709 it would be infinite, which JSON cannot hold, and the
+    /// recorded evidence would no longer read back (the verdict uses [`Self::log_e_value`]).
     pub fn e_value(&self) -> f64 {
-        self.log_e_value().exp()
+        self.log_e_value().exp().min(f64::MAX)
     }
 
     /// ln of the e-value, computed without overflow.

@@ -83,7 +83,11 @@ struct RunItem {
     suite: String,
     ok: bool,
     results: String,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[serde(
+        default,
+        deserialize_with = "codec::present",
+        skip_serializing_if = "Option::is_none"
+    )]
     execution_id: Option<String>,
     #[serde(with = "codec::epoch_seconds")]
     expires_at: Timestamp,

@@ -41,15 +41,55 @@ pub(crate) struct Unreadable(String);
 
 /// Reads `item` as a `T`, or says which attribute is wrong.
 pub(crate) fn decode<T: DeserializeOwned>(item: &Item) -> Result<T, Unreadable> {
+    // An attribute type newer than this SDK cannot be read, and must not crash the reader.
+    if let Some((name, _)) = item.iter().find(|(_, value)| holds_unknown(value)) {
+        return Err(Unreadable(format!(
+            "`{name}`: an attribute type this reader does not know"
+        )));
+    }
     let item: serde_dynamo::Item = item.clone().into();
     let deserializer = serde_dynamo::Deserializer::from_attribute_value(serde_dynamo::AttributeValue::M(item.into()));
     serde_path_to_error::deserialize(deserializer).map_err(|error| {
-        let why = without_value(&error.inner().to_string());
+        let why = safe_reason(&error.inner().to_string());
         match error.path().to_string().as_str() {
             "." => Unreadable(why),
             path => Unreadable(format!("`{path}`: {why}")),
         }
     })
+}
+
+fn holds_unknown(value: &AttributeValue) -> bool {
+    match value {
+        AttributeValue::L(values) => values.iter().any(holds_unknown),
+        AttributeValue::M(map) => map.values().any(holds_unknown),
+        other => other.is_unknown(),
+    }
+}
+
+/// Why a value could not be read, in words that never quote it: serde's own messages for a
+/// wrong type or a missing field (their values taken out), a fixed phrase for anything else
+/// (a parser's message may echo what it could not parse).
+fn safe_reason(message: &str) -> String {
+    let known = [
+        "invalid type: ",
+        "invalid value: ",
+        "invalid length ",
+        "missing field `",
+    ];
+    if known.iter().any(|lead| message.starts_with(lead)) {
+        without_value(message)
+    } else if message.starts_with("not the expected JSON") || message.starts_with("not epoch seconds") {
+        message.to_string()
+    } else {
+        "a value that does not parse as this attribute's type".to_string()
+    }
+}
+
+/// For an optional attribute (with `#[serde(default)]`): absent reads as none, but present it
+/// must hold the value; a NULL is a malformed item, never "not set" (a NULL `revoked_at` must
+/// not read as "not revoked").
+pub(crate) fn present<'de, D: Deserializer<'de>, T: Deserialize<'de>>(deserializer: D) -> Result<Option<T>, D::Error> {
+    T::deserialize(deserializer).map(Some)
 }
 
 /// Reads `item` as a `T`; anything unreadable is a malformed item naming the attribute.
@@ -110,7 +150,7 @@ mod tests {
         #[serde(with = "epoch_seconds")]
         expires_at: Timestamp,
         body: JsonText<Vec<u32>>,
-        #[serde(default, skip_serializing_if = "Option::is_none")]
+        #[serde(default, deserialize_with = "present", skip_serializing_if = "Option::is_none")]
         note: Option<String>,
     }
 
@@ -138,19 +178,24 @@ mod tests {
         let good = to_item(&sample()).unwrap();
         for (field, value) in [
             ("pk", None),
+            ("note", Some(AttributeValue::Null(true))),
+            ("expires_at", Some(AttributeValue::N("1e999".into()))),
             ("expires_at", Some(AttributeValue::S("soon".into()))),
             ("body", Some(AttributeValue::S("{\"secret\": \"hunter2\"}".into()))),
             ("body", Some(AttributeValue::N("7".into()))),
         ] {
             let mut item = good.clone();
-            match value {
-                Some(value) => item.insert(field.to_string(), value),
+            match &value {
+                Some(value) => item.insert(field.to_string(), value.clone()),
                 None => item.remove(field),
             };
             let error = from_item::<Sample>(&item, "dynamodb:Query").unwrap_err().to_string();
             assert!(error.contains("malformed item"), "{field}: {error}");
             assert!(error.contains(&format!("`{field}`")), "{field}: {error}");
             assert!(!error.contains("hunter2"), "{field}: {error}");
+            if let Some(AttributeValue::S(text) | AttributeValue::N(text)) = &value {
+                assert!(!error.contains(text.as_str()), "{field}: {error}");
+            }
         }
     }
 }

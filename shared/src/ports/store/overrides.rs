@@ -56,9 +56,17 @@ struct OverrideItem {
     /// The TTL attribute: DynamoDB deletes expired overrides some time after they expire.
     #[serde(with = "codec::epoch_seconds")]
     expires_at: Timestamp,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[serde(
+        default,
+        deserialize_with = "codec::present",
+        skip_serializing_if = "Option::is_none"
+    )]
     revoked_at: Option<Timestamp>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[serde(
+        default,
+        deserialize_with = "codec::present",
+        skip_serializing_if = "Option::is_none"
+    )]
     revoked_by: Option<String>,
 }
 

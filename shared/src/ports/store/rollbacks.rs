@@ -58,9 +58,17 @@ struct RollbackItem {
     status: String,
     #[serde(with = "codec::epoch_seconds")]
     claimed_at: Timestamp,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[serde(
+        default,
+        deserialize_with = "codec::present",
+        skip_serializing_if = "Option::is_none"
+    )]
     claim_id: Option<String>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[serde(
+        default,
+        deserialize_with = "codec::present",
+        skip_serializing_if = "Option::is_none"
+    )]
     record: Option<JsonText<RollbackRecord>>,
     #[serde(with = "codec::epoch_seconds")]
     expires_at: Timestamp,
