@@ -5,6 +5,9 @@
 //! - ports & adapters to AWS: [`ports`], [`aws`];
 //! - invocation: [`invoke`] (CodePipeline jobs and Step Functions/direct payloads) and
 //!   [`telemetry`] (JSON logs, EMF metrics).
+// The handler future is deep (each function's gate, its ports and the invocation layer); laid
+// out here for `invoke::Startup`, it needs more than the default 128.
+#![recursion_limit = "256"]
 
 pub mod alarms;
 pub mod audit;

@@ -9,6 +9,7 @@ use std::collections::BTreeSet;
 use std::path::{Path, PathBuf};
 use std::process::Command;
 
+use handsoff::invoke::Startup;
 use serde_yaml::Value as Yaml;
 
 fn root() -> PathBuf {
@@ -197,7 +198,7 @@ fn cargo_lambda_deploys_each_function_as_the_template_does() {
         assert_eq!(json["tags"], format!("app=handsoff&component={binary}"));
         let needs_table = std::fs::read_to_string(root().join("functions").join(binary).join("src/main.rs"))
             .unwrap()
-            .contains("table_from_env");
+            .contains("Startup::from_env");
         let env = config["env_var"].as_array().unwrap();
         assert_eq!(
             env.contains(&"HANDSOFF_TABLE=handsoff".into()),
@@ -309,10 +310,18 @@ fn callable(function: &str) -> BTreeSet<String> {
     ]
     .map(String::from)
     .into();
-    for port in handsoff::ports::calls::ports() {
-        if main.contains(port) {
-            actions.extend(handsoff::ports::calls::actions_of(port).map(String::from));
-        }
+    let mut ports: Vec<&str> = handsoff::ports::calls::ports()
+        .into_iter()
+        .filter(|port| main.contains(port))
+        .collect();
+    if main.contains("Startup::from_env") {
+        ports.extend(Startup::PORTS);
+    }
+    if main.contains(".run_gate(") {
+        ports.extend(Startup::GATE_PORTS);
+    }
+    for port in ports {
+        actions.extend(handsoff::ports::calls::actions_of(port).map(String::from));
     }
     actions
 }

@@ -5,27 +5,16 @@
 
 use handsoff::aws::on_first_use;
 use handsoff::gates::canary_evaluator::CanaryEvaluator;
-use handsoff::ports::events::EventBridgeSink;
+use handsoff::invoke::Startup;
 use handsoff::ports::lambda_alias::LambdaAliases;
 use handsoff::ports::metrics::CloudWatchMetrics;
-use handsoff::ports::pipeline_jobs::CodePipelineJobs;
-use handsoff::ports::store::DynamoStore;
 
 #[tokio::main(flavor = "current_thread")]
 async fn main() -> Result<(), lambda_runtime::Error> {
-    handsoff::telemetry::init_logging();
-    // Clients every invocation needs are built at start, the others on first use.
-    let config = handsoff::aws::load_config().await;
-    let metrics = CloudWatchMetrics::new(aws_sdk_cloudwatch::Client::new(&config));
-    let aliases = LambdaAliases::new(on_first_use(&config, aws_sdk_lambda::Client::new));
-    let jobs = CodePipelineJobs::new(on_first_use(&config, aws_sdk_codepipeline::Client::new));
+    let start = Startup::from_env().await?;
+    let metrics = CloudWatchMetrics::new(aws_sdk_cloudwatch::Client::new(&start.config));
+    let aliases = LambdaAliases::new(on_first_use(&start.config, aws_sdk_lambda::Client::new));
     // Its verdicts go to the stage's audit trail (status and the dashboard show them).
-    let store = DynamoStore::new(aws_sdk_dynamodb::Client::new(&config), handsoff::aws::table_from_env()?);
-    handsoff::invoke::run(
-        CanaryEvaluator::new(metrics, aliases).recording_to(store.clone()),
-        jobs,
-        EventBridgeSink::from_env(&config),
-        store,
-    )
-    .await
+    let gate = CanaryEvaluator::new(metrics, aliases).recording_to(start.store.clone());
+    start.run_gate(gate).await
 }

@@ -21,6 +21,7 @@ mod deadline;
 pub mod event;
 pub mod policy;
 mod serve;
+mod startup;
 pub mod validation;
 
 use crate::context::InvocationContext;
@@ -30,6 +31,7 @@ pub use deadline::{ANSWER_MARGIN, Deadlines, LAST_WORD, answer_job, call_by, ins
 use event::{DirectRequest, Invocation, PipelineJob};
 use policy::{NoStoredPolicies, PolicyAsk, direct_ask, job_ask, resolve};
 pub use serve::{EventHandler, serve};
+pub use startup::Startup;
 
 use crate::ports::policies::PolicyStore;
 
