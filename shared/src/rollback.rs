@@ -160,9 +160,55 @@ pub fn record_of(
     }
 }
 
+/// Why a rollback was asked for, as a person reads it. The state machines pass the failing
+/// gate's reasons as JSON text (`States.JsonToString`, which cannot fail, where picking the
+/// first of a list could, and a rollback must start): `gate: ["headline", "detail", ...]`
+/// becomes `gate: headline; detail` (details the headline already says left out). Anything
+/// else is kept as given.
+pub fn readable_reason(reason: &str) -> String {
+    let Some((lead, list)) = reason.split_once(": [") else {
+        return reason.to_string();
+    };
+    let Ok(items) = serde_json::from_str::<Vec<String>>(&format!("[{list}")) else {
+        return reason.to_string();
+    };
+    let Some((headline, details)) = items.split_first() else {
+        return lead.to_string();
+    };
+    let mut text = format!("{lead}: {headline}");
+    for detail in details.iter().filter(|detail| !headline.contains(detail.as_str())) {
+        text.push_str("; ");
+        text.push_str(detail);
+    }
+    text
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_gates_reasons_passed_as_json_read_as_sentences() {
+        let passed =
+            r#"canary-evaluator: ["canary is worse than the baseline: errors: ratio 5.00","errors: ratio 5.00"]"#;
+        assert_eq!(
+            readable_reason(passed),
+            "canary-evaluator: canary is worse than the baseline: errors: ratio 5.00"
+        );
+        let with_detail = r#"bake-time-waiter: ["roll back: 2 alarms","a went to ALARM","b went to ALARM"]"#;
+        assert_eq!(
+            readable_reason(with_detail),
+            "bake-time-waiter: roll back: 2 alarms; a went to ALARM; b went to ALARM"
+        );
+        for kept in [
+            "rollback requested",
+            r#"a step failed after the one-box went out, so it is rolled back: {"Error":"States.Timeout"}"#,
+            "gate: [not json",
+        ] {
+            assert_eq!(readable_reason(kept), kept);
+        }
+        assert_eq!(readable_reason("gate: []"), "gate");
+    }
 
     #[test]
     fn a_version_to_go_back_to_is_a_published_number() {

@@ -13,7 +13,7 @@ use crate::error::GateError;
 use crate::evidence::RollbackEvidence;
 use crate::ports::deployments::DeploymentControl;
 use crate::ports::store::{RollbackClaim, RollbackKey, StateStore, StoreError};
-use crate::rollback::{NAME, PipelineMode, RollbackAction, StepResult, record_of};
+use crate::rollback::{NAME, PipelineMode, RollbackAction, StepResult, readable_reason, record_of};
 
 /// How long a claimed rollback may run before another invocation may take it over.
 pub const LEASE_SECS: i64 = 300;
@@ -95,8 +95,8 @@ impl<D: DeploymentControl, S: StateStore> Gate for RollbackTrigger<D, S> {
         let (pipeline, stage, execution) = context.deployment("a rollback happens once per deployment")?;
         let reason = context
             .reason
-            .clone()
-            .unwrap_or_else(|| "rollback requested".to_string());
+            .as_deref()
+            .map_or("rollback requested".to_string(), readable_reason);
         let now = request.now;
         let claim_id = uuid::Uuid::new_v4().to_string();
         let key = RollbackKey {
